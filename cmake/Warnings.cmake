@@ -1,0 +1,11 @@
+# Project-wide compiler flags: warnings everywhere, -Werror when asked (CI asks), sanitizers on request.
+add_library(el3d_warnings INTERFACE)
+target_compile_options(el3d_warnings INTERFACE
+  -Wall -Wextra -Wshadow -Wnon-virtual-dtor -Wcast-align -Wunused -Woverloaded-virtual
+  -Wformat=2 -Wimplicit-fallthrough -Wno-missing-field-initializers
+  $<$<BOOL:${EL3D_WERROR}>:-Werror>)
+
+if(EL3D_SANITIZE)
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()

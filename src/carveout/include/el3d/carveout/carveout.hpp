@@ -1,0 +1,131 @@
+#pragma once
+// The carveout file: a self-describing, locked, memory-mapped file that holds the image of the
+// RMM carveout and el3d's persistent metadata (a state block and the allocation log).
+//
+// Opening never modifies a file it refuses: every check runs on a read-only view first, and a
+// second opener of the same file is refused while the first holds its lock.
+#include "el3d/platform/platform.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace el3d {
+
+enum class CarveoutRefusal {
+	Locked,            // another process holds the file
+	NotCarveout,       // bad magic, empty file
+	UnsupportedVersion,
+	Corrupt,           // header checksum, layout or metadata damaged
+	Truncated,         // wrong size for its own header
+	GeometryMismatch,  // the file's geometry differs from an explicitly requested one
+	Io,                // an operating-system error
+};
+
+class CarveoutError : public std::runtime_error {
+public:
+	CarveoutError(CarveoutRefusal why, const std::string& msg) : std::runtime_error(msg), why_(why) {}
+	CarveoutRefusal refusal() const { return why_; }
+
+private:
+	CarveoutRefusal why_;
+};
+
+struct CarveoutOpenRequest {
+	std::string path;
+	// The platform to use. When the file exists and these are unset, the file's own geometry is
+	// used; when set, they must match it (unless reset). When the file is created, unset
+	// means "fvp" and no overrides.
+	std::optional<std::string> platform;
+	GeometryOverrides overrides;
+	bool reset = false;          // recreate the file even if it exists, is foreign or is corrupt
+	uint64_t log_capacity = 0;   // allocation-log records for a new file; 0 = default (65536)
+};
+
+// One allocation as recorded in the log.
+struct AllocRecord {
+	uint64_t addr = 0;
+	uint64_t size = 0;
+	uint64_t activation = 0;
+	uint64_t time_ns = 0;
+	uint32_t id = 0;
+	uint32_t cpu = 0;
+	uint16_t flags = 0;
+	uint8_t align_bits = 0;
+};
+inline constexpr uint16_t kAllocAfterBootComplete = 1u << 0;
+
+class Carveout {
+public:
+	// Create, validate, lock and map. Throws CarveoutError.
+	static std::unique_ptr<Carveout> open(const CarveoutOpenRequest& req);
+	~Carveout();
+	Carveout(const Carveout&) = delete;
+	Carveout& operator=(const Carveout&) = delete;
+
+	const Geometry& geometry() const { return geom_; }
+	const std::string& path() const { return path_; }
+	bool created() const { return created_; }           // this open created the file
+	uint64_t image_offset() const { return image_offset_; }  // file offset of rmm_base
+	const std::array<uint8_t, 16>& uuid() const { return uuid_; }
+	std::string uuid_string() const;
+
+	// --- Image of physical memory ---------------------------------------------------------
+	bool in_image(uint64_t pa, uint64_t len) const;
+	// Host pointer for a physical address; the caller must have checked in_image().
+	uint8_t* ptr(uint64_t pa) const { return image_ + (pa - geom_.rmm_base); }
+	// Make [pa, pa+len) read as zero, with disk blocks reserved so later writes cannot fail
+	// for lack of space. Returns an error (e.g. ENOSPC) and leaves the rest alone on failure.
+	std::error_code zero(uint64_t pa, uint64_t len);
+	// Flush [pa, pa+len) of the image to stable storage.
+	std::error_code sync(uint64_t pa, uint64_t len);
+
+	// --- Allocation log ---------------------------------------------------------------------
+	const std::vector<AllocRecord>& log() const { return log_; }
+	uint64_t log_capacity() const { return log_capacity_; }
+	// Durably append; false if the log is full. Throws SystemError on I/O failure.
+	bool append(const AllocRecord& rec);
+
+	// --- State block ------------------------------------------------------------------------
+	// The JSON document committed last (an empty object for a new file).
+	const nlohmann::json& state() const { return state_; }
+	// Durably replace the state document. Throws SystemError / std::length_error.
+	void commit_state(const nlohmann::json& doc);
+	uint64_t epoch() const { return epoch_; }
+	uint64_t state_generation() const { return generation_; }
+
+	// Empty the allocation log, install the new state document and zero the whole image,
+	// in that order; the first step is one atomic commit.
+	void reset(const nlohmann::json& fresh_state);
+
+private:
+	Carveout() = default;
+	void map_and_load(bool created);
+	void write_state_copy(unsigned copy, uint64_t generation, uint64_t epoch, const std::vector<uint8_t>& cbor);
+
+	std::string path_;
+	int fd_ = -1;
+	bool created_ = false;
+	Geometry geom_;
+	std::array<uint8_t, 16> uuid_{};
+	uint64_t file_size_ = 0;
+	uint64_t state_offset_ = 0, state_copy_size_ = 0;
+	uint64_t log_offset_ = 0, log_capacity_ = 0;
+	uint64_t image_offset_ = 0;
+	uint8_t* meta_ = nullptr;  // mapping of [state_offset, image_offset)
+	uint64_t meta_len_ = 0;
+	uint8_t* image_ = nullptr;  // mapping of the image
+	std::vector<AllocRecord> log_;
+	nlohmann::json state_ = nlohmann::json::object();
+	uint64_t epoch_ = 0, generation_ = 0;
+	unsigned current_copy_ = 0;
+};
+
+}  // namespace el3d

@@ -1,0 +1,69 @@
+#include "monitor_impl.hpp"
+
+namespace el3d {
+
+namespace {
+const char* state_name(CpuBootState s)
+{
+	switch (s) {
+	case CpuBootState::Off: return "off";
+	case CpuBootState::Booting: return "booting";
+	case CpuBootState::Booted: return "booted";
+	case CpuBootState::Failed: return "failed";
+	}
+	return "off";
+}
+CpuBootState state_from(const std::string& s)
+{
+	if (s == "booting") return CpuBootState::Booting;
+	if (s == "booted") return CpuBootState::Booted;
+	if (s == "failed") return CpuBootState::Failed;
+	return CpuBootState::Off;
+}
+}  // namespace
+
+nlohmann::json BootState::to_json() const
+{
+	nlohmann::json cpus = nlohmann::json::array();
+	for (const auto& c : cpus_) {
+		if (c.state == CpuBootState::Off && c.completions == 0)
+			continue;
+		cpus.push_back({{"cpu", c.cpu}, {"state", state_name(c.state)}, {"result", c.boot_result},
+		                {"completions", c.completions}});
+	}
+	nlohmann::json j = {{"activation", activation_}, {"cpus", cpus}};
+	if (failure_)
+		j["failure"] = {{"cpu", failure_->cpu}, {"code", failure_->code}};
+	return j;
+}
+
+void BootState::load(const nlohmann::json& j)
+{
+	clear();
+	if (!j.is_object())
+		return;
+	activation_ = j.value("activation", uint64_t{1});
+	if (auto it = j.find("cpus"); it != j.end() && it->is_array()) {
+		for (const auto& c : *it) {
+			const auto n = c.value("cpu", uint32_t{0});
+			if (n >= cpus_.size())
+				continue;
+			auto& s = cpus_[n];
+			s.state = state_from(c.value("state", std::string("off")));
+			s.boot_result = c.value("result", int64_t{0});
+			s.completions = c.value("completions", uint64_t{0});
+		}
+	}
+	if (auto it = j.find("failure"); it != j.end() && it->is_object())
+		failure_ = BootFailure{it->value("cpu", uint32_t{0}), it->value("code", int64_t{0})};
+}
+
+void BootState::clear()
+{
+	for (uint32_t i = 0; i < cpus_.size(); ++i)
+		cpus_[i] = CpuStatus{.cpu = i};
+	failure_.reset();
+	activation_ = 1;
+}
+
+}  // namespace el3d

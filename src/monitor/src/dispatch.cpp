@@ -1,0 +1,72 @@
+// The single dispatch entry: normalise the FID as EL3's runtime-service router does, refuse
+// everything once the Realm world is disabled, and hand the call to the command's handler.
+#include "monitor_impl.hpp"
+
+#include "el3d/monitor/names.hpp"
+#include "el3d/smc.h"
+#include "el3d/util/numbers.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace el3d {
+
+namespace {
+
+constexpr CommandEntry kSeedCommands[] = {
+    {EL3_FID_RMM_ALLOCATE_MEMORY, "RMM_ALLOCATE_MEMORY", handle_allocate_memory},
+    {EL3_FID_RMM_BOOT_COMPLETE, "RMM_BOOT_COMPLETE", handle_boot_complete},
+};
+
+constexpr uint32_t kFastCall = 1u << 31;
+constexpr uint32_t kSveHint = 1u << 16;
+constexpr uint32_t kMbzBits = 0x7Fu << 17;  // bits [23:17] of a fast-call FID must be zero
+
+bool is_rmm_el3(uint32_t fid) { return fid >= EL3_FID_RMM_EL3_BASE && fid <= EL3_FID_RMM_EL3_LAST; }
+
+}  // namespace
+
+std::span<const CommandEntry> seed_commands() { return kSeedCommands; }
+
+bool Monitor::call(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out)
+{
+	Impl& m = *impl_;
+	if (cpu >= m.carveout->geometry().core_count)
+		return false;
+	m.calls.fetch_add(1, std::memory_order_relaxed);
+
+	// Registers the command does not define come back as the caller left them.
+	for (unsigned i = 1; i < out.size(); ++i)
+		out[i] = x[i - 1];
+	out[0] = EL3_SMC_UNK;
+
+	// Only the low 32 bits of x0 are the FID; the SVE hint bit is not part of it.
+	auto f = static_cast<uint32_t>(fid);
+	if ((f & kFastCall) != 0 && (f & kMbzBits) != 0) {
+		spdlog::warn("cpu{} SMC {} has bits [23:17] set: SMC_UNK", cpu, hex(fid));
+		return true;
+	}
+	f &= ~kSveHint;
+
+	std::lock_guard lock(m.mu);
+	CpuStatus& st = m.boot.cpu(cpu);
+	if (st.state == CpuBootState::Off)
+		st.state = CpuBootState::Booting;  // implicit entry: the CPU is running RMM code
+
+	if (m.boot.failure() && is_rmm_el3(f)) {
+		spdlog::warn("cpu{} {}: SMC_UNK, the Realm world is disabled after a failed boot", cpu, fid_name(f));
+		return true;
+	}
+	auto it = m.commands.find(f);
+	if (it == m.commands.end()) {
+		if (is_rmm_el3(f))
+			spdlog::warn("cpu{} {} is not implemented by this ABI profile: SMC_UNK", cpu, hex(f));
+		else
+			spdlog::debug("cpu{} unknown SMC {}: SMC_UNK", cpu, hex(fid));
+		return true;
+	}
+	SmcContext ctx{cpu, f, x, out};
+	it->second.handler(m, ctx);
+	return true;
+}
+
+}  // namespace el3d

@@ -1,0 +1,74 @@
+#pragma once
+// Platform profiles (the RMM carveout of FVP, QEMU virt and QEMU sbsa-ref) and the geometry that
+// el3d derives from a profile plus command-line overrides.
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace el3d {
+
+inline constexpr uint64_t kGranule = 0x1000;
+
+struct PlatformProfile {
+	std::string_view name;
+	std::string_view description;
+	uint64_t rmm_base;         // RMM_BASE
+	uint64_t rmm_limit;        // RMM_LIMIT == RMM_SHARED_BASE
+	uint64_t shared_size;      // RMM_SHARED_SIZE (one 4 KiB page)
+	uint64_t payload_size_seed;  // RMM_PAYLOAD_LIMIT - RMM_BASE in the seed ABI (0x800000)
+	uint64_t payload_size_tfa;   // the same in upstream TF-A (0 where upstream defines none)
+	uint32_t core_count;       // PLATFORM_CORE_COUNT
+};
+
+std::span<const PlatformProfile> platform_profiles();
+// nullptr if unknown.
+const PlatformProfile* find_platform(std::string_view name);
+// "fvp, qemu, qemu-sbsa"
+std::string platform_names();
+
+// The physical layout el3d emulates. The carveout file holds the image of
+// [rmm_base, shared_base + shared_size).
+struct Geometry {
+	std::string platform;
+	uint64_t rmm_base = 0;
+	uint64_t rmm_limit = 0;      // end of the allocatable carveout; the shared page starts here
+	uint64_t shared_size = 0;
+	uint64_t payload_limit = 0;  // allocations never go below this address
+	uint32_t core_count = 0;
+	uint32_t region_slots = 0;   // tagged region ids are 1 .. region_slots-1
+
+	uint64_t shared_base() const { return rmm_limit; }
+	uint64_t image_size() const { return rmm_limit + shared_size - rmm_base; }
+	uint64_t image_end() const { return rmm_limit + shared_size; }
+	bool operator==(const Geometry&) const = default;
+};
+
+inline constexpr uint32_t kDefaultRegionSlots = 4;   // the seed's NR_MEM_SLOTS
+inline constexpr uint32_t kMaxRegionSlots = 65536;   // the id field is 16 bits wide
+inline constexpr uint32_t kMaxCores = 4096;          // RMM_EL3_IFC_MAX_CPUS
+
+struct GeometryOverrides {
+	std::optional<uint64_t> rmm_base;
+	std::optional<uint64_t> rmm_size;      // RMM_LIMIT - RMM_BASE
+	std::optional<uint64_t> payload_size;  // RMM_PAYLOAD_LIMIT - RMM_BASE
+	std::optional<uint32_t> region_slots;
+	std::optional<uint32_t> core_count;
+
+	bool any() const { return rmm_base || rmm_size || payload_size || region_slots || core_count; }
+};
+
+class GeometryError : public std::invalid_argument {
+	using std::invalid_argument::invalid_argument;
+};
+
+// Profile numbers (with the seed payload size) plus overrides, validated: page alignment, payload
+// inside the carveout, no wrap-around past 2^64, slot and core counts in range. Throws GeometryError.
+Geometry make_geometry(const PlatformProfile& profile, const GeometryOverrides& overrides);
+
+// One line per field, e.g. "  rmm_base: 0xfdc00000"
+std::string describe(const Geometry& g);
+
+}  // namespace el3d

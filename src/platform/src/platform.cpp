@@ -1,0 +1,87 @@
+#include "el3d/platform/platform.hpp"
+
+#include "el3d/util/numbers.hpp"
+
+#include <array>
+
+namespace el3d {
+
+namespace {
+// Numbers from TF-A's platform headers (see docs/platforms.md for the derivation).
+constexpr std::array<PlatformProfile, 3> kProfiles{{
+    {"fvp", "Arm FVP Base RevC with RME", 0xFDC00000, 0xFFBFF000, 0x1000, 0x800000, 0x600000, 8},
+    {"qemu", "QEMU virt with RME", 0x40100000, 0x418FF000, 0x1000, 0x800000, 0, 32},
+    {"qemu-sbsa", "QEMU sbsa-ref with RME", 0x10000000000, 0x10042FFF000, 0x1000, 0x800000, 0x600000, 512},
+}};
+
+bool page_aligned(uint64_t v) { return (v & (kGranule - 1)) == 0; }
+}  // namespace
+
+std::span<const PlatformProfile> platform_profiles() { return kProfiles; }
+
+const PlatformProfile* find_platform(std::string_view name)
+{
+	for (const auto& p : kProfiles)
+		if (p.name == name)
+			return &p;
+	return nullptr;
+}
+
+std::string platform_names()
+{
+	std::string out;
+	for (const auto& p : kProfiles) {
+		if (!out.empty())
+			out += ", ";
+		out += p.name;
+	}
+	return out;
+}
+
+Geometry make_geometry(const PlatformProfile& profile, const GeometryOverrides& o)
+{
+	Geometry g;
+	g.platform = std::string(profile.name);
+	g.rmm_base = o.rmm_base.value_or(profile.rmm_base);
+	const uint64_t size = o.rmm_size.value_or(profile.rmm_limit - profile.rmm_base);
+	const uint64_t payload = o.payload_size.value_or(profile.payload_size_seed);
+	g.shared_size = profile.shared_size;
+	g.core_count = o.core_count.value_or(profile.core_count);
+	g.region_slots = o.region_slots.value_or(kDefaultRegionSlots);
+
+	if (!page_aligned(g.rmm_base) || g.rmm_base == 0)
+		throw GeometryError("rmm-base " + hex(g.rmm_base) + " must be a non-zero multiple of 4 KiB");
+	if (!page_aligned(size) || size == 0)
+		throw GeometryError("rmm-size " + hex(size) + " must be a non-zero multiple of 4 KiB");
+	if (!page_aligned(payload))
+		throw GeometryError("payload-size " + hex(payload) + " must be a multiple of 4 KiB");
+	if (payload >= size)
+		throw GeometryError("payload-size " + hex(payload) + " leaves no room in an rmm-size of " + hex(size));
+	if (g.rmm_base > UINT64_MAX - size || g.rmm_base + size > UINT64_MAX - g.shared_size)
+		throw GeometryError("rmm-base + rmm-size + the shared page wraps past 2^64");
+	if (size > (uint64_t{1} << 40))
+		throw GeometryError("rmm-size " + hex(size) + " is larger than el3d supports (1 TiB)");
+	if (g.region_slots < 1 || g.region_slots > kMaxRegionSlots)
+		throw GeometryError("region-slots must be between 1 and 65536, got " + std::to_string(g.region_slots));
+	if (g.core_count < 1 || g.core_count > kMaxCores)
+		throw GeometryError("core count must be between 1 and 4096, got " + std::to_string(g.core_count));
+
+	g.rmm_limit = g.rmm_base + size;
+	g.payload_limit = g.rmm_base + payload;
+	return g;
+}
+
+std::string describe(const Geometry& g)
+{
+	std::string s;
+	s += "  platform:      " + g.platform + "\n";
+	s += "  rmm_base:      " + hex(g.rmm_base) + "\n";
+	s += "  rmm_limit:     " + hex(g.rmm_limit) + "\n";
+	s += "  payload_limit: " + hex(g.payload_limit) + "\n";
+	s += "  shared page:   " + hex(g.shared_base()) + " (+" + hex(g.shared_size) + ")\n";
+	s += "  core_count:    " + std::to_string(g.core_count) + "\n";
+	s += "  region_slots:  " + std::to_string(g.region_slots) + "\n";
+	return s;
+}
+
+}  // namespace el3d

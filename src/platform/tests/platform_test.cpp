@@ -1,0 +1,64 @@
+#include "el3d/platform/platform.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace el3d;
+
+TEST(Platform, FvpMatchesTfaNumbersWithSeedPayload)
+{
+	auto g = make_geometry(*find_platform("fvp"), {});
+	EXPECT_EQ(g.rmm_base, 0xFDC00000u);
+	EXPECT_EQ(g.rmm_limit, 0xFFBFF000u);
+	EXPECT_EQ(g.shared_base(), 0xFFBFF000u);
+	EXPECT_EQ(g.shared_size, 0x1000u);
+	EXPECT_EQ(g.payload_limit, 0xFDC00000u + 0x800000u);
+	EXPECT_EQ(g.core_count, 8u);
+	EXPECT_EQ(g.region_slots, 4u);
+	EXPECT_EQ(g.image_size(), 0x2000000u);  // 32 MiB including the shared page
+}
+
+TEST(Platform, QemuProfiles)
+{
+	auto q = make_geometry(*find_platform("qemu"), {});
+	EXPECT_EQ(q.rmm_base, 0x40100000u);
+	EXPECT_EQ(q.rmm_limit, 0x418FF000u);
+	EXPECT_EQ(q.payload_limit, 0x40900000u);
+	EXPECT_EQ(q.core_count, 32u);
+	auto s = make_geometry(*find_platform("qemu-sbsa"), {});
+	EXPECT_EQ(s.rmm_base, 0x10000000000u);
+	EXPECT_EQ(s.rmm_limit, 0x10042FFF000u);
+	EXPECT_EQ(s.payload_limit, 0x10000800000u);
+	EXPECT_EQ(s.core_count, 512u);
+	EXPECT_GT(s.image_size(), 1ull << 30);
+	EXPECT_EQ(find_platform("juno"), nullptr);
+}
+
+TEST(Platform, OverridesApply)
+{
+	GeometryOverrides o;
+	o.rmm_base = 0x80000000;
+	o.rmm_size = 0x4000000;
+	o.payload_size = 0x100000;
+	o.region_slots = 65536;
+	auto g = make_geometry(*find_platform("fvp"), o);
+	EXPECT_EQ(g.rmm_base, 0x80000000u);
+	EXPECT_EQ(g.rmm_limit, 0x84000000u);
+	EXPECT_EQ(g.payload_limit, 0x80100000u);
+	EXPECT_EQ(g.region_slots, 65536u);
+}
+
+TEST(Platform, RejectsBadGeometry)
+{
+	const auto& fvp = *find_platform("fvp");
+	auto bad = [&](GeometryOverrides o) { EXPECT_THROW(make_geometry(fvp, o), GeometryError); };
+	bad({.rmm_base = 0x1234});
+	bad({.rmm_base = 0});
+	bad({.rmm_size = 0x1001});
+	bad({.rmm_size = 0});
+	bad({.payload_size = 0x2000000});  // payload >= size
+	bad({.payload_size = 0x800});
+	bad({.rmm_base = 0xFFFFFFFFFFFF0000, .rmm_size = 0x10000});  // wraps with the shared page
+	bad({.region_slots = 0});
+	bad({.region_slots = 65537});
+	bad({.core_count = 4097});
+}
