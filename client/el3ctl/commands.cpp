@@ -1,0 +1,251 @@
+#include "commands.hpp"
+
+#include "el3d/monitor/names.hpp"
+#include "el3d/util/numbers.hpp"
+#include "status_view.hpp"
+
+#include <sys/stat.h>
+
+#include <grpcpp/grpcpp.h>
+
+#include <ostream>
+#include <thread>
+
+namespace el3d::cli {
+
+namespace {
+constexpr uint64_t kChunk = 4u << 20;  // the daemon's per-call limit
+}
+
+bool Session::connect()
+{
+	if (stub)
+		return true;
+	struct stat st {};
+	if (::stat(socket.c_str(), &st) != 0) {
+		*err << "el3ctl: no el3d socket at " << socket
+		     << " (is the daemon running? start it with `el3d`, or point --socket / EL3D_SOCKET at it)\n";
+		return false;
+	}
+	grpc::ChannelArguments args;
+	args.SetMaxReceiveMessageSize(8 << 20);
+	args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
+	stub = v1::Monitor::NewStub(grpc::CreateCustomChannel("unix:" + socket, grpc::InsecureChannelCredentials(), args));
+	return true;
+}
+
+std::unique_ptr<grpc::ClientContext> Session::context() const
+{
+	auto ctx = std::make_unique<grpc::ClientContext>();
+	ctx->set_deadline(std::chrono::system_clock::now() + timeout);
+	return ctx;
+}
+
+int Session::fail(const grpc::Status& s, const std::string& what)
+{
+	switch (s.error_code()) {
+	case grpc::StatusCode::UNAVAILABLE:
+	case grpc::StatusCode::DEADLINE_EXCEEDED:
+		*err << "el3ctl: cannot reach el3d at " << socket << ": " << s.error_message() << "\n";
+		return kUnreachable;
+	case grpc::StatusCode::INVALID_ARGUMENT:
+	case grpc::StatusCode::OUT_OF_RANGE:
+		*err << "el3ctl: " << what << ": " << s.error_message() << "\n";
+		return kUsage;
+	default:
+		*err << "el3ctl: " << what << " failed: " << s.error_message() << "\n";
+		return kUnreachable;
+	}
+}
+
+std::optional<uint64_t> parse_register(const std::string& s)
+{
+	if (!s.empty() && s[0] == '-') {
+		auto v = parse_u64(s.substr(1));
+		if (!v || *v > (uint64_t{1} << 63))
+			return std::nullopt;
+		return ~*v + 1;
+	}
+	return parse_u64(s);
+}
+
+int cmd_smc(Session& s, uint32_t cpu, const std::string& fid, const std::vector<std::string>& args)
+{
+	if (args.size() > 12) {
+		*s.err << "el3ctl smc: at most 12 argument registers (x1..x12), got " << args.size() << "\n";
+		return kUsage;
+	}
+	v1::SmcRequest req;
+	req.set_cpu(cpu);
+	auto f = parse_register(fid);
+	if (!f) {
+		*s.err << "el3ctl smc: FID '" << fid << "' is not a number\n";
+		return kUsage;
+	}
+	req.set_fid(*f);
+	uint64_t x[12] = {};
+	for (std::size_t i = 0; i < args.size(); ++i) {
+		auto v = parse_register(args[i]);
+		if (!v) {
+			*s.err << "el3ctl smc: x" << i + 1 << " '" << args[i] << "' is not a number\n";
+			return kUsage;
+		}
+		x[i] = *v;
+	}
+	req.set_x1(x[0]), req.set_x2(x[1]), req.set_x3(x[2]), req.set_x4(x[3]), req.set_x5(x[4]), req.set_x6(x[5]);
+	req.set_x7(x[6]), req.set_x8(x[7]), req.set_x9(x[8]), req.set_x10(x[9]), req.set_x11(x[10]), req.set_x12(x[11]);
+	if (!s.connect())
+		return kUnreachable;
+	v1::SmcResponse resp;
+	auto ctx = s.context();
+	grpc::Status st = s.stub->Smc(ctx.get(), req, &resp);
+	if (!st.ok())
+		return s.fail(st, "smc");
+	*s.out << registers_line(resp) << "\n";
+	return kOk;
+}
+
+int cmd_alloc(Session& s, uint32_t cpu, const std::string& size, unsigned align_bits, unsigned id)
+{
+	auto sz = parse_u64(size);
+	if (!sz) {
+		*s.err << "el3ctl alloc: size '" << size << "' is not a number\n";
+		return kUsage;
+	}
+	if (!s.connect())
+		return kUnreachable;
+	v1::AllocateMemoryRequest req;
+	req.set_cpu(cpu);
+	req.set_size(*sz);
+	req.set_align_bits(align_bits);
+	req.set_id(id);
+	v1::AllocateMemoryResponse resp;
+	auto ctx = s.context();
+	grpc::Status st = s.stub->AllocateMemory(ctx.get(), req, &resp);
+	if (!st.ok())
+		return s.fail(st, "alloc");
+	if (resp.result() < 0) {
+		*s.err << "el3ctl alloc: RMM_ALLOCATE_MEMORY returned " << resp.result_name()
+		       << " (x0=" << hex64(static_cast<uint64_t>(resp.result())) << ")\n";
+		return kSmcError;
+	}
+	*s.out << "addr=" << hex64(resp.address()) << " size=" << hex(*sz) << " id=" << id
+	       << (resp.fresh() ? " fresh" : " existing") << "\n";
+	return kOk;
+}
+
+int cmd_mem_read(Session& s, const std::string& addr, const std::string& len, bool dump)
+{
+	auto a = parse_u64(addr);
+	auto l = parse_u64(len);
+	if (!a || !l) {
+		*s.err << "el3ctl mem read: ADDR and LEN must be numbers\n";
+		return kUsage;
+	}
+	if (!s.connect())
+		return kUnreachable;
+	std::string data;
+	for (uint64_t done = 0; done < *l;) {
+		v1::ReadMemoryRequest req;
+		req.set_address(*a + done);
+		req.set_length(std::min(kChunk, *l - done));
+		v1::ReadMemoryResponse resp;
+		auto ctx = s.context();
+		grpc::Status st = s.stub->ReadMemory(ctx.get(), req, &resp);
+		if (!st.ok())
+			return s.fail(st, "mem read");
+		data += resp.data();
+		done += req.length();
+	}
+	if (dump)
+		*s.out << hexdump(*a, data);
+	else
+		*s.out << to_hex(reinterpret_cast<const uint8_t*>(data.data()), data.size()) << "\n";
+	return kOk;
+}
+
+int cmd_mem_write(Session& s, const std::string& addr, const std::string& hexdata)
+{
+	auto a = parse_u64(addr);
+	if (!a) {
+		*s.err << "el3ctl mem write: ADDR '" << addr << "' is not a number\n";
+		return kUsage;
+	}
+	auto bytes = from_hex(hexdata);
+	if (!bytes) {
+		*s.err << "el3ctl mem write: HEX must be an even number of hex digits\n";
+		return kUsage;
+	}
+	if (!s.connect())
+		return kUnreachable;
+	for (uint64_t done = 0; done < bytes->size() || (done == 0 && bytes->empty());) {
+		const uint64_t n = std::min<uint64_t>(kChunk, bytes->size() - done);
+		v1::WriteMemoryRequest req;
+		req.set_address(*a + done);
+		req.set_data(bytes->data() + done, n);
+		v1::WriteMemoryResponse resp;
+		auto ctx = s.context();
+		grpc::Status st = s.stub->WriteMemory(ctx.get(), req, &resp);
+		if (!st.ok())
+			return s.fail(st, "mem write");
+		done += n;
+		if (bytes->empty())
+			break;
+	}
+	return kOk;
+}
+
+int cmd_reset(Session& s)
+{
+	if (!s.connect())
+		return kUnreachable;
+	v1::ResetResponse resp;
+	auto ctx = s.context();
+	grpc::Status st = s.stub->Reset(ctx.get(), v1::ResetRequest{}, &resp);
+	if (!st.ok())
+		return s.fail(st, "reset");
+	*s.out << "carveout reset: every region and boot state forgotten\n";
+	return kOk;
+}
+
+int cmd_status(Session& s, bool json)
+{
+	if (!s.connect())
+		return kUnreachable;
+	v1::State state;
+	auto ctx = s.context();
+	grpc::Status st = s.stub->GetState(ctx.get(), v1::GetStateRequest{}, &state);
+	if (!st.ok())
+		return s.fail(st, "status");
+	if (json)
+		*s.out << state_json(state).dump(2) << "\n";
+	else
+		*s.out << state_text(state);
+	return kOk;
+}
+
+int cmd_wait(Session& s, double seconds)
+{
+	const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+	grpc::Status last(grpc::StatusCode::UNAVAILABLE, "no socket yet");
+	while (std::chrono::steady_clock::now() < deadline) {
+		struct stat st {};
+		if (::stat(s.socket.c_str(), &st) == 0 && s.connect()) {
+			v1::State state;
+			auto ctx = s.context();
+			ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
+			last = s.stub->GetState(ctx.get(), v1::GetStateRequest{}, &state);
+			if (last.ok()) {
+				*s.out << "el3d is up at " << s.socket << " (pid " << state.daemon_pid() << ")\n";
+				return kOk;
+			}
+			s.stub.reset();
+		}
+		std::this_thread::sleep_for(std::chrono::milliseconds(50));
+	}
+	*s.err << "el3ctl wait: el3d did not answer at " << s.socket << " within " << seconds
+	       << " s: " << last.error_message() << "\n";
+	return kUnreachable;
+}
+
+}  // namespace el3d::cli

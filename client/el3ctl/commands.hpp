@@ -1,0 +1,44 @@
+#pragma once
+// el3ctl's subcommands, separated from argument parsing so that they can be tested.
+#include "el3d/v1/monitor.grpc.pb.h"
+
+#include <chrono>
+#include <cstdint>
+#include <iosfwd>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace el3d::cli {
+
+// Exit codes (docs/el3ctl.md).
+inline constexpr int kOk = 0;
+inline constexpr int kUsage = 1;        // bad arguments
+inline constexpr int kUnreachable = 2;  // the daemon could not be reached or refused the request
+inline constexpr int kSmcError = 3;     // the call completed with an E_RMM_* error (alloc only)
+
+struct Session {
+	std::string socket;
+	std::chrono::milliseconds timeout{10000};
+	std::ostream* out;
+	std::ostream* err;
+	std::unique_ptr<v1::Monitor::Stub> stub;
+	// Connect lazily; false (with a message) if the socket does not exist.
+	bool connect();
+	int fail(const grpc::Status& s, const std::string& what);
+	std::unique_ptr<grpc::ClientContext> context() const;
+};
+
+// A register value: decimal, 0x-hex, K/M/G suffixes, or a negative decimal (two's complement).
+std::optional<uint64_t> parse_register(const std::string& s);
+
+int cmd_smc(Session& s, uint32_t cpu, const std::string& fid, const std::vector<std::string>& args);
+int cmd_alloc(Session& s, uint32_t cpu, const std::string& size, unsigned align_bits, unsigned id);
+int cmd_mem_read(Session& s, const std::string& addr, const std::string& len, bool dump);
+int cmd_mem_write(Session& s, const std::string& addr, const std::string& hexdata);
+int cmd_reset(Session& s);
+int cmd_status(Session& s, bool json);
+int cmd_wait(Session& s, double seconds);
+
+}  // namespace el3d::cli

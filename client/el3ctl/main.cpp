@@ -1,0 +1,86 @@
+// el3ctl: talk to a running el3d from the shell.
+#include "commands.hpp"
+#include "el3d/util/paths.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+int main(int argc, char** argv)
+{
+	using namespace el3d::cli;
+	CLI::App app{"el3ctl " EL3D_VERSION " - command-line client of el3d, the EL3 emulator for RMM development.",
+	             "el3ctl"};
+	app.set_version_flag("--version", EL3D_VERSION);
+	app.require_subcommand(1);
+	Session s;
+	s.out = &std::cout;
+	s.err = &std::cerr;
+	s.socket = el3d::default_socket_path();
+	double timeout_s = 10;
+	app.add_option("--socket", s.socket, "el3d's Unix socket (default: $EL3D_SOCKET, else $XDG_RUNTIME_DIR/el3d/el3d.sock)");
+	app.add_option("--timeout", timeout_s, "seconds to wait for each call (default 10)")->check(CLI::PositiveNumber);
+
+	int rc = kOk;
+	uint32_t cpu = 0;
+
+	auto* smc = app.add_subcommand("smc", "issue one SMC; prints x0..x7 on one line");
+	std::string fid;
+	std::vector<std::string> xs;
+	smc->add_option("--cpu", cpu, "calling CPU (default 0)");
+	smc->add_option("FID", fid, "function ID, e.g. 0xC40001B7")->required();
+	smc->add_option("X", xs, "x1 .. x12 (hex, decimal, or negative decimal)");
+
+	auto* alloc = app.add_subcommand("alloc", "RMM_ALLOCATE_MEMORY: allocate (or get back) a region");
+	std::string size;
+	unsigned align_bits = 0, id = 0;
+	alloc->add_option("--size", size, "bytes (hex, decimal, K/M/G suffixes)")->required();
+	alloc->add_option("--align-bits", align_bits, "alignment as log2 of bytes (12 = 4 KiB)")->check(CLI::Range(0, 255));
+	alloc->add_option("--id", id, "region id; 0 (default) = always new memory")->check(CLI::Range(0, 65535));
+	alloc->add_option("--cpu", cpu, "calling CPU (default 0)");
+
+	auto* mem = app.add_subcommand("mem", "read or write emulated physical memory in the carveout");
+	mem->require_subcommand(1);
+	auto* mread = mem->add_subcommand("read", "print LEN bytes at ADDR as one lowercase hex string");
+	std::string addr, len, hexdata;
+	bool dump = false;
+	mread->add_option("ADDR", addr)->required();
+	mread->add_option("LEN", len)->required();
+	mread->add_flag("--dump", dump, "show a hexdump instead");
+	auto* mwrite = mem->add_subcommand("write", "write the bytes HEX (e.g. deadbeef) at ADDR");
+	mwrite->add_option("ADDR", addr)->required();
+	mwrite->add_option("HEX", hexdata)->required();
+
+	auto* reset = app.add_subcommand("reset", "forget every region and boot state; zero the carveout");
+
+	auto* status = app.add_subcommand("status", "show the carveout map, regions and CPUs");
+	bool json = false;
+	status->add_flag("--json", json, "machine-readable output");
+
+	auto* wait = app.add_subcommand("wait", "wait until el3d answers on its socket");
+	double wait_s = 10;
+	wait->add_option("--timeout", wait_s, "seconds (default 10)");
+
+	try {
+		app.parse(argc, argv);
+	} catch (const CLI::ParseError& e) {
+		int r = app.exit(e);
+		return r == 0 ? kOk : kUsage;
+	}
+	s.timeout = std::chrono::milliseconds(static_cast<long>(timeout_s * 1000));
+	if (*smc)
+		rc = cmd_smc(s, cpu, fid, xs);
+	else if (*alloc)
+		rc = cmd_alloc(s, cpu, size, align_bits, id);
+	else if (*mread)
+		rc = cmd_mem_read(s, addr, len, dump);
+	else if (*mwrite)
+		rc = cmd_mem_write(s, addr, hexdata);
+	else if (*reset)
+		rc = cmd_reset(s);
+	else if (*status)
+		rc = cmd_status(s, json);
+	else if (*wait)
+		rc = cmd_wait(s, wait_s);
+	return rc;
+}

@@ -1,0 +1,202 @@
+#include "status_view.hpp"
+
+#include "el3d/monitor/names.hpp"
+#include "el3d/util/numbers.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <vector>
+
+namespace el3d::cli {
+
+namespace {
+const char* cpu_state_name(v1::CpuBootState s)
+{
+	switch (s) {
+	case v1::CPU_BOOT_STATE_OFF: return "off";
+	case v1::CPU_BOOT_STATE_BOOTING: return "booting";
+	case v1::CPU_BOOT_STATE_BOOTED: return "booted";
+	case v1::CPU_BOOT_STATE_FAILED: return "failed";
+	default: return "?";
+	}
+}
+}  // namespace
+
+nlohmann::json state_json(const v1::State& s)
+{
+	nlohmann::json regions = nlohmann::json::array();
+	for (const auto& r : s.regions())
+		regions.push_back({{"id", r.id()},
+		                   {"addr", r.address()},
+		                   {"size", r.size()},
+		                   {"align_bits", r.align_bits()},
+		                   {"cpu", r.cpu()},
+		                   {"activation", r.activation()},
+		                   {"after_boot_complete", r.after_boot_complete()},
+		                   {"time_unix_ns", r.time_unix_ns()}});
+	nlohmann::json cpus = nlohmann::json::array();
+	for (const auto& c : s.cpus())
+		cpus.push_back({{"cpu", c.cpu()},
+		                {"state", cpu_state_name(c.state())},
+		                {"boot_result", c.boot_result()},
+		                {"completions", c.completions()}});
+	nlohmann::json j = {{"platform", s.platform()},
+	                    {"abi", s.abi()},
+	                    {"rmm_base", s.rmm_base()},
+	                    {"rmm_limit", s.rmm_limit()},
+	                    {"payload_limit", s.payload_limit()},
+	                    {"shared_base", s.shared_base()},
+	                    {"shared_size", s.shared_size()},
+	                    {"top", s.top()},
+	                    {"free", s.top() - s.payload_limit()},
+	                    {"core_count", s.core_count()},
+	                    {"region_slots", s.region_slots()},
+	                    {"regions", regions},
+	                    {"cpus", cpus},
+	                    {"allocations_after_boot", s.allocations_after_boot()},
+	                    {"strict_boot", s.strict_boot()},
+	                    {"carveout_path", s.carveout_path()},
+	                    {"carveout_id", s.carveout_id()},
+	                    {"image_offset", s.image_offset()},
+	                    {"epoch", s.epoch()},
+	                    {"activation", s.activation()},
+	                    {"log_capacity", s.log_capacity()},
+	                    {"smc_calls", s.smc_calls()},
+	                    {"daemon_pid", s.daemon_pid()},
+	                    {"version", s.version()}};
+	if (s.has_boot_failure())
+		j["boot_failure"] = {{"cpu", s.boot_failure().cpu()},
+		                     {"code", s.boot_failure().code()},
+		                     {"name", s.boot_failure().name()}};
+	else
+		j["boot_failure"] = nullptr;
+	return j;
+}
+
+std::string state_text(const v1::State& s, unsigned width)
+{
+	std::string out;
+	auto line = [&](const std::string& l) { out += l + "\n"; };
+	line("el3d " + s.version() + " (pid " + std::to_string(s.daemon_pid()) + "): platform " + s.platform() + ", " +
+	     s.abi() + " ABI, " + std::to_string(s.core_count()) + " CPUs, " + std::to_string(s.region_slots()) +
+	     " region slots" + (s.strict_boot() ? ", strict boot" : ""));
+	line("carveout file " + s.carveout_path() + " (epoch " + std::to_string(s.epoch()) + ")");
+	if (s.has_boot_failure())
+		line("!! boot failed on cpu " + std::to_string(s.boot_failure().cpu()) + ": " + s.boot_failure().name() +
+		     " -- the Realm world is disabled until `el3ctl reset`");
+	line("");
+
+	// The map, top of memory first.
+	char buf[160];
+	auto row = [&](uint64_t addr, const std::string& size, const std::string& what) {
+		std::snprintf(buf, sizeof(buf), "  %s  %10s  %s", hex64(addr).c_str(), size.c_str(), what.c_str());
+		line(buf);
+	};
+	auto mark = [&](uint64_t addr, const std::string& what) {
+		std::snprintf(buf, sizeof(buf), "  %s  %10s  %s", hex64(addr).c_str(), "", what.c_str());
+		line(buf);
+	};
+	std::snprintf(buf, sizeof(buf), "  %-18s  %10s  %s", "address", "size", "");
+	line(buf);
+	row(s.shared_base(), human_size(s.shared_size()), "shared page (EL3 <-> RMM)");
+	mark(s.rmm_limit(), "-- RMM_LIMIT");
+	std::vector<v1::Region> regions(s.regions().begin(), s.regions().end());
+	std::sort(regions.begin(), regions.end(), [](const auto& a, const auto& b) {
+		return a.address() != b.address() ? a.address() > b.address() : a.size() > b.size();
+	});
+	uint64_t cursor = s.rmm_limit();
+	uint64_t tagged = 0, untagged = 0, used = 0;
+	for (const auto& r : regions) {
+		const uint64_t end = r.address() + r.size();
+		if (end < cursor)
+			row(end, human_size(cursor - end), "(alignment gap)");
+		std::string what = r.id() != 0 ? "region id " + std::to_string(r.id()) : "untagged";
+		what += "  (cpu " + std::to_string(r.cpu()) + ", activation " + std::to_string(r.activation());
+		if (r.align_bits() != 0)
+			what += ", align 2^" + std::to_string(r.align_bits());
+		if (r.after_boot_complete())
+			what += ", after boot complete";
+		what += ")";
+		row(r.address(), human_size(r.size()), what);
+		cursor = std::min(cursor, r.address());
+		(r.id() != 0 ? tagged : untagged) += 1;
+		used += r.size();
+	}
+	if (s.top() < cursor)
+		row(s.top(), human_size(cursor - s.top()), "(alignment gap)");
+	mark(s.top(), "-- top");
+	row(s.payload_limit(), human_size(s.top() - s.payload_limit()), "free");
+	mark(s.payload_limit(), "-- RMM_PAYLOAD_LIMIT");
+	row(s.rmm_base(), human_size(s.payload_limit() - s.rmm_base()), "RMM payload");
+	mark(s.rmm_base(), "-- RMM_BASE");
+	line("");
+
+	// A bar, low addresses on the left: the allocatable carveout, then the shared page.
+	const uint64_t span = s.rmm_limit() - s.rmm_base();
+	const unsigned cells = width > 2 ? width - 1 : 1;
+	std::string bar(cells, '.');
+	auto cell = [&](uint64_t pa) {
+		return static_cast<unsigned>(std::min<uint64_t>(cells - 1, (pa - s.rmm_base()) * cells / span));
+	};
+	for (unsigned i = 0; i <= cell(s.payload_limit() - 1); ++i)
+		bar[i] = 'P';
+	for (const auto& r : regions)
+		if (r.size() != 0)
+			for (unsigned i = cell(r.address()); i <= cell(r.address() + r.size() - 1); ++i)
+				bar[i] = (r.id() != 0 || bar[i] == '#') ? '#' : '+';
+	line("  [" + bar + "S]");
+	line("   P payload  . free  # tagged  + untagged  S shared page   (1 char = " + human_size(span / cells) + ")");
+	line("");
+	line("  " + std::to_string(regions.size()) + " allocations (" + std::to_string(tagged) + " tagged, " +
+	     std::to_string(untagged) + " untagged), " + human_size(used) + " allocated, " +
+	     human_size(s.top() - s.payload_limit()) + " free");
+	unsigned booted = 0, booting = 0, failed = 0;
+	for (const auto& c : s.cpus()) {
+		booted += c.state() == v1::CPU_BOOT_STATE_BOOTED;
+		booting += c.state() == v1::CPU_BOOT_STATE_BOOTING;
+		failed += c.state() == v1::CPU_BOOT_STATE_FAILED;
+	}
+	line("  CPUs: " + std::to_string(booted) + " booted, " + std::to_string(booting) + " booting, " +
+	     std::to_string(failed) + " failed; allocations after boot complete: " +
+	     std::to_string(s.allocations_after_boot()) + "; SMCs served: " + std::to_string(s.smc_calls()));
+	return out;
+}
+
+std::string registers_line(const v1::SmcResponse& r)
+{
+	const uint64_t x[8] = {r.x0(), r.x1(), r.x2(), r.x3(), r.x4(), r.x5(), r.x6(), r.x7()};
+	std::string out;
+	for (unsigned i = 0; i < 8; ++i) {
+		if (i)
+			out += ' ';
+		out += "x" + std::to_string(i) + "=" + hex64(x[i]);
+	}
+	return out;
+}
+
+std::string hexdump(uint64_t address, const std::string& data)
+{
+	std::string out;
+	char buf[32];
+	for (std::size_t off = 0; off < data.size(); off += 16) {
+		std::snprintf(buf, sizeof(buf), "%016llx  ", static_cast<unsigned long long>(address + off));
+		out += buf;
+		std::string ascii;
+		for (std::size_t i = 0; i < 16; ++i) {
+			if (off + i < data.size()) {
+				const auto c = static_cast<unsigned char>(data[off + i]);
+				std::snprintf(buf, sizeof(buf), "%02x ", c);
+				out += buf;
+				ascii += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '.';
+			} else {
+				out += "   ";
+			}
+			if (i == 7)
+				out += ' ';
+		}
+		out += " |" + ascii + "|\n";
+	}
+	return out;
+}
+
+}  // namespace el3d::cli

@@ -1,0 +1,177 @@
+// el3d: emulates EL3 (the RMM-EL3 interface) for RMM development, over gRPC on a Unix socket.
+#include "el3d/carveout/carveout.hpp"
+#include "el3d/monitor/monitor.hpp"
+#include "el3d/util/numbers.hpp"
+#include "el3d/util/paths.hpp"
+#include "service.hpp"
+#include "socket_guard.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <asio.hpp>
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <csignal>
+#include <optional>
+
+namespace {
+
+// Exit codes (documented in docs/daemon.md).
+constexpr int kExitOk = 0;
+constexpr int kExitUsage = 1;
+constexpr int kExitRefused = 2;  // carveout file or socket refused
+constexpr int kExitFailed = 3;   // could not start serving
+
+struct Options {
+	std::string carveout;
+	std::string socket;
+	std::optional<std::string> platform;
+	std::string rmm_base, rmm_size, payload_size;
+	std::optional<uint32_t> region_slots;
+	bool reset = false;
+	bool strict_boot = false;
+	std::string log_level = "info";
+};
+
+std::optional<uint64_t> parse_opt(const std::string& s, const char* name)
+{
+	if (s.empty())
+		return std::nullopt;
+	auto v = el3d::parse_u64(s);
+	if (!v)
+		throw CLI::ValidationError(std::string("--") + name, "'" + s + "' is not a number (e.g. 0x800000, 8M)");
+	return v;
+}
+
+}  // namespace
+
+int main(int argc, char** argv)
+{
+	Options o;
+	CLI::App app{"el3d " EL3D_VERSION " - emulates EL3's RMM-EL3 interface for RMM development.\n"
+	             "Serves el3d.v1.Monitor (gRPC) on a Unix socket; the RMM carveout lives in a file that\n"
+	             "survives restarts of the RMM and of el3d.",
+	             "el3d"};
+	app.set_version_flag("--version", EL3D_VERSION);
+	app.add_option("--carveout", o.carveout,
+	               "carveout file (default: $XDG_STATE_HOME/el3d/carveout-<platform>.img); created if missing");
+	app.add_option("--socket", o.socket, "Unix socket to serve (default: $XDG_RUNTIME_DIR/el3d/el3d.sock)");
+	app.add_option("--platform", o.platform, "platform profile for a new carveout: " + el3d::platform_names() +
+	                                             " (default fvp; an existing file keeps its own)");
+	app.add_option("--rmm-base", o.rmm_base, "override RMM_BASE (physical address)");
+	app.add_option("--rmm-size", o.rmm_size, "override RMM_LIMIT - RMM_BASE (bytes; K/M/G suffixes)");
+	app.add_option("--payload-size", o.payload_size, "override RMM_PAYLOAD_LIMIT - RMM_BASE (default 0x800000)");
+	app.add_option("--region-slots", o.region_slots, "number of region ids (1..65536, default 4)")
+	    ->check(CLI::Range(1, 65536));
+	app.add_flag("--reset", o.reset, "recreate the carveout file, erasing every region (also replaces a foreign file)");
+	app.add_flag("--strict-boot", o.strict_boot,
+	             "RMM_ALLOCATE_MEMORY from a CPU that completed its boot returns E_RMM_UNK instead of a warning");
+	app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error or off")
+	    ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+
+	el3d::CarveoutOpenRequest req;
+	try {
+		app.parse(argc, argv);
+		req.overrides.rmm_base = parse_opt(o.rmm_base, "rmm-base");
+		req.overrides.rmm_size = parse_opt(o.rmm_size, "rmm-size");
+		req.overrides.payload_size = parse_opt(o.payload_size, "payload-size");
+	} catch (const CLI::ParseError& e) {
+		int rc = app.exit(e);
+		return rc == 0 ? kExitOk : kExitUsage;
+	}
+	req.overrides.region_slots = o.region_slots;
+	req.platform = o.platform;
+	req.reset = o.reset;
+	if (o.platform && !el3d::find_platform(*o.platform)) {
+		std::fprintf(stderr, "el3d: unknown platform '%s' (known: %s)\n", o.platform->c_str(),
+		             el3d::platform_names().c_str());
+		return kExitUsage;
+	}
+
+	auto logger = spdlog::stderr_color_mt("el3d");
+	spdlog::set_default_logger(logger);
+	spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ %v");
+	spdlog::set_level(spdlog::level::from_str(o.log_level));
+	spdlog::flush_on(spdlog::level::info);
+
+	::umask(077);
+	std::signal(SIGPIPE, SIG_IGN);
+
+	// Signals first, so that a SIGTERM during start-up is not lost; asio turns them into events.
+	asio::io_context io;
+	asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
+
+	std::string socket_path = o.socket.empty() ? el3d::default_socket_path() : o.socket;
+	std::unique_ptr<el3d::SocketGuard> guard;
+	std::unique_ptr<el3d::Monitor> monitor;
+	const auto t0 = std::chrono::steady_clock::now();
+	try {
+		guard = std::make_unique<el3d::SocketGuard>(socket_path);
+		socket_path = guard->path();
+		if (o.carveout.empty()) {
+			// Default file per platform; with no --platform, use the fvp file.
+			o.carveout = el3d::default_carveout_path(o.platform.value_or("fvp"));
+		}
+		req.path = o.carveout;
+		auto carveout = el3d::Carveout::open(req);
+		spdlog::info("{} carveout {} (id {}, epoch {}, {} regions)", carveout->created() ? "created" : "opened",
+		             carveout->path(), carveout->uuid_string(), carveout->epoch(), carveout->log().size());
+		monitor = std::make_unique<el3d::Monitor>(std::move(carveout), el3d::MonitorOptions{.strict_boot = o.strict_boot});
+	} catch (const el3d::CarveoutError& e) {
+		spdlog::critical("{}", e.what());
+		return kExitRefused;
+	} catch (const el3d::SocketBusy& e) {
+		spdlog::critical("{}", e.what());
+		return kExitRefused;
+	} catch (const std::exception& e) {
+		spdlog::critical("{}", e.what());
+		return kExitFailed;
+	}
+
+	const el3d::Geometry& g = monitor->geometry();
+	el3d::MonitorService service(*monitor);
+	grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+	grpc::ServerBuilder builder;
+	builder.AddListeningPort("unix:" + socket_path, grpc::InsecureServerCredentials());
+	builder.RegisterService(&service);
+	builder.SetMaxReceiveMessageSize(8 << 20);
+	builder.SetMaxSendMessageSize(8 << 20);
+	std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+	if (!server) {
+		spdlog::critical("cannot serve on unix:{}", socket_path);
+		return kExitFailed;
+	}
+	::chmod(socket_path.c_str(), 0600);
+	const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+	spdlog::info("el3d {} ready in {:.1f} ms: platform {} (seed ABI), carveout [{}, {}) + shared page {}, payload "
+	             "limit {}, {} CPUs, {} region slots{}",
+	             EL3D_VERSION, ms, g.platform, el3d::hex(g.rmm_base), el3d::hex(g.rmm_limit),
+	             el3d::hex(g.shared_base()), el3d::hex(g.payload_limit), g.core_count, g.region_slots,
+	             o.strict_boot ? ", strict boot" : "");
+	spdlog::info("listening on unix:{}", socket_path);
+
+	int exit_code = kExitOk;
+	signals.async_wait([&](const std::error_code& ec, int sig) {
+		if (ec)
+			return;
+		spdlog::info("{} received: finishing in-flight calls and stopping", strsignal(sig));
+		// Stop accepting; in-flight calls get up to 500 ms to finish before they are cancelled.
+		server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+	});
+	std::thread signal_thread([&] { io.run(); });
+	server->Wait();  // returns once Shutdown() has completed
+	io.stop();
+	signal_thread.join();
+
+	server.reset();
+	guard->release();
+	monitor.reset();  // flushes and unlocks the carveout file
+	spdlog::info("stopped");
+	return exit_code;
+}

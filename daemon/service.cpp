@@ -1,0 +1,119 @@
+#include "service.hpp"
+
+#include "el3d/monitor/names.hpp"
+#include "el3d/smc.h"
+#include "el3d/util/numbers.hpp"
+#include "state_proto.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace el3d {
+
+using grpc::Status;
+using grpc::StatusCode;
+
+Status MonitorService::dispatch(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out)
+{
+	try {
+		if (!monitor_.call(cpu, fid, x, out))
+			return {StatusCode::INVALID_ARGUMENT, "cpu " + std::to_string(cpu) + " is not a CPU of this platform (" +
+			                                          std::to_string(monitor_.geometry().core_count) + " cores)"};
+		return Status::OK;
+	} catch (const std::exception& e) {
+		// The call could not be carried out (e.g. the carveout file became unwritable); the SMC
+		// changed nothing that was not made durable.
+		spdlog::error("cpu{} {}: {}", cpu, fid_name(fid), e.what());
+		return {StatusCode::INTERNAL, e.what()};
+	}
+}
+
+Status MonitorService::Smc(grpc::ServerContext*, const v1::SmcRequest* req, v1::SmcResponse* resp)
+{
+	const SmcArgs x = {req->x1(), req->x2(), req->x3(), req->x4(),  req->x5(),  req->x6(),
+	                   req->x7(), req->x8(), req->x9(), req->x10(), req->x11(), req->x12()};
+	SmcResult r{};
+	Status s = dispatch(req->cpu(), req->fid(), x, r);
+	if (!s.ok())
+		return s;
+	resp->set_x0(r[0]);
+	resp->set_x1(r[1]);
+	resp->set_x2(r[2]);
+	resp->set_x3(r[3]);
+	resp->set_x4(r[4]);
+	resp->set_x5(r[5]);
+	resp->set_x6(r[6]);
+	resp->set_x7(r[7]);
+	return Status::OK;
+}
+
+Status MonitorService::AllocateMemory(grpc::ServerContext*, const v1::AllocateMemoryRequest* req,
+                                      v1::AllocateMemoryResponse* resp)
+{
+	if (req->align_bits() > EL3_ALLOC_X2_ALIGN_MASK)
+		return {StatusCode::INVALID_ARGUMENT, "align_bits " + std::to_string(req->align_bits()) +
+		                                          " does not fit the 8-bit field x2[31:24]"};
+	if (req->id() > EL3_ALLOC_X2_ID_MASK)
+		return {StatusCode::INVALID_ARGUMENT, "id " + std::to_string(req->id()) + " does not fit the 16-bit field x2[15:0]"};
+	SmcResult r{};
+	Status s = dispatch(req->cpu(), EL3_FID_RMM_ALLOCATE_MEMORY, {req->size(), EL3_ALLOC_X2(req->align_bits(), req->id())}, r);
+	if (!s.ok())
+		return s;
+	const auto x0 = static_cast<int64_t>(r[0]);
+	resp->set_result(x0);
+	resp->set_address(x0 >= 0 ? r[1] : 0);
+	resp->set_fresh(x0 == EL3_ALLOC_FRESH);
+	resp->set_result_name(rmm_result_name(r[0]));
+	return Status::OK;
+}
+
+Status MonitorService::GetState(grpc::ServerContext*, const v1::GetStateRequest*, v1::State* resp)
+{
+	to_proto(monitor_.status(), *resp);
+	return Status::OK;
+}
+
+Status MonitorService::Reset(grpc::ServerContext* ctx, const v1::ResetRequest*, v1::ResetResponse*)
+{
+	spdlog::warn("reset requested by {}: forgetting every region and boot state", ctx->peer());
+	try {
+		monitor_.reset();
+	} catch (const std::exception& e) {
+		spdlog::error("reset failed: {}", e.what());
+		return {StatusCode::INTERNAL, e.what()};
+	}
+	return Status::OK;
+}
+
+namespace {
+Status check_range(const Monitor& m, uint64_t addr, uint64_t len)
+{
+	if (len > kMaxMemoryTransfer)
+		return {StatusCode::INVALID_ARGUMENT, "at most " + std::to_string(kMaxMemoryTransfer) + " bytes per call"};
+	if (!m.carveout().in_image(addr, len))
+		return {StatusCode::OUT_OF_RANGE, "[" + hex(addr) + ", +" + hex(len) + ") is not inside the carveout image [" +
+		                                      hex(m.geometry().rmm_base) + ", " + hex(m.geometry().image_end()) + ")"};
+	return Status::OK;
+}
+}  // namespace
+
+Status MonitorService::ReadMemory(grpc::ServerContext*, const v1::ReadMemoryRequest* req, v1::ReadMemoryResponse* resp)
+{
+	if (Status s = check_range(monitor_, req->address(), req->length()); !s.ok())
+		return s;
+	std::vector<uint8_t> data;
+	monitor_.read_memory(req->address(), req->length(), data);
+	resp->set_data(data.data(), data.size());
+	return Status::OK;
+}
+
+Status MonitorService::WriteMemory(grpc::ServerContext*, const v1::WriteMemoryRequest* req, v1::WriteMemoryResponse*)
+{
+	const std::string& d = req->data();
+	if (Status s = check_range(monitor_, req->address(), d.size()); !s.ok())
+		return s;
+	if (!monitor_.write_memory(req->address(), reinterpret_cast<const uint8_t*>(d.data()), d.size()))
+		return {StatusCode::INTERNAL, "cannot flush the write to the carveout file"};
+	return Status::OK;
+}
+
+}  // namespace el3d

@@ -1,0 +1,28 @@
+#pragma once
+// The el3d.v1.Monitor gRPC service: a thin translation between protobuf messages and the core.
+#include "el3d/monitor/monitor.hpp"
+#include "el3d/v1/monitor.grpc.pb.h"
+
+namespace el3d {
+
+inline constexpr uint64_t kMaxMemoryTransfer = 4u << 20;  // bytes per ReadMemory/WriteMemory
+
+class MonitorService final : public v1::Monitor::Service {
+public:
+	explicit MonitorService(Monitor& monitor) : monitor_(monitor) {}
+
+	grpc::Status Smc(grpc::ServerContext*, const v1::SmcRequest*, v1::SmcResponse*) override;
+	grpc::Status AllocateMemory(grpc::ServerContext*, const v1::AllocateMemoryRequest*,
+	                            v1::AllocateMemoryResponse*) override;
+	grpc::Status GetState(grpc::ServerContext*, const v1::GetStateRequest*, v1::State*) override;
+	grpc::Status Reset(grpc::ServerContext*, const v1::ResetRequest*, v1::ResetResponse*) override;
+	grpc::Status ReadMemory(grpc::ServerContext*, const v1::ReadMemoryRequest*, v1::ReadMemoryResponse*) override;
+	grpc::Status WriteMemory(grpc::ServerContext*, const v1::WriteMemoryRequest*, v1::WriteMemoryResponse*) override;
+
+private:
+	// The one path from the API into the core.
+	grpc::Status dispatch(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out);
+	Monitor& monitor_;
+};
+
+}  // namespace el3d

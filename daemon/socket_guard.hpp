@@ -1,0 +1,37 @@
+#pragma once
+// Ownership of the daemon's socket path. A lock file next to the socket (<socket>.lock, holding the
+// owner's PID) decides who may serve it, so a second daemon never silently takes over a socket
+// that a live one is serving, while a socket left behind by a crashed daemon is cleaned up.
+#include "el3d/util/fd.hpp"
+
+#include <stdexcept>
+#include <string>
+
+namespace el3d {
+
+class SocketBusy : public std::runtime_error {
+	using std::runtime_error::runtime_error;
+};
+
+class SocketGuard {
+public:
+	// Take the socket path or throw SocketBusy / std::runtime_error with a clear message.
+	explicit SocketGuard(const std::string& socket_path);
+	~SocketGuard();
+	SocketGuard(const SocketGuard&) = delete;
+	SocketGuard& operator=(const SocketGuard&) = delete;
+
+	const std::string& path() const { return path_; }
+	// Remove the socket and the lock file; called once the server has stopped.
+	void release();
+
+private:
+	std::string path_;
+	std::string lock_path_;
+	UniqueFd lock_;
+};
+
+// Absolute, normalised socket path; throws if it does not fit a sockaddr_un.
+std::string absolute_socket_path(const std::string& path);
+
+}  // namespace el3d

@@ -1,0 +1,72 @@
+#include "state_proto.hpp"
+
+#include "el3d/monitor/names.hpp"
+
+#include <unistd.h>
+
+namespace el3d {
+
+namespace {
+v1::CpuBootState to_proto(CpuBootState s)
+{
+	switch (s) {
+	case CpuBootState::Off: return v1::CPU_BOOT_STATE_OFF;
+	case CpuBootState::Booting: return v1::CPU_BOOT_STATE_BOOTING;
+	case CpuBootState::Booted: return v1::CPU_BOOT_STATE_BOOTED;
+	case CpuBootState::Failed: return v1::CPU_BOOT_STATE_FAILED;
+	}
+	return v1::CPU_BOOT_STATE_OFF;
+}
+}  // namespace
+
+void to_proto(const MonitorStatus& s, v1::State& out)
+{
+	const Geometry& g = s.geometry;
+	out.set_platform(g.platform);
+	out.set_abi(s.abi);
+	out.set_rmm_base(g.rmm_base);
+	out.set_rmm_limit(g.rmm_limit);
+	out.set_payload_limit(g.payload_limit);
+	out.set_shared_base(g.shared_base());
+	out.set_shared_size(g.shared_size);
+	out.set_top(s.top);
+	out.set_core_count(g.core_count);
+	out.set_region_slots(g.region_slots);
+	for (const auto& r : s.regions) {
+		auto* p = out.add_regions();
+		p->set_id(r.id);
+		p->set_address(r.addr);
+		p->set_size(r.size);
+		p->set_align_bits(r.align_bits);
+		p->set_cpu(r.cpu);
+		p->set_activation(r.activation);
+		p->set_after_boot_complete((r.flags & kAllocAfterBootComplete) != 0);
+		p->set_time_unix_ns(r.time_ns);
+	}
+	for (const auto& c : s.cpus) {
+		auto* p = out.add_cpus();
+		p->set_cpu(c.cpu);
+		p->set_state(to_proto(c.state));
+		p->set_boot_result(c.boot_result);
+		p->set_completions(c.completions);
+	}
+	if (s.boot_failure) {
+		auto* f = out.mutable_boot_failure();
+		f->set_cpu(s.boot_failure->cpu);
+		f->set_code(s.boot_failure->code);
+		f->set_name(boot_result_name(s.boot_failure->code));
+	}
+	out.set_allocations_after_boot(s.allocations_after_boot);
+	out.set_strict_boot(s.strict_boot);
+	out.set_carveout_path(s.carveout_path);
+	out.set_carveout_id(s.carveout_uuid);
+	out.set_image_offset(s.image_offset);
+	out.set_epoch(s.epoch);
+	out.set_log_capacity(s.log_capacity);
+	out.set_smc_calls(s.smc_calls);
+	out.set_activation(s.activation);
+	out.set_daemon_pid(static_cast<uint32_t>(::getpid()));
+	out.set_version(EL3D_VERSION);
+}
+
+}  // namespace el3d
