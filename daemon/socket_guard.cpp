@@ -60,7 +60,8 @@ SocketGuard::SocketGuard(const std::string& socket_path)
 		struct stat st {};
 		if (::lstat(path_.c_str(), &st) == 0) {
 			if (!S_ISSOCK(st.st_mode)) {
-				release();
+				::unlink(lock_path_.c_str());
+				lock_.reset();
 				throw std::runtime_error(path_ + " exists and is not a socket; refusing to replace it");
 			}
 			::unlink(path_.c_str());

@@ -1,0 +1,145 @@
+#!/usr/bin/python3
+"""A client in another language: Python's grpcio against the real el3d daemon.
+
+Discovers the service through gRPC server reflection (as grpcurl or any generic client would),
+then allocates, writes and reads memory, restarts the daemon and finds the region again.
+Message classes are generated with the system protoc into a temporary directory.
+"""
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+import grpc
+from google.protobuf import descriptor_pb2
+
+ARGS = None
+ALLOC = 0xC40001B7
+
+
+def generate(proto_dir, reflection_proto, out):
+    subprocess.run(["protoc", "-I", proto_dir, "--python_out", out, "el3d/v1/monitor.proto"], check=True)
+    rdir, rname = os.path.split(reflection_proto)
+    subprocess.run(["protoc", "-I", rdir, "--python_out", out, rname], check=True)
+    sys.path.insert(0, out)
+
+
+class Daemon:
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.sock = os.path.join(tmp, "el3d.sock")
+        self.proc = None
+
+    def start(self):
+        self.log = open(os.path.join(self.tmp, "el3d.log"), "ab")
+        self.proc = subprocess.Popen([ARGS.el3d, "--carveout", os.path.join(self.tmp, "c.img"),
+                                      "--socket", self.sock], stdin=subprocess.DEVNULL,
+                                     stdout=self.log, stderr=self.log)
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("el3d exited with %d" % self.proc.returncode)
+            if os.path.exists(self.sock):
+                ch = grpc.insecure_channel("unix:" + self.sock)
+                try:
+                    grpc.channel_ready_future(ch).result(timeout=1)
+                    return ch
+                except grpc.FutureTimeoutError:
+                    ch.close()
+            time.sleep(0.02)
+        raise RuntimeError("el3d did not come up")
+
+    def stop(self, sig=signal.SIGTERM):
+        self.proc.send_signal(sig)
+        return self.proc.wait(timeout=10)
+
+
+def unary(channel, method, req, resp_cls):
+    call = channel.unary_unary("/el3d.v1.Monitor/" + method,
+                               request_serializer=lambda m: m.SerializeToString(),
+                               response_deserializer=resp_cls.FromString)
+    return call(req, timeout=10)
+
+
+class PythonClient(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="el3d-py-", dir="/tmp")
+        self.daemon = Daemon(self.tmp)
+        self.ch = self.daemon.start()
+
+    def tearDown(self):
+        self.ch.close()
+        if self.daemon.proc and self.daemon.proc.poll() is None:
+            self.daemon.proc.kill()
+            self.daemon.proc.wait()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def test_reflection_describes_the_service(self):
+        import reflection_min_pb2 as rpb
+        stream = self.ch.stream_stream("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+                                       request_serializer=lambda m: m.SerializeToString(),
+                                       response_deserializer=rpb.ServerReflectionResponse.FromString)
+        reqs = [rpb.ServerReflectionRequest(list_services=""),
+                rpb.ServerReflectionRequest(file_containing_symbol="el3d.v1.Monitor")]
+        responses = list(stream(iter(reqs), timeout=10))
+        names = [s.name for s in responses[0].list_services_response.service]
+        self.assertIn("el3d.v1.Monitor", names)
+        files = [descriptor_pb2.FileDescriptorProto.FromString(b)
+                 for b in responses[1].file_descriptor_response.file_descriptor_proto]
+        monitor = [f for f in files if f.package == "el3d.v1"][0]
+        methods = {m.name for m in monitor.service[0].method}
+        self.assertTrue({"Smc", "AllocateMemory", "GetState", "Reset", "ReadMemory", "WriteMemory"} <= methods)
+
+    def test_allocate_write_restart_and_find_again(self):
+        from el3d.v1 import monitor_pb2 as pb
+        r = unary(self.ch, "AllocateMemory", pb.AllocateMemoryRequest(size=0x3000, align_bits=12, id=2),
+                  pb.AllocateMemoryResponse)
+        self.assertEqual(r.result, 1)
+        self.assertTrue(r.fresh)
+        self.assertEqual(r.address, 0xFFBFF000 - 0x3000)
+        unary(self.ch, "WriteMemory", pb.WriteMemoryRequest(address=r.address, data=b"from python"),
+              pb.WriteMemoryResponse)
+        # Raw SMC path, negative result sign-extended into x0.
+        s = unary(self.ch, "Smc", pb.SmcRequest(fid=ALLOC, x1=0x4000, x2=2), pb.SmcResponse)
+        self.assertEqual(s.x0, (1 << 64) - 4)  # E_RMM_NOMEM: larger than the recorded region
+
+        self.ch.close()
+        self.assertEqual(self.daemon.stop(signal.SIGKILL), -signal.SIGKILL)
+        self.ch = self.daemon.start()
+        s = unary(self.ch, "Smc", pb.SmcRequest(fid=ALLOC, x1=0x3000, x2=(12 << 24) | 2), pb.SmcResponse)
+        self.assertEqual(s.x0, 0)
+        self.assertEqual(s.x1, r.address)
+        m = unary(self.ch, "ReadMemory", pb.ReadMemoryRequest(address=r.address, length=11),
+                  pb.ReadMemoryResponse)
+        self.assertEqual(m.data, b"from python")
+        st = unary(self.ch, "GetState", pb.GetStateRequest(), pb.State)
+        self.assertEqual(st.platform, "fvp")
+        self.assertEqual([(g.id, g.address, g.size) for g in st.regions], [(2, r.address, 0x3000)])
+
+    def test_errors_are_grpc_statuses(self):
+        from el3d.v1 import monitor_pb2 as pb
+        with self.assertRaises(grpc.RpcError) as e:
+            unary(self.ch, "Smc", pb.SmcRequest(cpu=100, fid=ALLOC), pb.SmcResponse)
+        self.assertEqual(e.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        with self.assertRaises(grpc.RpcError) as e:
+            unary(self.ch, "ReadMemory", pb.ReadMemoryRequest(address=0, length=1), pb.ReadMemoryResponse)
+        self.assertEqual(e.exception.code(), grpc.StatusCode.OUT_OF_RANGE)
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser()
+    p.add_argument("--el3d", required=True)
+    p.add_argument("--proto-dir", required=True)
+    p.add_argument("--reflection-proto", required=True)
+    ARGS, rest = p.parse_known_args()
+    gen = tempfile.mkdtemp(prefix="el3d-pygen-")
+    try:
+        generate(ARGS.proto_dir, ARGS.reflection_proto, gen)
+        unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+    finally:
+        shutil.rmtree(gen, ignore_errors=True)
