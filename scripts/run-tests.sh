@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Install what is missing, build everything with warnings as errors, and run the whole test suite
+# (unit and integration tests, through ctest). EL3D_SANITIZE=1 builds with ASan and UBSan instead,
+# in build-asan/.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+"$root/scripts/install-deps.sh"
+if [ "${EL3D_SANITIZE:-0}" = 1 ]; then
+	export EL3D_BUILD_DIR="${EL3D_BUILD_DIR:-$root/build-asan}"
+	export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
+	export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+	"$root/scripts/build.sh" -DEL3D_WERROR=ON -DEL3D_SANITIZE=ON -DEL3D_BUILD_BENCH=OFF
+else
+	"$root/scripts/build.sh" -DEL3D_WERROR=ON
+fi
+build="${EL3D_BUILD_DIR:-$root/build}"
+ctest --test-dir "$build" --output-on-failure -j "$(nproc)"
