@@ -9,9 +9,16 @@ namespace el3d {
 namespace {
 // Numbers from TF-A's platform headers (see docs/platforms.md for the derivation).
 constexpr std::array<PlatformProfile, 3> kProfiles{{
-    {"fvp", "Arm FVP Base RevC with RME", 0xFDC00000, 0xFFBFF000, 0x1000, 0x800000, 0x600000, 8},
-    {"qemu", "QEMU virt with RME", 0x40100000, 0x418FF000, 0x1000, 0x800000, 0, 32},
-    {"qemu-sbsa", "QEMU sbsa-ref with RME", 0x10000000000, 0x10042FFF000, 0x1000, 0x800000, 0x600000, 512},
+    // The FVP's two DRAM banks; the RMM carveout lies at the top of the first one's 2 GiB window.
+    {"fvp", "Arm FVP Base RevC with RME", 0xFDC00000, 0xFFBFF000, 0x1000, 0x800000, 0x600000, 8, 40,
+     {{0x80000000, 0x7C000000}, {0x880000000, 0x80000000}}},
+    // QEMU virt: one 3 GiB bank that contains the RMM carveout.
+    {"qemu", "QEMU virt with RME", 0x40100000, 0x418FF000, 0x1000, 0x800000, 0, 32, 40,
+     {{0x40000000, 0xC0000000}}},
+    // QEMU sbsa-ref: normal-world DRAM starts right above the 1072 MiB Realm region (el3d's default
+    // size: 4 GiB; the real machine takes it from its NUMA nodes).
+    {"qemu-sbsa", "QEMU sbsa-ref with RME", 0x10000000000, 0x10042FFF000, 0x1000, 0x800000, 0x600000, 512, 44,
+     {{0x10043000000, 0x100000000}}},
 }};
 
 bool page_aligned(uint64_t v) { return (v & (kGranule - 1)) == 0; }

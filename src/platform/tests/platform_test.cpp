@@ -62,3 +62,20 @@ TEST(Platform, RejectsBadGeometry)
 	bad({.region_slots = 65537});
 	bad({.core_count = 4097});
 }
+
+TEST(Platform, DramBanksAreAscendingAndPageAligned)
+{
+	for (const auto& p : platform_profiles()) {
+		auto banks = p.dram_banks();
+		ASSERT_FALSE(banks.empty()) << p.name;
+		for (std::size_t i = 0; i < banks.size(); ++i) {
+			EXPECT_EQ(banks[i].base % kGranule, 0u);
+			EXPECT_EQ(banks[i].size % kGranule, 0u);
+			EXPECT_LE(banks[i].end(), uint64_t{1} << p.pa_bits);
+			if (i > 0) {
+				EXPECT_LE(banks[i - 1].end(), banks[i].base);
+			}
+		}
+	}
+	EXPECT_EQ(find_platform("fvp")->dram_banks().size(), 2u);
+}

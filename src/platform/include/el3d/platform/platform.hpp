@@ -12,6 +12,15 @@ namespace el3d {
 
 inline constexpr uint64_t kGranule = 0x1000;
 
+// A range of physical memory.
+struct MemRange {
+	uint64_t base;
+	uint64_t size;
+	uint64_t end() const { return base + size; }
+};
+
+inline constexpr unsigned kMaxDramBanks = 4;
+
 struct PlatformProfile {
 	std::string_view name;
 	std::string_view description;
@@ -21,6 +30,16 @@ struct PlatformProfile {
 	uint64_t payload_size_seed;  // RMM_PAYLOAD_LIMIT - RMM_BASE in the seed ABI (0x800000)
 	uint64_t payload_size_tfa;   // the same in upstream TF-A (0 where upstream defines none)
 	uint32_t core_count;       // PLATFORM_CORE_COUNT
+	unsigned pa_bits;          // protected physical address size (PPS) of the GPT, in bits
+	MemRange dram[kMaxDramBanks];  // DRAM banks, ascending; unused entries have size 0
+
+	std::span<const MemRange> dram_banks() const
+	{
+		unsigned n = 0;
+		while (n < kMaxDramBanks && dram[n].size != 0)
+			++n;
+		return {dram, n};
+	}
 };
 
 std::span<const PlatformProfile> platform_profiles();
