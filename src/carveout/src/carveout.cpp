@@ -273,6 +273,9 @@ void Carveout::map_and_load(bool created)
 	log_offset_ = sb.log_offset;
 	log_capacity_ = sb.log_capacity;
 	image_offset_ = sb.image_offset;
+	gpt_offset_ = sb.gpt_offset;
+	gpt_size_ = sb.gpt_size;
+	gpt_ranges_ = gpt_layout(geom_);
 
 	// State block: the valid copy with the higher generation.
 	std::vector<uint8_t> copy[2];
@@ -328,11 +331,15 @@ void Carveout::map_and_load(bool created)
 	}
 
 	// --- validated: map --------------------------------------------------------------------------
-	meta_len_ = image_offset_ - state_offset_;
+	meta_len_ = gpt_offset_ - state_offset_;
 	void* m = ::mmap(nullptr, meta_len_, PROT_READ, MAP_SHARED, fd_, static_cast<off_t>(state_offset_));
 	if (m == MAP_FAILED)
 		refuse(CarveoutRefusal::Io, path_, std::string("cannot map metadata: ") + std::strerror(errno));
 	meta_ = static_cast<uint8_t*>(m);
+	void* gm = ::mmap(nullptr, gpt_size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, static_cast<off_t>(gpt_offset_));
+	if (gm == MAP_FAILED)
+		refuse(CarveoutRefusal::Io, path_, std::string("cannot map the GPT: ") + std::strerror(errno));
+	gpt_ = static_cast<uint8_t*>(gm);
 	void* im = ::mmap(nullptr, geom_.image_size(), PROT_READ | PROT_WRITE, MAP_SHARED, fd_,
 	                  static_cast<off_t>(image_offset_));
 	if (im == MAP_FAILED)
@@ -348,6 +355,10 @@ Carveout::~Carveout()
 	}
 	if (meta_ != nullptr)
 		::munmap(meta_, meta_len_);
+	if (gpt_ != nullptr) {
+		::msync(gpt_, gpt_size_, MS_SYNC);
+		::munmap(gpt_, gpt_size_);
+	}
 	if (fd_ >= 0)
 		::close(fd_);  // releases the flock
 }
@@ -388,6 +399,16 @@ std::error_code Carveout::sync(uint64_t pa, uint64_t len)
 	const uint64_t start = (pa - geom_.rmm_base) & ~(kPage - 1);
 	const uint64_t end = pa - geom_.rmm_base + len;
 	if (::msync(image_ + start, std::max<uint64_t>(end - start, 1), MS_SYNC) != 0)
+		return {errno, std::generic_category()};
+	return {};
+}
+
+std::error_code Carveout::sync_gpt(uint64_t offset, uint64_t len)
+{
+	if (offset > gpt_size_ || len > gpt_size_ - offset)
+		return std::make_error_code(std::errc::invalid_argument);
+	const uint64_t start = offset & ~(kPage - 1);
+	if (::msync(gpt_ + start, std::max<uint64_t>(offset + len - start, 1), MS_SYNC) != 0)
 		return {errno, std::generic_category()};
 	return {};
 }
@@ -467,6 +488,9 @@ void Carveout::reset(const nlohmann::json& fresh_state)
 		std::memset(image_, 0, geom_.image_size());
 	if (::msync(image_, geom_.image_size(), MS_SYNC) != 0)
 		spdlog::warn("reset: cannot sync image of {}: {}", path_, std::strerror(errno));
+	std::memset(gpt_, 0, gpt_size_);
+	if (::msync(gpt_, gpt_size_, MS_SYNC) != 0)
+		spdlog::warn("reset: cannot sync the GPT of {}: {}", path_, std::strerror(errno));
 }
 
 }  // namespace el3d

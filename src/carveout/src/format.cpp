@@ -32,7 +32,15 @@ Superblock make_superblock(const Geometry& g, uint64_t log_capacity)
 	sb.state_copy_size = kStateCopySize;
 	sb.log_offset = align_up(sb.state_offset + 2 * kStateCopySize, kAreaAlign);
 	sb.log_capacity = log_capacity;
-	sb.image_offset = align_up(sb.log_offset + log_capacity * sizeof(LogRecord), kAreaAlign);
+	sb.pa_bits = g.pa_bits;
+	sb.dram_count = static_cast<uint32_t>(g.dram.size());
+	for (std::size_t i = 0; i < g.dram.size() && i < kMaxDramBanks; ++i) {
+		sb.dram[i].base = g.dram[i].base;
+		sb.dram[i].size = g.dram[i].size;
+	}
+	sb.gpt_offset = align_up(sb.log_offset + log_capacity * sizeof(LogRecord), kAreaAlign);
+	sb.gpt_size = align_up(gpt_map_size(gpt_layout(g)), 0x1000);
+	sb.image_offset = align_up(sb.gpt_offset + sb.gpt_size, kAreaAlign);
 	sb.image_size = g.image_size();
 	sb.file_size = sb.image_offset + sb.image_size;
 	sb.created_unix = static_cast<uint64_t>(std::time(nullptr));
@@ -59,7 +67,9 @@ std::string check_superblock(const Superblock& sb, uint64_t file_size)
 	    sb.state_offset >= kSuperblockArea && sb.state_copy_size >= 2 * sizeof(StateHeader) &&
 	    sb.log_offset >= sb.state_offset + 2 * sb.state_copy_size && sb.log_capacity > 0 &&
 	    sb.log_capacity <= kMaxLogCapacity &&
-	    sb.image_offset >= sb.log_offset + sb.log_capacity * sizeof(LogRecord) &&
+	    sb.gpt_offset >= sb.log_offset + sb.log_capacity * sizeof(LogRecord) && sb.gpt_offset % 0x1000 == 0 &&
+	    sb.gpt_size % 0x1000 == 0 && sb.image_offset >= sb.gpt_offset + sb.gpt_size && sb.dram_count <= kMaxDramBanks &&
+	    sb.pa_bits >= 32 && sb.pa_bits <= 52 &&
 	    sb.image_offset % 0x1000 == 0 && sb.rmm_base < sb.rmm_limit && sb.payload_limit >= sb.rmm_base &&
 	    sb.payload_limit < sb.rmm_limit && sb.rmm_limit <= UINT64_MAX - sb.shared_size &&
 	    sb.image_size == sb.rmm_limit + sb.shared_size - sb.rmm_base &&
@@ -67,6 +77,8 @@ std::string check_superblock(const Superblock& sb, uint64_t file_size)
 	    sb.region_slots <= kMaxRegionSlots && sb.core_count >= 1 && sb.core_count <= kMaxCores;
 	if (!layout_ok)
 		return "corrupt header (inconsistent layout)";
+	if (sb.gpt_size != align_up(gpt_map_size(gpt_layout(geometry_of(sb))), 0x1000))
+		return "corrupt header (GPT size does not match the geometry)";
 	if (file_size < sb.file_size)
 		return "truncated: the file has " + std::to_string(file_size) + " bytes, its header says " +
 		       std::to_string(sb.file_size);
@@ -86,6 +98,9 @@ Geometry geometry_of(const Superblock& sb)
 	g.payload_limit = sb.payload_limit;
 	g.core_count = sb.core_count;
 	g.region_slots = sb.region_slots;
+	g.pa_bits = sb.pa_bits;
+	for (uint32_t i = 0; i < sb.dram_count && i < kMaxDramBanks; ++i)
+		g.dram.push_back(MemRange{sb.dram[i].base, sb.dram[i].size});
 	return g;
 }
 

@@ -8,6 +8,8 @@
 //                       generation wins on open.
 //   log_offset          allocation log: log_capacity records of 64 bytes, each with its own
 //                       CRC, the epoch it belongs to and its index.
+//   gpt_offset          granule protection table: 4 bits per granule of the tracked ranges
+//                       (gpt_layout of the geometry), zero meaning "the range's initial PAS".
 //   image_offset        the image of physical memory [rmm_base, rmm_limit + shared_size).
 //
 // All integers are little-endian (the byte order of every host el3d supports).
@@ -47,11 +49,19 @@ struct Superblock {
 	uint64_t image_size;
 	uint64_t file_size;
 	uint64_t created_unix;
-	uint8_t reserved[84];
+	uint32_t pa_bits;
+	uint32_t dram_count;
+	struct {
+		uint64_t base;
+		uint64_t size;
+	} dram[kMaxDramBanks];
+	uint64_t gpt_offset;  // the GPT map: 4 bits per granule of gpt_layout(geometry)
+	uint64_t gpt_size;
+	uint8_t reserved[252];
 	uint32_t crc;  // CRC-32 of every byte before this field
 };
-static_assert(sizeof(Superblock) == 256);
-static_assert(offsetof(Superblock, crc) == 252);
+static_assert(sizeof(Superblock) == 512);
+static_assert(offsetof(Superblock, crc) == 508);
 
 struct StateHeader {
 	char magic[8];

@@ -55,6 +55,10 @@ TEST(Carveout, CreatesSparseFvpFileWithHeader)
 	EXPECT_TRUE(c->log().empty());
 	EXPECT_TRUE(c->state().is_object());
 	EXPECT_EQ(c->image_offset() % 0x200000, 0u);
+	EXPECT_EQ(c->gpt_ranges().size(), 3u);
+	EXPECT_GE(c->gpt_map_size(), gpt_map_size(c->gpt_ranges()));
+	for (uint64_t i = 0; i < c->gpt_map_size(); ++i)
+		ASSERT_EQ(c->gpt_map()[i], 0) << i;
 	struct stat st {};
 	ASSERT_EQ(::stat(d.file("sub/dir/c.img").c_str(), &st), 0);
 	EXPECT_EQ(st.st_mode & 0777, 0600u);
@@ -327,4 +331,22 @@ TEST(Carveout, LogFullIsReported)
 	EXPECT_TRUE(c->append(AllocRecord{.addr = c->geometry().rmm_limit - 0x2000, .size = 0x1000}));
 	EXPECT_FALSE(c->append(AllocRecord{.addr = c->geometry().rmm_limit - 0x3000, .size = 0x1000}));
 	EXPECT_EQ(c->log().size(), 2u);
+}
+
+TEST(Carveout, GptMapPersistsAndResets)
+{
+	TempDir d;
+	const auto path = d.file("c.img");
+	{
+		auto c = Carveout::open(req(path));
+		c->gpt_map()[100] = 0x25;
+		ASSERT_FALSE(c->sync_gpt(100, 1));
+		EXPECT_TRUE(c->sync_gpt(c->gpt_map_size(), 1));
+	}
+	auto c = Carveout::open(req(path));
+	EXPECT_EQ(c->gpt_map()[100], 0x25);
+	EXPECT_EQ(c->geometry().dram.size(), 2u);
+	EXPECT_EQ(c->geometry().pa_bits, 40u);
+	c->reset({});
+	EXPECT_EQ(c->gpt_map()[100], 0);
 }

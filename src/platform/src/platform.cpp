@@ -75,7 +75,51 @@ Geometry make_geometry(const PlatformProfile& profile, const GeometryOverrides& 
 
 	g.rmm_limit = g.rmm_base + size;
 	g.payload_limit = g.rmm_base + payload;
+	g.pa_bits = profile.pa_bits;
+	for (const auto& b : profile.dram_banks())
+		g.dram.push_back(b);
+	if (g.pa_bits < 64 && g.image_end() > (uint64_t{1} << g.pa_bits))
+		throw GeometryError("the carveout ends at " + hex(g.image_end()) + ", beyond the platform's " +
+		                    std::to_string(g.pa_bits) + "-bit physical address space");
 	return g;
+}
+
+uint64_t gpt_map_offset(const std::vector<GptRange>& ranges, std::size_t i)
+{
+	uint64_t off = 0;
+	for (std::size_t j = 0; j < i && j < ranges.size(); ++j)
+		off += ((ranges[j].size / kGranule + 1) / 2 + 7) & ~uint64_t{7};
+	return off;
+}
+
+uint64_t gpt_map_size(const std::vector<GptRange>& ranges) { return gpt_map_offset(ranges, ranges.size()); }
+
+std::vector<GptRange> gpt_layout(const Geometry& g)
+{
+	std::vector<GptRange> out;
+	const uint64_t cb = g.rmm_base, ce = g.image_end();
+	bool carveout_added = false;
+	auto add_carveout = [&] {
+		if (!carveout_added)
+			out.push_back({cb, ce - cb, Gpi::Realm});
+		carveout_added = true;
+	};
+	for (const auto& bank : g.dram) {
+		const uint64_t b = bank.base, e = bank.end();
+		if (e <= cb || b >= ce) {  // no overlap
+			if (b >= ce)
+				add_carveout();
+			out.push_back({b, e - b, Gpi::NonSecure});
+			continue;
+		}
+		if (b < cb)
+			out.push_back({b, cb - b, Gpi::NonSecure});
+		add_carveout();
+		if (e > ce)
+			out.push_back({ce, e - ce, Gpi::NonSecure});
+	}
+	add_carveout();
+	return out;
 }
 
 std::string describe(const Geometry& g)

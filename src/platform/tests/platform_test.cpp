@@ -79,3 +79,27 @@ TEST(Platform, DramBanksAreAscendingAndPageAligned)
 	}
 	EXPECT_EQ(find_platform("fvp")->dram_banks().size(), 2u);
 }
+
+TEST(Platform, GptLayoutCutsTheCarveoutOutOfDram)
+{
+	auto fvp = gpt_layout(make_geometry(*find_platform("fvp"), {}));
+	ASSERT_EQ(fvp.size(), 3u);  // bank 0, carveout (above bank 0), bank 1
+	EXPECT_EQ(fvp[0].base, 0x80000000u);
+	EXPECT_EQ(fvp[0].initial, Gpi::NonSecure);
+	EXPECT_EQ(fvp[1].base, 0xFDC00000u);
+	EXPECT_EQ(fvp[1].end(), 0xFFC00000u);
+	EXPECT_EQ(fvp[1].initial, Gpi::Realm);
+	EXPECT_EQ(fvp[2].base, 0x880000000u);
+
+	auto qemu = gpt_layout(make_geometry(*find_platform("qemu"), {}));
+	ASSERT_EQ(qemu.size(), 3u);  // the carveout splits the single bank
+	EXPECT_EQ(qemu[0].base, 0x40000000u);
+	EXPECT_EQ(qemu[0].end(), 0x40100000u);
+	EXPECT_EQ(qemu[1].base, 0x40100000u);
+	EXPECT_EQ(qemu[1].end(), 0x41900000u);
+	EXPECT_EQ(qemu[1].initial, Gpi::Realm);
+	EXPECT_EQ(qemu[2].base, 0x41900000u);
+	EXPECT_EQ(qemu[2].end(), 0x100000000u);
+	for (std::size_t i = 1; i < qemu.size(); ++i)
+		EXPECT_LE(qemu[i - 1].end(), qemu[i].base);
+}

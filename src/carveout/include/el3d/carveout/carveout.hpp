@@ -87,6 +87,14 @@ public:
 	// Flush [pa, pa+len) of the image to stable storage.
 	std::error_code sync(uint64_t pa, uint64_t len);
 
+	// --- Granule protection table -------------------------------------------------------------
+	// The ranges the GPT tracks and their 4-bit-per-granule map (see gpt_map_offset()); the map
+	// reads as zero for a new file. Writers flush with sync_gpt().
+	const std::vector<GptRange>& gpt_ranges() const { return gpt_ranges_; }
+	uint8_t* gpt_map() const { return gpt_; }
+	uint64_t gpt_map_size() const { return gpt_size_; }
+	std::error_code sync_gpt(uint64_t offset, uint64_t len);
+
 	// --- Allocation log ---------------------------------------------------------------------
 	const std::vector<AllocRecord>& log() const { return log_; }
 	uint64_t log_capacity() const { return log_capacity_; }
@@ -101,8 +109,8 @@ public:
 	uint64_t epoch() const { return epoch_; }
 	uint64_t state_generation() const { return generation_; }
 
-	// Empty the allocation log, install the new state document and zero the whole image,
-	// in that order; the first step is one atomic commit.
+	// Empty the allocation log, install the new state document, zero the whole image and reset
+	// the GPT map, in that order; the first step is one atomic commit.
 	void reset(const nlohmann::json& fresh_state);
 
 private:
@@ -119,7 +127,10 @@ private:
 	uint64_t state_offset_ = 0, state_copy_size_ = 0;
 	uint64_t log_offset_ = 0, log_capacity_ = 0;
 	uint64_t image_offset_ = 0;
-	uint8_t* meta_ = nullptr;  // mapping of [state_offset, image_offset)
+	uint64_t gpt_offset_ = 0, gpt_size_ = 0;
+	std::vector<GptRange> gpt_ranges_;
+	uint8_t* gpt_ = nullptr;   // mapping of the GPT map
+	uint8_t* meta_ = nullptr;  // mapping of [state_offset, gpt_offset)
 	uint64_t meta_len_ = 0;
 	uint8_t* image_ = nullptr;  // mapping of the image
 	std::vector<AllocRecord> log_;

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace el3d {
 
@@ -17,6 +18,7 @@ struct MemRange {
 	uint64_t base;
 	uint64_t size;
 	uint64_t end() const { return base + size; }
+	bool operator==(const MemRange&) const = default;
 };
 
 inline constexpr unsigned kMaxDramBanks = 4;
@@ -58,6 +60,8 @@ struct Geometry {
 	uint64_t payload_limit = 0;  // allocations never go below this address
 	uint32_t core_count = 0;
 	uint32_t region_slots = 0;   // tagged region ids are 1 .. region_slots-1
+	unsigned pa_bits = 40;       // physical address size covered by the granule protection table
+	std::vector<MemRange> dram;  // normal-world DRAM banks, ascending
 
 	uint64_t shared_base() const { return rmm_limit; }
 	uint64_t image_size() const { return rmm_limit + shared_size - rmm_base; }
@@ -89,5 +93,34 @@ Geometry make_geometry(const PlatformProfile& profile, const GeometryOverrides& 
 
 // One line per field, e.g. "  rmm_base: 0xfdc00000"
 std::string describe(const Geometry& g);
+
+// Granule protection information (GPI) values, as the architecture encodes them.
+enum class Gpi : uint8_t {
+	NoAccess = 0x0,
+	SecureOnly = 0x8,
+	NonSecure = 0x9,
+	Root = 0xA,
+	Realm = 0xB,
+	NonSecureOnly = 0xD,
+	Any = 0xF,
+};
+
+// A range of physical memory the emulated GPT tracks granule by granule, and the PAS its granules
+// start in. Everything else below 2^pa_bits is treated as block-mapped.
+struct GptRange {
+	uint64_t base;
+	uint64_t size;
+	Gpi initial;
+	uint64_t end() const { return base + size; }
+};
+
+// DRAM banks (Non-secure) with the carveout [rmm_base, image_end) cut out of them (Realm),
+// ascending and non-overlapping.
+std::vector<GptRange> gpt_layout(const Geometry& g);
+
+// The GPT map keeps 4 bits per granule, range after range, each range's part starting 8-byte
+// aligned. Byte offset of range `i`'s part, and the size of the whole map.
+uint64_t gpt_map_offset(const std::vector<GptRange>& ranges, std::size_t i);
+uint64_t gpt_map_size(const std::vector<GptRange>& ranges);
 
 }  // namespace el3d

@@ -1,0 +1,143 @@
+#include "el3d/gpt/gpt.hpp"
+
+#include <stdexcept>
+
+namespace el3d {
+
+namespace {
+struct Name {
+	const char* name;
+	Gpi gpi;
+};
+constexpr Name kNames[] = {
+    {"no-access", Gpi::NoAccess}, {"secure", Gpi::SecureOnly}, {"ns", Gpi::NonSecure}, {"root", Gpi::Root},
+    {"realm", Gpi::Realm},        {"nso", Gpi::NonSecureOnly}, {"any", Gpi::Any},
+};
+}  // namespace
+
+std::optional<Gpi> gpi_from_name(std::string_view name)
+{
+	for (const auto& n : kNames)
+		if (name == n.name)
+			return n.gpi;
+	return std::nullopt;
+}
+
+const char* gpi_name(Gpi g)
+{
+	for (const auto& n : kNames)
+		if (n.gpi == g)
+			return n.name;
+	return "reserved";
+}
+
+Gpt::Gpt(Carveout& carveout) : carveout_(carveout) { reload(); }
+
+void Gpt::reload()
+{
+	std::lock_guard lock(mu_);
+	const auto& ranges = carveout_.gpt_ranges();
+	offsets_.clear();
+	counts_.fill(0);
+	for (std::size_t i = 0; i < ranges.size(); ++i) {
+		offsets_.push_back(gpt_map_offset(ranges, i));
+		const uint64_t n = ranges[i].size / kGranule;
+		for (uint64_t g = 0; g < n; ++g)
+			++counts_[static_cast<unsigned>(get(Loc{i, g}))];
+	}
+}
+
+std::optional<Gpt::Loc> Gpt::locate(uint64_t pa) const
+{
+	const auto& ranges = carveout_.gpt_ranges();
+	for (std::size_t i = 0; i < ranges.size(); ++i)
+		if (pa >= ranges[i].base && pa < ranges[i].end())
+			return Loc{i, (pa - ranges[i].base) / kGranule};
+	return std::nullopt;
+}
+
+// Each nibble holds the granule's GPI XOR its range's initial GPI, so an untouched (zero) map
+// means "as the platform started".
+Gpi Gpt::get(const Loc& l) const
+{
+	const uint8_t byte = carveout_.gpt_map()[offsets_[l.range] + l.index / 2];
+	const uint8_t nib = (l.index & 1) ? (byte >> 4) : (byte & 0xf);
+	return static_cast<Gpi>(nib ^ static_cast<uint8_t>(carveout_.gpt_ranges()[l.range].initial));
+}
+
+std::error_code Gpt::put(const Loc& l, Gpi g)
+{
+	const uint64_t off = offsets_[l.range] + l.index / 2;
+	uint8_t& byte = carveout_.gpt_map()[off];
+	const auto nib = static_cast<uint8_t>(static_cast<uint8_t>(g) ^ static_cast<uint8_t>(carveout_.gpt_ranges()[l.range].initial));
+	byte = (l.index & 1) ? static_cast<uint8_t>((byte & 0x0f) | (nib << 4)) : static_cast<uint8_t>((byte & 0xf0) | nib);
+	return carveout_.sync_gpt(off, 1);
+}
+
+std::optional<Gpi> Gpt::lookup(uint64_t pa) const
+{
+	std::lock_guard lock(mu_);
+	auto l = locate(pa);
+	if (!l)
+		return std::nullopt;
+	return get(*l);
+}
+
+Gpt::Result Gpt::transition(uint64_t pa, Gpi from, Gpi to)
+{
+	const unsigned bits = carveout_.geometry().pa_bits;
+	if ((pa & (kGranule - 1)) != 0)
+		return Result::BadAddr;
+	if (bits < 64 && pa + kGranule >= (uint64_t{1} << bits))  // TF-A: base + size >= PPS is rejected
+		return Result::BadAddr;
+	std::lock_guard lock(mu_);
+	auto l = locate(pa);
+	if (!l)
+		return Result::BadAddr;  // block-mapped
+	const Gpi cur = get(*l);
+	if (cur != from)
+		return Result::BadPas;
+	if (put(*l, to))
+		throw std::runtime_error("cannot flush the GPT to the carveout file");
+	--counts_[static_cast<unsigned>(cur)];
+	++counts_[static_cast<unsigned>(to)];
+	return Result::Ok;
+}
+
+Gpt::Result Gpt::delegate(uint64_t pa) { return transition(pa, Gpi::NonSecure, Gpi::Realm); }
+Gpt::Result Gpt::undelegate(uint64_t pa) { return transition(pa, Gpi::Realm, Gpi::NonSecure); }
+
+void Gpt::set_range(uint64_t base, uint64_t size, Gpi gpi)
+{
+	if ((base | size) & (kGranule - 1) || size == 0)
+		throw std::invalid_argument("GPT range must be non-empty and 4 KiB aligned");
+	std::lock_guard lock(mu_);
+	auto first = locate(base);
+	auto last = locate(base + size - 1);
+	if (!first || !last || first->range != last->range)
+		throw std::invalid_argument("GPT range is not inside one tracked range (DRAM bank or carveout)");
+	for (uint64_t i = first->index; i <= last->index; ++i) {
+		Loc l{first->range, i};
+		const Gpi cur = get(l);
+		if (cur == gpi)
+			continue;
+		const uint64_t off = offsets_[l.range] + i / 2;
+		uint8_t& byte = carveout_.gpt_map()[off];
+		const auto nib =
+		    static_cast<uint8_t>(static_cast<uint8_t>(gpi) ^ static_cast<uint8_t>(carveout_.gpt_ranges()[l.range].initial));
+		byte = (i & 1) ? static_cast<uint8_t>((byte & 0x0f) | (nib << 4)) : static_cast<uint8_t>((byte & 0xf0) | nib);
+		--counts_[static_cast<unsigned>(cur)];
+		++counts_[static_cast<unsigned>(gpi)];
+	}
+	const uint64_t a = offsets_[first->range] + first->index / 2, b = offsets_[first->range] + last->index / 2;
+	if (carveout_.sync_gpt(a, b - a + 1))
+		throw std::runtime_error("cannot flush the GPT to the carveout file");
+}
+
+std::array<uint64_t, 16> Gpt::counts() const
+{
+	std::lock_guard lock(mu_);
+	return counts_;
+}
+
+}  // namespace el3d
