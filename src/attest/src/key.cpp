@@ -1,0 +1,245 @@
+#include "el3d/attest/key.hpp"
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/obj_mac.h>
+#include <openssl/param_build.h>
+#include <openssl/pem.h>
+
+#include <memory>
+#include <stdexcept>
+
+namespace el3d::attest {
+namespace {
+
+// unique_ptr deleters for OpenSSL objects, one per free function.
+template <auto Fn>
+struct Free {
+	template <class T>
+	void operator()(T* p) const noexcept
+	{
+		Fn(p);
+	}
+};
+using PkeyPtr = std::unique_ptr<EVP_PKEY, Free<&EVP_PKEY_free>>;
+using PkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, Free<&EVP_PKEY_CTX_free>>;
+using BnPtr = std::unique_ptr<BIGNUM, Free<&BN_clear_free>>;  // clear: some hold private scalars
+using GroupPtr = std::unique_ptr<EC_GROUP, Free<&EC_GROUP_free>>;
+using PointPtr = std::unique_ptr<EC_POINT, Free<&EC_POINT_free>>;
+using ParamBldPtr = std::unique_ptr<OSSL_PARAM_BLD, Free<&OSSL_PARAM_BLD_free>>;
+using ParamPtr = std::unique_ptr<OSSL_PARAM, Free<&OSSL_PARAM_free>>;
+using SigPtr = std::unique_ptr<ECDSA_SIG, Free<&ECDSA_SIG_free>>;
+using BioPtr = std::unique_ptr<BIO, Free<&BIO_free>>;
+
+constexpr const char* kGroup = SN_secp384r1;  // "secp384r1", OpenSSL's name for P-384
+
+// Throws with OpenSSL's reason for the most recent failure, and empties its per-thread error queue so
+// the next failure is not blamed on this one.
+[[noreturn]] void openssl_failure(const char* what)
+{
+	std::string msg = std::string("attest: ") + what;
+	if (unsigned long e = ERR_peek_last_error()) {
+		char buf[256];
+		ERR_error_string_n(e, buf, sizeof buf);
+		msg += ": ";
+		msg += buf;
+	}
+	ERR_clear_error();
+	throw std::runtime_error(msg);
+}
+
+template <class T>
+T* check(T* p, const char* what)
+{
+	if (!p)
+		openssl_failure(what);
+	return p;
+}
+
+void check(int rc, const char* what)
+{
+	if (rc <= 0)
+		openssl_failure(what);
+}
+
+// Big-endian, zero-padded to exactly `out.size()` bytes; fails if the number does not fit.
+void bn_to_fixed(const BIGNUM* bn, std::span<uint8_t> out, const char* what)
+{
+	if (BN_bn2binpad(bn, out.data(), static_cast<int>(out.size())) != static_cast<int>(out.size()))
+		openssl_failure(what);
+}
+
+template <std::size_t N>
+std::array<uint8_t, N> digest(const EVP_MD* md, std::span<const uint8_t> data)
+{
+	std::array<uint8_t, N> out{};
+	unsigned int len = 0;
+	check(EVP_Digest(data.data(), data.size(), out.data(), &len, md, nullptr), "EVP_Digest");
+	if (len != N)
+		openssl_failure("unexpected digest length");
+	return out;
+}
+
+}  // namespace
+
+EcKey::EcKey(evp_pkey_st* pkey) noexcept : pkey_(pkey) {}
+
+EcKey::EcKey(const EcKey& other) noexcept : pkey_(other.pkey_)
+{
+	// Keys are never modified after creation, so sharing one EVP_PKEY between copies (and threads) is
+	// safe; OpenSSL's reference count frees it with the last copy.
+	EVP_PKEY_up_ref(pkey_);
+}
+
+EcKey& EcKey::operator=(const EcKey& other) noexcept
+{
+	EVP_PKEY_up_ref(other.pkey_);  // first, so self-assignment cannot free the key
+	EVP_PKEY_free(pkey_);
+	pkey_ = other.pkey_;
+	return *this;
+}
+
+EcKey::~EcKey() { EVP_PKEY_free(pkey_); }
+
+EcKey EcKey::generate()
+{
+	PkeyCtxPtr ctx(check(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr), "EVP_PKEY_CTX_new_from_name"));
+	check(EVP_PKEY_keygen_init(ctx.get()), "EVP_PKEY_keygen_init");
+	check(EVP_PKEY_CTX_set_group_name(ctx.get(), kGroup), "EVP_PKEY_CTX_set_group_name");
+	EVP_PKEY* pkey = nullptr;
+	check(EVP_PKEY_generate(ctx.get(), &pkey), "EVP_PKEY_generate");
+	return EcKey(pkey);
+}
+
+EcKey EcKey::from_private_scalar(std::span<const uint8_t> scalar48)
+{
+	if (scalar48.size() != kP384ScalarSize)
+		throw std::invalid_argument("attest: a P-384 private scalar is 48 bytes, got " +
+		                            std::to_string(scalar48.size()));
+
+	GroupPtr group(check(EC_GROUP_new_by_curve_name(NID_secp384r1), "EC_GROUP_new_by_curve_name"));
+	BnPtr d(check(BN_secure_new(), "BN_secure_new"));
+	check(BN_bin2bn(scalar48.data(), static_cast<int>(scalar48.size()), d.get()), "BN_bin2bn");
+	if (BN_is_zero(d.get()) || BN_cmp(d.get(), EC_GROUP_get0_order(group.get())) >= 0)
+		throw std::invalid_argument("attest: the private scalar is not in [1, n-1] for P-384");
+
+	// OpenSSL 3.0's EVP_PKEY_fromdata does not derive the public point from the private scalar, and a
+	// key without it can sign but not export or verify. Compute Q = d*G ourselves (EC_GROUP/EC_POINT
+	// are not part of the deprecated EC_KEY API).
+	PointPtr q(check(EC_POINT_new(group.get()), "EC_POINT_new"));
+	check(EC_POINT_mul(group.get(), q.get(), d.get(), nullptr, nullptr, nullptr), "EC_POINT_mul");
+	std::array<uint8_t, kP384PublicSize> pub{};
+	if (EC_POINT_point2oct(group.get(), q.get(), POINT_CONVERSION_UNCOMPRESSED, pub.data(), pub.size(), nullptr) !=
+	    pub.size())
+		openssl_failure("EC_POINT_point2oct");
+
+	ParamBldPtr bld(check(OSSL_PARAM_BLD_new(), "OSSL_PARAM_BLD_new"));
+	check(OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, kGroup, 0), "push group");
+	check(OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_PRIV_KEY, d.get()), "push private key");
+	check(OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, pub.data(), pub.size()),
+	      "push public key");
+	ParamPtr params(check(OSSL_PARAM_BLD_to_param(bld.get()), "OSSL_PARAM_BLD_to_param"));
+
+	PkeyCtxPtr ctx(check(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr), "EVP_PKEY_CTX_new_from_name"));
+	check(EVP_PKEY_fromdata_init(ctx.get()), "EVP_PKEY_fromdata_init");
+	EVP_PKEY* pkey = nullptr;
+	check(EVP_PKEY_fromdata(ctx.get(), &pkey, EVP_PKEY_KEYPAIR, params.get()), "EVP_PKEY_fromdata");
+	return EcKey(pkey);
+}
+
+std::array<uint8_t, kP384ScalarSize> EcKey::private_scalar() const
+{
+	BIGNUM* raw = nullptr;
+	check(EVP_PKEY_get_bn_param(pkey_, OSSL_PKEY_PARAM_PRIV_KEY, &raw), "EVP_PKEY_get_bn_param(priv)");
+	BnPtr d(raw);
+	std::array<uint8_t, kP384ScalarSize> out{};
+	bn_to_fixed(d.get(), out, "private scalar does not fit 48 bytes");
+	return out;
+}
+
+std::array<uint8_t, kP384PublicSize> EcKey::public_uncompressed() const
+{
+	// Keys made here (generated, or imported from an uncompressed point) keep OpenSSL's default
+	// uncompressed point format, so this is 0x04 || X || Y; check rather than trust.
+	std::array<uint8_t, kP384PublicSize> out{};
+	std::size_t len = 0;
+	check(EVP_PKEY_get_octet_string_param(pkey_, OSSL_PKEY_PARAM_PUB_KEY, out.data(), out.size(), &len),
+	      "EVP_PKEY_get_octet_string_param(pub)");
+	if (len != out.size() || out[0] != 0x04)
+		openssl_failure("public key is not an uncompressed P-384 point");
+	return out;
+}
+
+std::string EcKey::public_pem() const
+{
+	BioPtr bio(check(BIO_new(BIO_s_mem()), "BIO_new"));
+	check(PEM_write_bio_PUBKEY(bio.get(), pkey_), "PEM_write_bio_PUBKEY");
+	char* data = nullptr;
+	const long len = BIO_get_mem_data(bio.get(), &data);
+	if (len <= 0 || !data)
+		openssl_failure("BIO_get_mem_data");
+	return std::string(data, static_cast<std::size_t>(len));
+}
+
+std::vector<uint8_t> EcKey::sign_digest(std::span<const uint8_t> digest) const
+{
+	if (digest.empty())
+		throw std::invalid_argument("attest: cannot sign an empty digest");
+	// No signature digest is set on the context, so OpenSSL signs the bytes as given, of any length.
+	PkeyCtxPtr ctx(check(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey_, nullptr), "EVP_PKEY_CTX_new_from_pkey"));
+	check(EVP_PKEY_sign_init(ctx.get()), "EVP_PKEY_sign_init");
+	std::size_t der_len = 0;
+	check(EVP_PKEY_sign(ctx.get(), nullptr, &der_len, digest.data(), digest.size()), "EVP_PKEY_sign(size)");
+	std::vector<uint8_t> der(der_len);
+	check(EVP_PKEY_sign(ctx.get(), der.data(), &der_len, digest.data(), digest.size()), "EVP_PKEY_sign");
+
+	// OpenSSL produces DER (SEQUENCE { r INTEGER, s INTEGER }); COSE and the EL3 token-sign response
+	// want the fixed-width concatenation.
+	const unsigned char* p = der.data();
+	SigPtr sig(check(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der_len)), "d2i_ECDSA_SIG"));
+	const BIGNUM* r = nullptr;
+	const BIGNUM* s = nullptr;
+	ECDSA_SIG_get0(sig.get(), &r, &s);
+	std::vector<uint8_t> out(kP384SignatureSize);
+	bn_to_fixed(r, std::span(out).first(48), "r does not fit 48 bytes");
+	bn_to_fixed(s, std::span(out).last(48), "s does not fit 48 bytes");
+	return out;
+}
+
+bool EcKey::verify_digest(std::span<const uint8_t> digest, std::span<const uint8_t> rs96) const
+{
+	if (digest.empty() || rs96.size() != kP384SignatureSize)
+		return false;
+	SigPtr sig(check(ECDSA_SIG_new(), "ECDSA_SIG_new"));
+	BnPtr r(check(BN_bin2bn(rs96.data(), 48, nullptr), "BN_bin2bn(r)"));
+	BnPtr s(check(BN_bin2bn(rs96.data() + 48, 48, nullptr), "BN_bin2bn(s)"));
+	check(ECDSA_SIG_set0(sig.get(), r.get(), s.get()), "ECDSA_SIG_set0");
+	r.release();  // now owned by sig
+	s.release();
+
+	unsigned char* der = nullptr;
+	const int der_len = i2d_ECDSA_SIG(sig.get(), &der);
+	if (der_len <= 0)
+		openssl_failure("i2d_ECDSA_SIG");
+	std::unique_ptr<unsigned char, void (*)(unsigned char*)> der_owner(
+	    der, [](unsigned char* q) { OPENSSL_free(q); });
+
+	PkeyCtxPtr ctx(check(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey_, nullptr), "EVP_PKEY_CTX_new_from_pkey"));
+	check(EVP_PKEY_verify_init(ctx.get()), "EVP_PKEY_verify_init");
+	// 1 = valid; 0 = bad signature; < 0 = malformed (e.g. r or s zero or >= n). Only 1 is a yes, and a
+	// no leaves nothing in the error queue for a later, unrelated failure to report.
+	const int rc = EVP_PKEY_verify(ctx.get(), der, static_cast<std::size_t>(der_len), digest.data(), digest.size());
+	ERR_clear_error();
+	return rc == 1;
+}
+
+std::array<uint8_t, 48> sha384(std::span<const uint8_t> data) { return digest<48>(EVP_sha384(), data); }
+
+std::array<uint8_t, 32> sha256(std::span<const uint8_t> data) { return digest<32>(EVP_sha256(), data); }
+
+}  // namespace el3d::attest
