@@ -37,6 +37,15 @@ struct Options {
 	bool reset = false;
 	bool strict_boot = false;
 	std::string log_level = "info";
+	std::string abi = "seed";
+	std::string boot_config;
+	bool no_token_sign = false;
+	unsigned sign_queue_depth = 4;
+	unsigned sign_delay_ms = 20;
+	std::string token_hunk_size;
+	unsigned inject_again = 0;
+	bool no_mec = false;
+	unsigned mecid_width = 16;
 };
 
 std::optional<uint64_t> parse_opt(const std::string& s, const char* name)
@@ -72,6 +81,23 @@ int main(int argc, char** argv)
 	app.add_flag("--reset", o.reset, "recreate the carveout file, erasing every region (also replaces a foreign file)");
 	app.add_flag("--strict-boot", o.strict_boot,
 	             "RMM_ALLOCATE_MEMORY from a CPU that completed its boot returns E_RMM_UNK instead of a warning");
+	app.add_option("--abi", o.abi, "ABI profile: seed (interface 0.6, RMM_ALLOCATE_MEMORY; default), tfa (2.0, "
+	                                "RMM_RESERVE_MEMORY, activation tokens) or tfa-v1-compat (0.8)")
+	    ->check(CLI::IsMember({"seed", "tfa", "tfa-v1-compat"}));
+	app.add_option("--boot-config", o.boot_config,
+	               "boot configuration (.json or .toml): Boot Manifest contents, deliberate faults, boot-register "
+	               "overrides, GPT ranges pre-marked Secure/Root (docs/boot.md)");
+	app.add_flag("--no-token-sign", o.no_token_sign, "do not offer RMM_EL3_TOKEN_SIGN (EL3_FEATURES bit 0 clear)");
+	app.add_option("--sign-queue-depth", o.sign_queue_depth, "token-sign requests in flight before E_RMM_AGAIN (default 4)")
+	    ->check(CLI::Range(1, 1024));
+	app.add_option("--sign-delay-ms", o.sign_delay_ms, "time the emulated signer takes per request (default 20)")
+	    ->check(CLI::Range(0, 60000));
+	app.add_option("--token-hunk-size", o.token_hunk_size,
+	               "bytes per RMM_ATTEST_GET_PLAT_TOKEN call (default: as much as the buffer holds)");
+	app.add_option("--inject-again", o.inject_again,
+	               "RMM_ATTEST_GET_PLAT_TOKEN answers E_RMM_AGAIN N times before each hunk (default 0)");
+	app.add_flag("--no-mec", o.no_mec, "FEAT_MEC absent: MEC commands return E_RMM_UNK");
+	app.add_option("--mecid-width", o.mecid_width, "MECID width in bits (default 16)")->check(CLI::Range(1, 16));
 	app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error or off")
 	    ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
 
@@ -122,13 +148,33 @@ int main(int argc, char** argv)
 		auto carveout = el3d::Carveout::open(req);
 		spdlog::info("{} carveout {} (id {}, epoch {}, {} regions)", carveout->created() ? "created" : "opened",
 		             carveout->path(), carveout->uuid_string(), carveout->epoch(), carveout->log().size());
-		monitor = std::make_unique<el3d::Monitor>(std::move(carveout), el3d::MonitorOptions{.strict_boot = o.strict_boot});
+		el3d::MonitorOptions mo;
+		mo.abi = *el3d::abi_from_name(o.abi);
+		mo.strict_boot = o.strict_boot;
+		mo.token_sign = !o.no_token_sign;
+		mo.sign_queue_depth = o.sign_queue_depth;
+		mo.sign_delay = std::chrono::milliseconds(o.sign_delay_ms);
+		if (!o.token_hunk_size.empty()) {
+			auto h = el3d::parse_u64(o.token_hunk_size);
+			if (!h || *h == 0)
+				throw std::runtime_error("--token-hunk-size '" + o.token_hunk_size + "' is not a positive number");
+			mo.token_hunk_size = *h;
+		}
+		mo.inject_again = o.inject_again;
+		mo.mec = !o.no_mec;
+		mo.mecid_width = o.mecid_width;
+		if (!o.boot_config.empty())
+			mo.boot_config = el3d::manifest::load_boot_config(o.boot_config, carveout->geometry().platform);
+		monitor = std::make_unique<el3d::Monitor>(std::move(carveout), std::move(mo));
 	} catch (const el3d::CarveoutError& e) {
 		spdlog::critical("{}", e.what());
 		return kExitRefused;
 	} catch (const el3d::SocketBusy& e) {
 		spdlog::critical("{}", e.what());
 		return kExitRefused;
+	} catch (const el3d::manifest::ConfigError& e) {
+		spdlog::critical("boot configuration: {}", e.what());
+		return kExitUsage;
 	} catch (const std::exception& e) {
 		spdlog::critical("{}", e.what());
 		return kExitFailed;
@@ -149,9 +195,10 @@ int main(int argc, char** argv)
 	}
 	::chmod(socket_path.c_str(), 0600);
 	const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-	spdlog::info("el3d {} ready in {:.1f} ms: platform {} (seed ABI), carveout [{}, {}) + shared page {}, payload "
-	             "limit {}, {} CPUs, {} region slots{}",
-	             EL3D_VERSION, ms, g.platform, el3d::hex(g.rmm_base), el3d::hex(g.rmm_limit),
+	spdlog::info("el3d {} ready in {:.1f} ms: platform {} ({} ABI, interface {}.{}), carveout [{}, {}) + shared page "
+	             "{}, payload limit {}, {} CPUs, {} region slots{}",
+	             EL3D_VERSION, ms, g.platform, o.abi, el3d::interface_version(monitor->options().abi) >> 16,
+	             el3d::interface_version(monitor->options().abi) & 0xffff, el3d::hex(g.rmm_base), el3d::hex(g.rmm_limit),
 	             el3d::hex(g.shared_base()), el3d::hex(g.payload_limit), g.core_count, g.region_slots,
 	             o.strict_boot ? ", strict boot" : "");
 	spdlog::info("listening on unix:{}", socket_path);

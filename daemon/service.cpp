@@ -72,6 +72,48 @@ Status MonitorService::GetState(grpc::ServerContext*, const v1::GetStateRequest*
 	return Status::OK;
 }
 
+Status MonitorService::Boot(grpc::ServerContext*, const v1::BootRequest* req, v1::BootResponse* resp)
+{
+	EntryKind kind = EntryKind::Auto;
+	if (req->kind() == v1::ENTRY_KIND_COLD)
+		kind = EntryKind::Cold;
+	else if (req->kind() == v1::ENTRY_KIND_WARM)
+		kind = EntryKind::Warm;
+	try {
+		std::optional<manifest::BootConfig> cfg;
+		if (!req->config().empty()) {
+			const std::string& f = req->config_format();
+			if (!f.empty() && f != "json" && f != "toml")
+				return {StatusCode::INVALID_ARGUMENT, "config_format must be json or toml, not " + f};
+			cfg = manifest::parse_boot_config(req->config(), f == "toml" ? manifest::Format::Toml : manifest::Format::Json,
+			                                  monitor_.geometry().platform);
+		}
+		const Entry e = monitor_.enter(req->cpu(), kind, cfg ? &*cfg : nullptr);
+		resp->set_kind(e.kind == EntryKind::Cold ? v1::ENTRY_KIND_COLD : v1::ENTRY_KIND_WARM);
+		resp->set_x0(e.regs[0]);
+		resp->set_x1(e.regs[1]);
+		resp->set_x2(e.regs[2]);
+		resp->set_x3(e.regs[3]);
+		resp->set_x4(e.regs[4]);
+		resp->set_x5(e.regs[5]);
+		resp->set_x6(e.regs[6]);
+		resp->set_x7(e.regs[7]);
+		resp->set_activation(e.activation);
+		resp->set_manifest_size(e.manifest_size);
+		return Status::OK;
+	} catch (const manifest::ConfigError& e) {
+		return {StatusCode::INVALID_ARGUMENT, std::string("boot configuration: ") + e.what()};
+	} catch (const std::length_error& e) {
+		return {StatusCode::INVALID_ARGUMENT, std::string("boot configuration: ") + e.what()};
+	} catch (const EntryRefused& e) {
+		const bool bad_cpu = req->cpu() >= monitor_.geometry().core_count;
+		return {bad_cpu ? StatusCode::INVALID_ARGUMENT : StatusCode::FAILED_PRECONDITION, e.what()};
+	} catch (const std::exception& e) {
+		spdlog::error("boot entry of cpu{}: {}", req->cpu(), e.what());
+		return {StatusCode::INTERNAL, e.what()};
+	}
+}
+
 Status MonitorService::Reset(grpc::ServerContext* ctx, const v1::ResetRequest*, v1::ResetResponse*)
 {
 	spdlog::warn("reset requested by {}: forgetting every region and boot state", ctx->peer());

@@ -1,5 +1,6 @@
 #include "state_proto.hpp"
 
+#include "el3d/gpt/gpt.hpp"
 #include "el3d/monitor/names.hpp"
 
 #include <unistd.h>
@@ -23,7 +24,8 @@ void to_proto(const MonitorStatus& s, v1::State& out)
 {
 	const Geometry& g = s.geometry;
 	out.set_platform(g.platform);
-	out.set_abi(s.abi);
+	out.set_abi(abi_name(s.abi));
+	out.set_interface_version(s.interface_version);
 	out.set_rmm_base(g.rmm_base);
 	out.set_rmm_limit(g.rmm_limit);
 	out.set_payload_limit(g.payload_limit);
@@ -49,6 +51,33 @@ void to_proto(const MonitorStatus& s, v1::State& out)
 		p->set_state(to_proto(c.state));
 		p->set_boot_result(c.boot_result);
 		p->set_completions(c.completions);
+		p->set_token(c.token);
+		p->set_entries(c.entries);
+	}
+	for (const auto& r : s.gpt_ranges) {
+		auto* p = out.add_gpt_ranges();
+		p->set_base(r.base);
+		p->set_size(r.size);
+		p->set_initial(gpi_name(r.initial));
+	}
+	for (unsigned gpi = 0; gpi < s.gpt_granules.size(); ++gpi)
+		if (s.gpt_granules[gpi] != 0) {
+			auto* p = out.add_gpt();
+			p->set_pas(gpi_name(static_cast<Gpi>(gpi)));
+			p->set_granules(s.gpt_granules[gpi]);
+		}
+	out.set_platform_public_key(s.platform_key.data(), s.platform_key.size());
+	out.set_realm_public_key(s.realm_key.data(), s.realm_key.size());
+	out.set_sign_pending(s.sign_pending);
+	out.set_sign_ready(s.sign_ready);
+	out.set_sign_done(s.sign_done);
+	out.set_mec_refreshes(s.mec_refreshes);
+	out.set_boot_config(s.boot_config_json);
+	out.set_pa_bits(g.pa_bits);
+	for (const auto& b : g.dram) {
+		auto* p = out.add_dram();
+		p->set_base(b.base);
+		p->set_size(b.size);
 	}
 	if (s.boot_failure) {
 		auto* f = out.mutable_boot_failure();

@@ -1,5 +1,6 @@
 #include "commands.hpp"
 
+#include "el3d/manifest/boot_config.hpp"
 #include "el3d/monitor/names.hpp"
 #include "el3d/util/numbers.hpp"
 #include "status_view.hpp"
@@ -8,7 +9,9 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <fstream>
 #include <ostream>
+#include <sstream>
 #include <thread>
 
 namespace el3d::cli {
@@ -246,6 +249,124 @@ int cmd_wait(Session& s, double seconds)
 	*s.err << "el3ctl wait: el3d did not answer at " << s.socket << " within " << seconds
 	       << " s: " << last.error_message() << "\n";
 	return kUnreachable;
+}
+
+}  // namespace el3d::cli
+
+namespace el3d::cli {
+
+int cmd_boot(Session& s, uint32_t cpu, const std::string& kind, const std::string& config_path)
+{
+	v1::BootRequest req;
+	req.set_cpu(cpu);
+	req.set_kind(kind == "cold" ? v1::ENTRY_KIND_COLD : kind == "warm" ? v1::ENTRY_KIND_WARM : v1::ENTRY_KIND_AUTO);
+	if (!config_path.empty()) {
+		std::ifstream in(config_path);
+		if (!in) {
+			*s.err << "el3ctl boot: cannot read " << config_path << "\n";
+			return kUsage;
+		}
+		std::ostringstream text;
+		text << in.rdbuf();
+		req.set_config(text.str());
+		const bool toml = config_path.size() >= 5 && config_path.compare(config_path.size() - 5, 5, ".toml") == 0;
+		req.set_config_format(toml ? "toml" : "json");
+	}
+	if (!s.connect())
+		return kUnreachable;
+	v1::BootResponse resp;
+	auto ctx = s.context();
+	grpc::Status st = s.stub->Boot(ctx.get(), req, &resp);
+	if (!st.ok()) {
+		if (st.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+			*s.err << "el3ctl boot: " << st.error_message() << "\n";
+			return kSmcError;
+		}
+		return s.fail(st, "boot");
+	}
+	v1::SmcResponse regs;
+	regs.set_x0(resp.x0());
+	regs.set_x1(resp.x1());
+	regs.set_x2(resp.x2());
+	regs.set_x3(resp.x3());
+	regs.set_x4(resp.x4());
+	regs.set_x5(resp.x5());
+	regs.set_x6(resp.x6());
+	regs.set_x7(resp.x7());
+	*s.out << registers_line(regs) << "\n";
+	return kOk;
+}
+
+int cmd_manifest(Session& s, bool json)
+{
+	if (!s.connect())
+		return kUnreachable;
+	v1::State state;
+	{
+		auto ctx = s.context();
+		grpc::Status st = s.stub->GetState(ctx.get(), v1::GetStateRequest{}, &state);
+		if (!st.ok())
+			return s.fail(st, "manifest");
+	}
+	v1::ReadMemoryRequest req;
+	req.set_address(state.shared_base());
+	req.set_length(state.shared_size());
+	v1::ReadMemoryResponse page;
+	auto ctx = s.context();
+	grpc::Status st = s.stub->ReadMemory(ctx.get(), req, &page);
+	if (!st.ok())
+		return s.fail(st, "manifest");
+	const std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(page.data().data()), page.data().size());
+	const manifest::Validation v = manifest::validate_manifest(bytes, state.shared_base(), state.pa_bits());
+	std::optional<manifest::Spec> spec;
+	std::string decode_error;
+	try {
+		spec = manifest::decode_manifest(bytes, state.shared_base());
+	} catch (const std::exception& e) {
+		decode_error = e.what();
+	}
+	if (json) {
+		nlohmann::json problems = nlohmann::json::array();
+		for (const auto& p : v.problems)
+			problems.push_back({{"kind", p.kind}, {"code", p.code}, {"message", p.message}});
+		nlohmann::json j = {{"shared_base", state.shared_base()}, {"valid", v.ok()}, {"boot_error", v.boot_error()},
+		                    {"problems", problems}};
+		if (spec) {
+			manifest::BootConfig c;
+			c.manifest = *spec;
+			j["manifest"] = nlohmann::json::parse(manifest::to_json(c))["manifest"];
+		}
+		*s.out << j.dump(2) << "\n";
+	} else {
+		*s.out << "Boot Manifest at " << hex64(state.shared_base()) << "\n";
+		if (spec) {
+			*s.out << "  version " << manifest::version_major(spec->version) << "." << manifest::version_minor(spec->version)
+			       << "\n";
+			auto banks = [&](const char* name, const std::vector<manifest::Bank>& b) {
+				*s.out << "  " << name << ": " << b.size() << (b.size() == 1 ? " bank" : " banks") << "\n";
+				for (const auto& x : b)
+					*s.out << "    " << hex64(x.base) << " + " << hex(x.size) << " (" << human_size(x.size) << ")\n";
+			};
+			banks("DRAM", spec->dram);
+			banks("non-coherent device memory", spec->ncoh);
+			banks("coherent device memory", spec->coh);
+			for (const auto& c : spec->consoles)
+				*s.out << "  console " << c.name << " at " << hex(c.base) << ", " << c.baud_rate << " baud, clock "
+				       << c.clk_in_hz << " Hz\n";
+			for (const auto& m : spec->smmus)
+				*s.out << "  SMMU at " << hex(m.base) << " (Realm registers at " << hex(m.r_base) << ")\n";
+			for (const auto& rc : spec->root_complexes)
+				*s.out << "  PCIe root complex: ECAM " << hex(rc.ecam_base) << ", segment " << unsigned(rc.segment) << ", "
+				       << rc.ports.size() << " root ports\n";
+		} else {
+			*s.out << "  cannot decode: " << decode_error << "\n";
+		}
+		if (v.ok())
+			*s.out << "valid: an RMM accepts this manifest\n";
+		else
+			*s.out << "INVALID: an RMM reports " << boot_result_name(v.boot_error()) << "\n" << v.describe();
+	}
+	return v.ok() ? kOk : kSmcError;
 }
 
 }  // namespace el3d::cli

@@ -40,5 +40,8 @@ int cmd_mem_write(Session& s, const std::string& addr, const std::string& hexdat
 int cmd_reset(Session& s);
 int cmd_status(Session& s, bool json);
 int cmd_wait(Session& s, double seconds);
+// kind: "auto", "cold" or "warm"
+int cmd_boot(Session& s, uint32_t cpu, const std::string& kind, const std::string& config_path);
+int cmd_manifest(Session& s, bool json);
 
 }  // namespace el3d::cli

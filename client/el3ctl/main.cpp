@@ -57,6 +57,19 @@ int main(int argc, char** argv)
 	bool json = false;
 	status->add_flag("--json", json, "machine-readable output");
 
+	auto* boot = app.add_subcommand("boot", "EL3 enters the RMM on a CPU; prints the entry registers x0..x7 on one line");
+	std::string kind = "auto", config;
+	boot->add_option("--cpu", cpu, "CPU to enter (default 0)");
+	bool cold_flag = false, warm_flag = false;
+	auto* cold = boot->add_flag("--cold", cold_flag, "a cold boot: a new activation, Boot Manifest written to the shared page");
+	auto* warm = boot->add_flag("--warm", warm_flag, "a warm boot (a secondary CPU)");
+	cold->excludes(warm);
+	boot->add_option("--config", config, "boot configuration for this entry (.json or .toml): manifest, faults, registers");
+
+	auto* man = app.add_subcommand("manifest", "decode and check the Boot Manifest in the shared page");
+	bool man_json = false;
+	man->add_flag("--json", man_json, "machine-readable output");
+
 	auto* wait = app.add_subcommand("wait", "wait until el3d answers on its socket");
 	double wait_s = 10;
 	wait->add_option("--timeout", wait_s, "seconds (default 10)");
@@ -80,6 +93,10 @@ int main(int argc, char** argv)
 		rc = cmd_reset(s);
 	else if (*status)
 		rc = cmd_status(s, json);
+	else if (*boot)
+		rc = cmd_boot(s, cpu, cold_flag ? "cold" : warm_flag ? "warm" : kind, config);
+	else if (*man)
+		rc = cmd_manifest(s, man_json);
 	else if (*wait)
 		rc = cmd_wait(s, wait_s);
 	return rc;

@@ -39,7 +39,20 @@ nlohmann::json state_json(const v1::State& s)
 		cpus.push_back({{"cpu", c.cpu()},
 		                {"state", cpu_state_name(c.state())},
 		                {"boot_result", c.boot_result()},
-		                {"completions", c.completions()}});
+		                {"completions", c.completions()},
+		                {"token", c.token()},
+		                {"entries", c.entries()}});
+	nlohmann::json gpt = nlohmann::json::object();
+	for (const auto& g : s.gpt())
+		gpt[g.pas()] = g.granules();
+	nlohmann::json gpt_ranges = nlohmann::json::array();
+	for (const auto& r : s.gpt_ranges())
+		gpt_ranges.push_back({{"base", r.base()}, {"size", r.size()}, {"initial", r.initial()}});
+	nlohmann::json dram = nlohmann::json::array();
+	for (const auto& b : s.dram())
+		dram.push_back({{"base", b.base()}, {"size", b.size()}});
+	const auto& pk = s.platform_public_key();
+	const auto& rk = s.realm_public_key();
 	nlohmann::json j = {{"platform", s.platform()},
 	                    {"abi", s.abi()},
 	                    {"rmm_base", s.rmm_base()},
@@ -63,7 +76,16 @@ nlohmann::json state_json(const v1::State& s)
 	                    {"log_capacity", s.log_capacity()},
 	                    {"smc_calls", s.smc_calls()},
 	                    {"daemon_pid", s.daemon_pid()},
-	                    {"version", s.version()}};
+	                    {"version", s.version()},
+	                    {"interface_version", s.interface_version()},
+	                    {"pa_bits", s.pa_bits()},
+	                    {"dram", dram},
+	                    {"gpt", gpt},
+	                    {"gpt_ranges", gpt_ranges},
+	                    {"platform_public_key", to_hex(reinterpret_cast<const uint8_t*>(pk.data()), pk.size())},
+	                    {"realm_public_key", to_hex(reinterpret_cast<const uint8_t*>(rk.data()), rk.size())},
+	                    {"token_sign", {{"pending", s.sign_pending()}, {"ready", s.sign_ready()}, {"done", s.sign_done()}}},
+	                    {"mec_refreshes", s.mec_refreshes()}};
 	if (s.has_boot_failure())
 		j["boot_failure"] = {{"cpu", s.boot_failure().cpu()},
 		                     {"code", s.boot_failure().code()},
@@ -78,8 +100,9 @@ std::string state_text(const v1::State& s, unsigned width)
 	std::string out;
 	auto line = [&](const std::string& l) { out += l + "\n"; };
 	line("el3d " + s.version() + " (pid " + std::to_string(s.daemon_pid()) + "): platform " + s.platform() + ", " +
-	     s.abi() + " ABI, " + std::to_string(s.core_count()) + " CPUs, " + std::to_string(s.region_slots()) +
-	     " region slots" + (s.strict_boot() ? ", strict boot" : ""));
+	     s.abi() + " ABI (interface " + std::to_string(s.interface_version() >> 16) + "." +
+	     std::to_string(s.interface_version() & 0xffff) + "), " + std::to_string(s.core_count()) + " CPUs, " +
+	     std::to_string(s.region_slots()) + " region slots" + (s.strict_boot() ? ", strict boot" : ""));
 	line("carveout file " + s.carveout_path() + " (epoch " + std::to_string(s.epoch()) + ")");
 	if (s.has_boot_failure())
 		line("!! boot failed on cpu " + std::to_string(s.boot_failure().cpu()) + ": " + s.boot_failure().name() +
@@ -157,8 +180,25 @@ std::string state_text(const v1::State& s, unsigned width)
 		failed += c.state() == v1::CPU_BOOT_STATE_FAILED;
 	}
 	line("  CPUs: " + std::to_string(booted) + " booted, " + std::to_string(booting) + " booting, " +
-	     std::to_string(failed) + " failed; allocations after boot complete: " +
-	     std::to_string(s.allocations_after_boot()) + "; SMCs served: " + std::to_string(s.smc_calls()));
+	     std::to_string(failed) + " failed (activation " + std::to_string(s.activation()) +
+	     "); allocations after boot complete: " + std::to_string(s.allocations_after_boot()) +
+	     "; SMCs served: " + std::to_string(s.smc_calls()));
+	for (const auto& c : s.cpus()) {
+		std::snprintf(buf, sizeof(buf), "    cpu %-4u %-8s entries %-4llu completions %-4llu token %s%s", c.cpu(),
+		              cpu_state_name(c.state()), static_cast<unsigned long long>(c.entries()),
+		              static_cast<unsigned long long>(c.completions()), hex64(c.token()).c_str(),
+		              c.state() == v1::CPU_BOOT_STATE_FAILED ? ("  " + boot_result_name(c.boot_result())).c_str() : "");
+		line(buf);
+	}
+	if (s.gpt_size() != 0) {
+		std::string g = "  GPT (granules):";
+		for (const auto& p : s.gpt())
+			g += " " + p.pas() + " " + std::to_string(p.granules());
+		line(g);
+	}
+	if (s.sign_pending() + s.sign_ready() + s.sign_done() + s.mec_refreshes() != 0)
+		line("  token signing: " + std::to_string(s.sign_pending()) + " pending, " + std::to_string(s.sign_ready()) +
+		     " ready, " + std::to_string(s.sign_done()) + " pulled; MEC refreshes: " + std::to_string(s.mec_refreshes()));
 	return out;
 }
 

@@ -78,7 +78,8 @@ AllocOutcome Allocator::allocate(const AllocRequest& req)
 	rec.activation = req.activation;
 	rec.time_ns = static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
 	rec.align_bits = static_cast<uint8_t>(req.align_bits);
-	rec.flags = req.after_boot_complete ? kAllocAfterBootComplete : 0;
+	rec.flags = static_cast<uint16_t>((req.after_boot_complete ? kAllocAfterBootComplete : 0) |
+	                                  (req.local_cpu ? kAllocLocalCpu : 0));
 	if (!carveout_.append(rec))  // durable before we return
 		return {AllocStatus::LogFull, 0, "the allocation log is full"};
 

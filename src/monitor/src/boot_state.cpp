@@ -22,14 +22,37 @@ CpuBootState state_from(const std::string& s)
 }
 }  // namespace
 
+bool BootState::any_entered() const
+{
+	for (bool e : entered_)
+		if (e)
+			return true;
+	return false;
+}
+
+void BootState::new_activation()
+{
+	++activation_;
+	for (uint32_t i = 0; i < cpus_.size(); ++i) {
+		cpus_[i].state = CpuBootState::Off;
+		entered_[i] = false;
+	}
+}
+
 nlohmann::json BootState::to_json() const
 {
 	nlohmann::json cpus = nlohmann::json::array();
-	for (const auto& c : cpus_) {
-		if (c.state == CpuBootState::Off && c.completions == 0)
+	for (uint32_t i = 0; i < cpus_.size(); ++i) {
+		const auto& c = cpus_[i];
+		if (c.state == CpuBootState::Off && c.completions == 0 && c.token == 0 && c.entries == 0)
 			continue;
-		cpus.push_back({{"cpu", c.cpu}, {"state", state_name(c.state)}, {"result", c.boot_result},
-		                {"completions", c.completions}});
+		cpus.push_back({{"cpu", i},
+		                {"state", state_name(c.state)},
+		                {"result", c.boot_result},
+		                {"completions", c.completions},
+		                {"token", c.token},
+		                {"entries", c.entries},
+		                {"entered", static_cast<bool>(entered_[i])}});
 	}
 	nlohmann::json j = {{"activation", activation_}, {"cpus", cpus}};
 	if (failure_)
@@ -52,6 +75,9 @@ void BootState::load(const nlohmann::json& j)
 			s.state = state_from(c.value("state", std::string("off")));
 			s.boot_result = c.value("result", int64_t{0});
 			s.completions = c.value("completions", uint64_t{0});
+			s.token = c.value("token", uint64_t{0});
+			s.entries = c.value("entries", uint64_t{0});
+			entered_[n] = c.value("entered", false);
 		}
 	}
 	if (auto it = j.find("failure"); it != j.end() && it->is_object())
@@ -60,8 +86,10 @@ void BootState::load(const nlohmann::json& j)
 
 void BootState::clear()
 {
-	for (uint32_t i = 0; i < cpus_.size(); ++i)
+	for (uint32_t i = 0; i < cpus_.size(); ++i) {
 		cpus_[i] = CpuStatus{.cpu = i};
+		entered_[i] = false;
+	}
 	failure_.reset();
 	activation_ = 1;
 }

@@ -12,11 +12,6 @@ namespace el3d {
 
 namespace {
 
-constexpr CommandEntry kSeedCommands[] = {
-    {EL3_FID_RMM_ALLOCATE_MEMORY, "RMM_ALLOCATE_MEMORY", handle_allocate_memory},
-    {EL3_FID_RMM_BOOT_COMPLETE, "RMM_BOOT_COMPLETE", handle_boot_complete},
-};
-
 constexpr uint32_t kFastCall = 1u << 31;
 constexpr uint32_t kSveHint = 1u << 16;
 constexpr uint32_t kMbzBits = 0x7Fu << 17;  // bits [23:17] of a fast-call FID must be zero
@@ -25,7 +20,28 @@ bool is_rmm_el3(uint32_t fid) { return fid >= EL3_FID_RMM_EL3_BASE && fid <= EL3
 
 }  // namespace
 
-std::span<const CommandEntry> seed_commands() { return kSeedCommands; }
+// The command table of each ABI profile (docs/abi.md). A FID that is not here gets SMC_UNK.
+std::vector<CommandEntry> profile_commands(const MonitorOptions& o)
+{
+	std::vector<CommandEntry> t = {
+	    {EL3_FID_RMM_GTSI_DELEGATE, "RMM_GTSI_DELEGATE", handle_gtsi_delegate},
+	    {EL3_FID_RMM_GTSI_UNDELEGATE, "RMM_GTSI_UNDELEGATE", handle_gtsi_undelegate},
+	    {EL3_FID_RMM_ATTEST_GET_REALM_KEY, "RMM_ATTEST_GET_REALM_KEY", handle_get_realm_key},
+	    {EL3_FID_RMM_ATTEST_GET_PLAT_TOKEN, "RMM_ATTEST_GET_PLAT_TOKEN", handle_get_plat_token},
+	    {EL3_FID_RMM_EL3_FEATURES, "RMM_EL3_FEATURES", handle_el3_features},
+	    {EL3_FID_RMM_BOOT_COMPLETE, "RMM_BOOT_COMPLETE", handle_boot_complete},
+	};
+	if (o.token_sign)
+		t.push_back({EL3_FID_RMM_EL3_TOKEN_SIGN, "RMM_EL3_TOKEN_SIGN", handle_token_sign});
+	if (o.abi == Abi::Seed) {
+		t.push_back({EL3_FID_RMM_MECID_KEY_UPDATE, "RMM_MECID_KEY_UPDATE", handle_mecid_key_update});
+		t.push_back({EL3_FID_RMM_ALLOCATE_MEMORY, "RMM_ALLOCATE_MEMORY", handle_allocate_memory});
+	} else {
+		t.push_back({EL3_FID_RMM_MEC_REFRESH, "RMM_MEC_REFRESH", handle_mec_refresh});
+		t.push_back({EL3_FID_RMM_RESERVE_MEMORY, "RMM_RESERVE_MEMORY", handle_reserve_memory});
+	}
+	return t;
+}
 
 bool Monitor::call(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out)
 {
@@ -59,7 +75,7 @@ bool Monitor::call(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out)
 	auto it = m.commands.find(f);
 	if (it == m.commands.end()) {
 		if (is_rmm_el3(f))
-			spdlog::warn("cpu{} {} is not implemented by this ABI profile: SMC_UNK", cpu, hex(f));
+			spdlog::warn("cpu{} {} is not implemented by the {} ABI profile: SMC_UNK", cpu, hex(f), abi_name(m.options.abi));
 		else
 			spdlog::debug("cpu{} unknown SMC {}: SMC_UNK", cpu, hex(fid));
 		return true;

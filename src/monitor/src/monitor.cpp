@@ -1,30 +1,147 @@
 #include "el3d/monitor/monitor.hpp"
 
+#include "el3d/monitor/names.hpp"
+#include "el3d/smc.h"
+#include "el3d/util/numbers.hpp"
 #include "monitor_impl.hpp"
+
+#include <spdlog/spdlog.h>
 
 #include <cstring>
 
 namespace el3d {
 
+namespace {
+
+struct AbiName {
+	Abi abi;
+	const char* name;
+	uint32_t version;
+};
+constexpr AbiName kAbis[] = {
+    {Abi::Seed, "seed", 0x00000006},        // 0.6
+    {Abi::Tfa, "tfa", 0x00020000},          // 2.0
+    {Abi::TfaV1Compat, "tfa-v1-compat", 0x00000008},  // 0.8
+};
+
+attest::EcKey load_or_make_key(const nlohmann::json& keys, const char* name, bool& created)
+{
+	if (auto it = keys.find(name); it != keys.end() && it->is_binary())
+		return attest::EcKey::from_private_scalar(it->get_binary());
+	created = true;
+	return attest::EcKey::generate();
+}
+
+nlohmann::json key_json(const attest::EcKey& k)
+{
+	const auto s = k.private_scalar();
+	return nlohmann::json::binary(std::vector<uint8_t>(s.begin(), s.end()));
+}
+
+}  // namespace
+
+const char* abi_name(Abi a)
+{
+	for (const auto& n : kAbis)
+		if (n.abi == a)
+			return n.name;
+	return "?";
+}
+
+std::optional<Abi> abi_from_name(std::string_view name)
+{
+	for (const auto& n : kAbis)
+		if (name == n.name)
+			return n.abi;
+	return std::nullopt;
+}
+
+uint32_t interface_version(Abi a)
+{
+	for (const auto& n : kAbis)
+		if (n.abi == a)
+			return n.version;
+	return 0;
+}
+
 Monitor::Impl::Impl(std::unique_ptr<Carveout> c, MonitorOptions o)
-    : carveout(std::move(c)), allocator(*carveout), boot(carveout->geometry().core_count), options(o)
+    : carveout(std::move(c)),
+      allocator(*carveout),
+      gpt(*carveout),
+      boot(carveout->geometry().core_count),
+      options(std::move(o)),
+      boot_config(options.boot_config ? *options.boot_config
+                                      : manifest::default_boot_config(carveout->geometry().platform)),
+      realm_key(attest::EcKey::generate()),
+      platform_key(attest::EcKey::generate())
 {
 	const auto& doc = carveout->state();
 	if (auto it = doc.find("boot"); it != doc.end())
 		boot.load(*it);
-	for (const auto& e : seed_commands())
+	// Attestation keys: made once per carveout file and kept, like a device's provisioned keys.
+	bool created = false;
+	const nlohmann::json keys = doc.value("keys", nlohmann::json::object());
+	realm_key = load_or_make_key(keys, "realm", created);
+	platform_key = load_or_make_key(keys, "platform", created);
+	if (auto it = doc.find("plat_token"); it != doc.end() && it->is_object()) {
+		plat_token.active = it->value("active", false);
+		plat_token.offset = it->value("offset", uint64_t{0});
+		if (it->contains("token") && (*it)["token"].is_binary())
+			plat_token.token = (*it)["token"].get_binary();
+		if (plat_token.offset > plat_token.token.size())
+			plat_token = {};
+	}
+	mec_refreshes = doc.value("mec_refreshes", uint64_t{0});
+	signer = std::make_unique<TokenSigner>(realm_key, options.sign_queue_depth, options.sign_delay);
+	if (auto it = doc.find("signer"); it != doc.end())
+		signer->load(*it);
+	for (const auto& e : profile_commands(options))
 		commands.emplace(e.fid, Command{e.name, e.handler});
+	for (const auto& r : boot_config.gpt) {
+		auto g = gpi_from_name(r.pas);
+		if (!g)
+			throw manifest::ConfigError("gpt: unknown PAS '" + r.pas + "'");
+		try {
+			gpt.set_range(r.base, r.size, *g);
+		} catch (const std::invalid_argument& e) {
+			throw manifest::ConfigError("gpt range " + hex(r.base) + "+" + hex(r.size) + ": " + e.what());
+		}
+	}
+	if (created)
+		commit();
 }
 
-void Monitor::Impl::commit()
+Monitor::Impl::~Impl() { signer.reset(); }
+
+nlohmann::json Monitor::Impl::state_document() const
 {
-	nlohmann::json doc = carveout->state();
+	nlohmann::json doc = nlohmann::json::object();
 	doc["boot"] = boot.to_json();
-	carveout->commit_state(doc);
+	doc["keys"] = {{"realm", key_json(realm_key)}, {"platform", key_json(platform_key)}};
+	doc["plat_token"] = {{"active", plat_token.active},
+	                     {"offset", plat_token.offset},
+	                     {"token", nlohmann::json::binary(plat_token.token)}};
+	doc["signer"] = signer->to_json();
+	doc["mec_refreshes"] = mec_refreshes;
+	return doc;
+}
+
+void Monitor::Impl::commit() { carveout->commit_state(state_document()); }
+
+int64_t Monitor::Impl::check_shared_buffer(uint64_t pa, uint64_t len) const
+{
+	const uint64_t page = carveout->geometry().shared_base();
+	if ((pa & ~(kGranule - 1)) != page)
+		return E_RMM_BAD_ADDR;
+	// TF-A computes the last byte as pa + len - 1 without an overflow check; len = 0 lands in the
+	// page before and is refused here as well.
+	if (((pa + len - 1) & ~(kGranule - 1)) != page)
+		return E_RMM_INVAL;
+	return 0;
 }
 
 Monitor::Monitor(std::unique_ptr<Carveout> carveout, MonitorOptions options)
-    : impl_(std::make_unique<Impl>(std::move(carveout), options))
+    : impl_(std::make_unique<Impl>(std::move(carveout), std::move(options)))
 {
 }
 
@@ -32,6 +149,53 @@ Monitor::~Monitor() = default;
 
 const Geometry& Monitor::geometry() const { return impl_->carveout->geometry(); }
 const Carveout& Monitor::carveout() const { return *impl_->carveout; }
+const MonitorOptions& Monitor::options() const { return impl_->options; }
+
+Entry Monitor::enter(uint32_t cpu, EntryKind kind, const manifest::BootConfig* config)
+{
+	Impl& m = *impl_;
+	const Geometry& g = m.carveout->geometry();
+	if (cpu >= g.core_count)
+		throw EntryRefused("cpu " + std::to_string(cpu) + " is not a CPU of this platform (" +
+		                   std::to_string(g.core_count) + " cores)");
+	std::lock_guard lock(m.mu);
+	if (const auto& f = m.boot.failure())
+		throw EntryRefused("the Realm world is disabled: cpu " + std::to_string(f->cpu) + " reported " +
+		                   boot_result_name(f->code) + "; `el3ctl reset` first");
+	if (kind == EntryKind::Auto)
+		kind = (!m.boot.any_entered() || m.boot.entered(cpu)) ? EntryKind::Cold : EntryKind::Warm;
+	if (kind == EntryKind::Warm && !m.boot.any_entered())
+		throw EntryRefused("warm boot of cpu " + std::to_string(cpu) + " before any cold boot");
+
+	const bool tokens = m.options.abi != Abi::Seed;  // activation tokens exist from interface 0.7
+	Entry e;
+	e.kind = kind;
+	CpuStatus& st = m.boot.cpu(cpu);
+	if (kind == EntryKind::Cold) {
+		if (m.boot.any_entered())
+			m.boot.new_activation();
+		const manifest::BootConfig& cfg = config ? *config : m.boot_config;
+		const std::vector<uint8_t> page = manifest::build_manifest(cfg, g.shared_base(), g.shared_size);
+		std::memset(m.carveout->ptr(g.shared_base()), 0, g.shared_size);
+		std::memcpy(m.carveout->ptr(g.shared_base()), page.data(), page.size());
+		m.carveout->sync(g.shared_base(), g.shared_size);
+		const manifest::BootRegisters r =
+		    manifest::cold_boot_registers(cfg, interface_version(m.options.abi), g.core_count, g.shared_base());
+		e.regs = {cpu, r.x1, r.x2, r.x3, tokens ? st.token : 0, 0, 0, 0};
+		e.manifest_size = page.size();
+	} else {
+		e.regs = {cpu, tokens ? st.token : 0, 0, 0, 0, 0, 0, 0};
+	}
+	st.state = CpuBootState::Booting;
+	++st.entries;
+	m.boot.mark_entered(cpu);
+	e.activation = m.boot.activation();
+	m.commit();
+	spdlog::info("cpu{} {} boot entry, activation {}: x0={} x1={} x2={} x3={} x4={}", cpu,
+	             kind == EntryKind::Cold ? "cold" : "warm", e.activation, hex(e.regs[0]), hex(e.regs[1]),
+	             hex(e.regs[2]), hex(e.regs[3]), hex(e.regs[4]));
+	return e;
+}
 
 MonitorStatus Monitor::status() const
 {
@@ -42,7 +206,8 @@ MonitorStatus Monitor::status() const
 	s.carveout_path = m.carveout->path();
 	s.carveout_uuid = m.carveout->uuid_string();
 	s.image_offset = m.carveout->image_offset();
-	s.abi = "seed";
+	s.abi = m.options.abi;
+	s.interface_version = interface_version(m.options.abi);
 	s.strict_boot = m.options.strict_boot;
 	s.top = m.allocator.top();
 	s.regions = m.allocator.records();
@@ -51,7 +216,7 @@ MonitorStatus Monitor::status() const
 		s.allocations_after_boot += (r.flags & kAllocAfterBootComplete) ? 1 : 0;
 	for (uint32_t i = 0; i < m.boot.core_count(); ++i) {
 		const CpuStatus& c = m.boot.cpu(i);
-		if (c.state != CpuBootState::Off || c.completions != 0) {
+		if (c.state != CpuBootState::Off || c.completions != 0 || c.entries != 0 || c.token != 0) {
 			s.cpus.push_back(c);
 			s.cpus.back().cpu = i;
 		}
@@ -60,6 +225,18 @@ MonitorStatus Monitor::status() const
 	s.epoch = m.carveout->epoch();
 	s.activation = m.boot.activation();
 	s.smc_calls = m.calls.load(std::memory_order_relaxed);
+	s.gpt_granules = m.gpt.counts();
+	s.gpt_ranges = m.carveout->gpt_ranges();
+	const auto pk = m.platform_key.public_uncompressed();
+	s.platform_key.assign(pk.begin(), pk.end());
+	const auto rk = m.realm_key.public_uncompressed();
+	s.realm_key.assign(rk.begin(), rk.end());
+	const auto sc = m.signer->counts();
+	s.sign_pending = sc.pending;
+	s.sign_ready = sc.ready;
+	s.sign_done = sc.done;
+	s.mec_refreshes = m.mec_refreshes;
+	s.boot_config_json = manifest::to_json(m.boot_config);
 	return s;
 }
 
@@ -68,10 +245,14 @@ void Monitor::reset()
 	Impl& m = *impl_;
 	std::lock_guard lock(m.mu);
 	m.boot.clear();
-	nlohmann::json doc = nlohmann::json::object();
-	doc["boot"] = m.boot.to_json();
-	m.carveout->reset(doc);
+	m.signer->clear();
+	m.plat_token = {};
+	m.mec_refreshes = 0;
+	m.carveout->reset(m.state_document());
 	m.allocator.reload();
+	m.gpt.reload();
+	for (const auto& r : m.boot_config.gpt)
+		m.gpt.set_range(r.base, r.size, *gpi_from_name(r.pas));
 }
 
 bool Monitor::read_memory(uint64_t pa, uint64_t len, std::vector<uint8_t>& out) const

@@ -1,7 +1,11 @@
 #pragma once
 // Private to the monitor component: the state every handler works on, and the handler table.
 #include "el3d/alloc/allocator.hpp"
+#include "el3d/attest/key.hpp"
+#include "el3d/attest/platform_token.hpp"
+#include "el3d/gpt/gpt.hpp"
 #include "el3d/monitor/monitor.hpp"
+#include "token_signer.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -12,10 +16,11 @@
 
 namespace el3d {
 
-// Per-CPU boot progress and the global boot failure, persisted in the carveout's state block.
+// Per-CPU boot progress, activation tokens and the global boot failure, persisted in the
+// carveout's state block.
 class BootState {
 public:
-	explicit BootState(uint32_t core_count) : cpus_(core_count) {}
+	explicit BootState(uint32_t core_count) : cpus_(core_count), entered_(core_count, false) {}
 
 	CpuStatus& cpu(uint32_t n) { return cpus_[n]; }
 	const CpuStatus& cpu(uint32_t n) const { return cpus_[n]; }
@@ -24,14 +29,30 @@ public:
 	void set_failure(BootFailure f) { failure_ = f; }
 	uint64_t activation() const { return activation_; }
 
+	// A CPU entered in the current activation.
+	bool entered(uint32_t n) const { return entered_[n]; }
+	bool any_entered() const;
+	void mark_entered(uint32_t n) { entered_[n] = true; }
+	// Begin a new activation: every CPU's boot state restarts; tokens are kept.
+	void new_activation();
+
 	nlohmann::json to_json() const;
 	void load(const nlohmann::json& j);  // tolerant of a missing document (new file)
 	void clear();
 
 private:
 	std::vector<CpuStatus> cpus_;
+	std::vector<bool> entered_;
 	std::optional<BootFailure> failure_;
 	uint64_t activation_ = 1;
+};
+
+// RMM_ATTEST_GET_PLAT_TOKEN retrieval in progress.
+struct PlatTokenState {
+	bool active = false;
+	std::vector<uint8_t> token;
+	uint64_t offset = 0;
+	unsigned again_left = 0;  // E_RMM_AGAIN answers still to give before the next hunk
 };
 
 // One SMC in flight: x1..x12 in, x0..x7 out. Registers a command does not write keep the
@@ -49,17 +70,37 @@ struct SmcContext {
 		out[0] = static_cast<uint64_t>(x0);
 		out[1] = x1;
 	}
+	void ret(int64_t x0, uint64_t x1, uint64_t x2)
+	{
+		ret(x0, x1);
+		out[2] = x2;
+	}
 };
 
 struct Monitor::Impl {
 	Impl(std::unique_ptr<Carveout> c, MonitorOptions o);
+	~Impl();
 
-	void commit();  // persist the state block (boot state) durably
+	void commit();  // persist the state block durably
+	nlohmann::json state_document() const;
+
+	// Shared-buffer check of the attestation and token-sign commands: the buffer must start in
+	// the shared page (E_RMM_BAD_ADDR) and end in it (E_RMM_INVAL). 0 if fine.
+	int64_t check_shared_buffer(uint64_t pa, uint64_t len) const;
+	// Memory allocation common to RMM_ALLOCATE_MEMORY and RMM_RESERVE_MEMORY.
+	bool after_boot(uint32_t cpu) const { return boot.cpu(cpu).state == CpuBootState::Booted; }
 
 	std::unique_ptr<Carveout> carveout;
 	Allocator allocator;
+	Gpt gpt;
 	BootState boot;
 	MonitorOptions options;
+	manifest::BootConfig boot_config;
+	attest::EcKey realm_key;
+	attest::EcKey platform_key;
+	PlatTokenState plat_token;
+	std::unique_ptr<TokenSigner> signer;
+	uint64_t mec_refreshes = 0;
 	mutable std::mutex mu;
 	std::atomic<uint64_t> calls{0};
 
@@ -73,14 +114,23 @@ struct Monitor::Impl {
 
 // Command handlers, one per file under handlers/.
 void handle_allocate_memory(Monitor::Impl& m, SmcContext& c);
+void handle_reserve_memory(Monitor::Impl& m, SmcContext& c);
 void handle_boot_complete(Monitor::Impl& m, SmcContext& c);
+void handle_gtsi_delegate(Monitor::Impl& m, SmcContext& c);
+void handle_gtsi_undelegate(Monitor::Impl& m, SmcContext& c);
+void handle_get_realm_key(Monitor::Impl& m, SmcContext& c);
+void handle_get_plat_token(Monitor::Impl& m, SmcContext& c);
+void handle_el3_features(Monitor::Impl& m, SmcContext& c);
+void handle_token_sign(Monitor::Impl& m, SmcContext& c);
+void handle_mecid_key_update(Monitor::Impl& m, SmcContext& c);
+void handle_mec_refresh(Monitor::Impl& m, SmcContext& c);
 
-// The FIDs of the active ABI profile and their handlers.
+// The FIDs of an ABI profile and their handlers.
 struct CommandEntry {
 	uint32_t fid;
 	const char* name;
 	Monitor::Impl::Handler handler;
 };
-std::span<const CommandEntry> seed_commands();
+std::vector<CommandEntry> profile_commands(const MonitorOptions& o);
 
 }  // namespace el3d

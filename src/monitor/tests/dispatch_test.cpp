@@ -8,7 +8,7 @@ using Dispatch = MonitorTest;
 TEST_F(Dispatch, UnknownFidsGetSmcUnkAndKeepOtherRegisters)
 {
 	const SmcArgs x = {11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22};
-	for (uint64_t fid : {uint64_t{0xC40001B0}, uint64_t{0xC40001BB}, uint64_t{0x84000000}, uint64_t{0},
+	for (uint64_t fid : {uint64_t{0xC40001B9}, uint64_t{0xC40001BB}, uint64_t{0x84000000}, uint64_t{0},
 	                     uint64_t{0xC4000400}, uint64_t{0xC40001B8}}) {
 		auto r = smc(fid, x);
 		EXPECT_EQ(r[0], EL3_SMC_UNK) << std::hex << fid;

@@ -46,7 +46,7 @@ void handle_allocate_memory(Monitor::Impl& m, SmcContext& c)
 	if ((x2 & ~kDefinedX2Bits) != 0)
 		return fail(E_RMM_INVAL, "x2 bits outside [31:24] and [15:0] must be zero (x2=" + hex(x2) + ")");
 
-	const bool after_boot = m.boot.cpu(c.cpu).state == CpuBootState::Booted;
+	const bool after_boot = m.after_boot(c.cpu);
 	if (after_boot) {
 		if (m.options.strict_boot)
 			return fail(E_RMM_UNK, "cpu " + std::to_string(c.cpu) + " has completed its boot (--strict-boot)");

@@ -1,7 +1,8 @@
 // RMM_BOOT_COMPLETE, FID 0xC40001CF.
 //
 //   Inputs   x1  boot result, signed: E_RMM_BOOT_SUCCESS (0) or a negative E_RMM_BOOT_* code
-//            x2  activation token (interface 0.7 and later; recorded, not interpreted)
+//            x2  activation token (interface 0.7 and later): opaque, kept per CPU and handed back
+//                at this CPU's next entry (x4 cold, x1 warm) by the tfa profiles
 //   Outputs  x0  E_RMM_OK. On hardware EL3 does not return to the RMM here: the next entry is the
 //                next RMI. el3d returns so that a host-built RMM can carry on.
 //   Effects  the CPU's boot is recorded as complete (or failed). A negative result disables the
@@ -25,6 +26,7 @@ void handle_boot_complete(Monitor::Impl& m, SmcContext& c)
 		             cpu.completions + 1);
 	cpu.boot_result = result;
 	cpu.completions += 1;
+	cpu.token = c.x(2);
 	if (result == E_RMM_BOOT_SUCCESS) {
 		cpu.state = CpuBootState::Booted;
 		spdlog::info("cpu{} RMM_BOOT_COMPLETE: boot succeeded", c.cpu);

@@ -23,6 +23,7 @@ struct AllocRequest {
 	uint32_t cpu = 0;
 	uint64_t activation = 0;
 	bool after_boot_complete = false;
+	bool local_cpu = false;  // RMM_RESERVE_MEMORY's LOCAL_CPU flag (recorded only)
 };
 
 enum class AllocStatus {

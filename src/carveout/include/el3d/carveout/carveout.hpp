@@ -61,6 +61,7 @@ struct AllocRecord {
 	uint8_t align_bits = 0;
 };
 inline constexpr uint16_t kAllocAfterBootComplete = 1u << 0;
+inline constexpr uint16_t kAllocLocalCpu = 1u << 1;
 
 class Carveout {
 public:

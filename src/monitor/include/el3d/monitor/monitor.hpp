@@ -1,13 +1,17 @@
 #pragma once
 // The emulated EL3 monitor: one dispatch entry for every SMC, whatever front end it came from
-// (the gRPC daemon, the client shim's in-process mode, the tests).
+// (the gRPC daemon, the client shim's in-process mode, the tests), plus the boot entry that
+// hands a CPU its entry registers.
 #include "el3d/carveout/carveout.hpp"
+#include "el3d/manifest/boot_config.hpp"
 #include "el3d/platform/platform.hpp"
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -16,9 +20,31 @@ namespace el3d {
 using SmcArgs = std::array<uint64_t, 12>;    // x1 .. x12
 using SmcResult = std::array<uint64_t, 8>;   // x0 .. x7
 
+// Which RMM-EL3 interface el3d speaks (docs/abi.md).
+enum class Abi {
+	Seed,         // interface 0.6 with RMM_ALLOCATE_MEMORY (the founding patch): the default
+	Tfa,          // interface 2.0 as upstream TF-A: RMM_RESERVE_MEMORY, activation tokens, MEC_REFRESH
+	TfaV1Compat,  // upstream TF-A built with RMM_V1_COMPAT: interface 0.8, otherwise as Tfa
+};
+const char* abi_name(Abi a);
+std::optional<Abi> abi_from_name(std::string_view name);
+uint32_t interface_version(Abi a);  // x1 at cold boot: bits [30:16] major, [15:0] minor
+
 struct MonitorOptions {
-	// Refuse RMM_ALLOCATE_MEMORY (E_RMM_UNK) from a CPU that has completed its boot.
+	Abi abi = Abi::Seed;
+	// Refuse memory allocation (E_RMM_UNK) from a CPU that has completed its boot.
 	bool strict_boot = false;
+	// RMM_EL3_TOKEN_SIGN is offered (EL3_FEATURES bit 0); otherwise that FID is SMC_UNK.
+	bool token_sign = true;
+	unsigned sign_queue_depth = 4;              // requests pushed and not yet pulled
+	std::chrono::milliseconds sign_delay{20};   // time the emulated signer takes per request
+	uint64_t token_hunk_size = 0;               // bytes per GET_PLAT_TOKEN call; 0 = as much as fits
+	unsigned inject_again = 0;                  // GET_PLAT_TOKEN answers E_RMM_AGAIN this often before each hunk
+	bool mec = true;                            // FEAT_MEC present
+	unsigned mecid_width = 16;                  // MECIDR_EL2.MECIDWidthm1 + 1
+	// The Boot Manifest, boot-register overrides, deliberate faults and GPT pre-marks. Empty
+	// manifest = the platform's default.
+	std::optional<manifest::BootConfig> boot_config;
 };
 
 enum class CpuBootState { Off, Booting, Booted, Failed };
@@ -28,11 +54,27 @@ struct CpuStatus {
 	CpuBootState state = CpuBootState::Off;
 	int64_t boot_result = 0;     // x1 of the last RMM_BOOT_COMPLETE
 	uint64_t completions = 0;    // how many RMM_BOOT_COMPLETE this CPU sent
+	uint64_t token = 0;          // activation token: x2 of its last RMM_BOOT_COMPLETE
+	uint64_t entries = 0;        // boot entries (cold or warm) of this CPU
 };
 
 struct BootFailure {
 	uint32_t cpu = 0;
 	int64_t code = 0;
+};
+
+enum class EntryKind { Auto, Cold, Warm };
+
+// What a CPU finds in its registers when EL3 enters the RMM.
+struct Entry {
+	EntryKind kind = EntryKind::Cold;  // Cold or Warm
+	SmcResult regs{};                  // x0 .. x7
+	uint64_t activation = 0;
+	uint64_t manifest_size = 0;        // bytes written at the start of the shared page (cold boot)
+};
+
+class EntryRefused : public std::runtime_error {
+	using std::runtime_error::runtime_error;
 };
 
 // What `el3ctl status` shows.
@@ -41,7 +83,8 @@ struct MonitorStatus {
 	std::string carveout_path;
 	std::string carveout_uuid;
 	uint64_t image_offset = 0;
-	std::string abi;
+	Abi abi = Abi::Seed;
+	uint32_t interface_version = 0;
 	bool strict_boot = false;
 	uint64_t top = 0;
 	std::vector<AllocRecord> regions;  // every allocation, in order; id 0 = untagged
@@ -52,6 +95,13 @@ struct MonitorStatus {
 	uint64_t epoch = 0;
 	uint64_t activation = 0;
 	uint64_t smc_calls = 0;  // since the daemon started
+	std::array<uint64_t, 16> gpt_granules{};  // granules per GPI value
+	std::vector<GptRange> gpt_ranges;
+	std::vector<uint8_t> platform_key;  // uncompressed P-384 public key that signs platform tokens
+	std::vector<uint8_t> realm_key;     // uncompressed P-384 public key of the realm attestation key
+	uint64_t sign_pending = 0, sign_ready = 0, sign_done = 0;
+	uint64_t mec_refreshes = 0;
+	std::string boot_config_json;
 };
 
 class Monitor {
@@ -66,12 +116,21 @@ public:
 	// including unknown FIDs, is an SMC result in `out`. Thread-safe.
 	bool call(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out);
 
+	// EL3 enters the RMM on `cpu`. Auto picks a cold boot (a new activation, Boot Manifest
+	// written to the shared page) when no CPU has entered in this activation or this CPU
+	// already has (the RMM was restarted), and a warm boot otherwise. `config` replaces the
+	// daemon's boot configuration for this entry. Throws EntryRefused (bad CPU, Realm world
+	// disabled after a failed boot, warm boot before any cold boot) and manifest::ConfigError.
+	Entry enter(uint32_t cpu, EntryKind kind, const manifest::BootConfig* config = nullptr);
+
 	MonitorStatus status() const;
-	// Forget every region and every CPU's boot state; the image reads as zero afterwards.
+	// Forget every region, delegation and CPU's boot state; the image reads as zero afterwards.
+	// Attestation keys are kept.
 	void reset();
 
 	const Geometry& geometry() const;
 	const Carveout& carveout() const;
+	const MonitorOptions& options() const;
 
 	// Direct access to the emulated physical memory (the image), e.g. for a debugger view.
 	// False if [pa, pa+len) is not inside the image. Writes are flushed before returning.

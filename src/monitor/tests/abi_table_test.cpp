@@ -1,0 +1,233 @@
+// Every FID of every ABI profile x every failure condition, as one table. Each row runs on a fresh
+// monitor (new carveout file) after a cold boot entry of CPU 0, so rows cannot influence each other.
+#include "el3d/monitor/monitor.hpp"
+#include "el3d/smc.h"
+#include "tempdir.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <functional>
+
+using namespace el3d;
+
+namespace {
+
+constexpr uint64_t S = 0xFFBFF000;     // FVP shared page
+constexpr uint64_t D = 0x80000000;     // FVP DRAM bank 0
+constexpr uint64_t SECURE = D + 0x100000;  // pre-marked Secure by the table's boot configuration
+constexpr uint64_t B0 = EL3_FID_RMM_GTSI_DELEGATE, B1 = EL3_FID_RMM_GTSI_UNDELEGATE, B2 = EL3_FID_RMM_ATTEST_GET_REALM_KEY,
+                   B3 = EL3_FID_RMM_ATTEST_GET_PLAT_TOKEN, B4 = EL3_FID_RMM_EL3_FEATURES, B5 = EL3_FID_RMM_EL3_TOKEN_SIGN,
+                   B6 = EL3_FID_RMM_MEC_REFRESH, B7 = EL3_FID_RMM_ALLOCATE_MEMORY, BB = EL3_FID_RMM_RESERVE_MEMORY,
+                   CF = EL3_FID_RMM_BOOT_COMPLETE;
+constexpr int64_t OK = E_RMM_OK, UNK = E_RMM_UNK, BAD_ADDR = E_RMM_BAD_ADDR, BAD_PAS = E_RMM_BAD_PAS,
+                  NOMEM = E_RMM_NOMEM, INVAL = E_RMM_INVAL, AGAIN = E_RMM_AGAIN;
+
+enum Profiles { SEED = 1, TFA = 2, V1 = 4, ALL = 7, UPSTREAM = 6 };
+
+struct Env {
+	Monitor& m;
+	SmcResult call(uint64_t fid, SmcArgs x, uint32_t cpu = 0)
+	{
+		SmcResult r{};
+		EXPECT_TRUE(m.call(cpu, fid, x, r));
+		return r;
+	}
+	void put(uint64_t pa, const std::vector<uint8_t>& bytes) { ASSERT_TRUE(m.write_memory(pa, bytes.data(), bytes.size())); }
+};
+
+// A token-sign request in the shared page: sig_alg, granule, ticket, hash_alg, hash.
+std::vector<uint8_t> sign_request(uint32_t sig_alg = 0, uint32_t hash_alg = 1)
+{
+	std::vector<uint8_t> b(0x60, 0);
+	std::memcpy(&b[0x00], &sig_alg, 4);
+	const uint64_t granule = 0x88000000, ticket = 42;
+	std::memcpy(&b[0x08], &granule, 8);
+	std::memcpy(&b[0x10], &ticket, 8);
+	std::memcpy(&b[0x18], &hash_alg, 4);
+	for (int i = 0; i < 48; ++i)
+		b[0x20 + i] = static_cast<uint8_t>(i);
+	return b;
+}
+
+struct Row {
+	const char* name;
+	int profiles;
+	uint64_t fid;
+	SmcArgs x;
+	int64_t x0;
+	std::optional<uint64_t> x1 = std::nullopt;       // checked when set
+	std::function<void(Env&)> setup = nullptr;       // runs after the cold boot, before the call
+	std::function<void(MonitorOptions&)> opts = nullptr;
+	std::optional<uint64_t> x2 = std::nullopt;
+};
+
+const std::vector<Row>& rows()
+{
+	static const std::vector<Row> r = {
+	    // --- RMM_GTSI_DELEGATE -------------------------------------------------------------------------------------
+	    {"delegate_ok", ALL, B0, {D}, OK},
+	    {"delegate_misaligned", ALL, B0, {D + 8}, BAD_ADDR},
+	    {"delegate_outside_pa_space", ALL, B0, {uint64_t{1} << 40}, BAD_ADDR},
+	    {"delegate_last_granule_of_pa_space", ALL, B0, {(uint64_t{1} << 40) - 0x1000}, BAD_ADDR},
+	    {"delegate_block_mapped", ALL, B0, {0x10000000}, BAD_ADDR},
+	    {"delegate_misaligned_before_pas", ALL, B0, {0xFDC00010}, BAD_ADDR},
+	    {"delegate_already_realm", ALL, B0, {D + 0x2000}, BAD_PAS, {}, [](Env& e) { e.call(B0, {D + 0x2000}); }},
+	    {"delegate_carveout_is_realm", ALL, B0, {0xFDC00000}, BAD_PAS},
+	    {"delegate_secure", ALL, B0, {SECURE}, BAD_PAS},
+	    // --- RMM_GTSI_UNDELEGATE -----------------------------------------------------------------------------------
+	    {"undelegate_ok", ALL, B1, {D + 0x3000}, OK, {}, [](Env& e) { e.call(B0, {D + 0x3000}); }},
+	    {"undelegate_misaligned", ALL, B1, {D + 0x3001}, BAD_ADDR},
+	    {"undelegate_outside_pa_space", ALL, B1, {uint64_t{1} << 41}, BAD_ADDR},
+	    {"undelegate_block_mapped", ALL, B1, {0x0}, BAD_ADDR},
+	    {"undelegate_ns", ALL, B1, {D + 0x4000}, BAD_PAS},
+	    {"undelegate_secure", ALL, B1, {SECURE}, BAD_PAS},
+	    // --- RMM_ATTEST_GET_REALM_KEY: x1 echoes the caller's x2 on failure ------------------------------------------
+	    {"realm_key_ok", ALL, B2, {S, 0x1000, 0}, OK, 48},
+	    {"realm_key_buffer_outside_shared_page", ALL, B2, {S - 0x1000, 0x100, 0}, BAD_ADDR, 0x100},
+	    {"realm_key_buffer_end_outside_page", ALL, B2, {S + 0xF80, 0x100, 0}, INVAL, 0x100},
+	    {"realm_key_zero_size", ALL, B2, {S, 0, 0}, INVAL, 0},
+	    {"realm_key_bad_curve", ALL, B2, {S, 0x100, 1}, INVAL, 0x100},
+	    {"realm_key_buffer_too_small", ALL, B2, {S, 47, 0}, UNK, 47},
+	    // --- RMM_ATTEST_GET_PLAT_TOKEN: on failure x1 = caller's x2, x2 = 0 -----------------------------------------
+	    {"plat_token_start_ok", ALL, B3, {S, 0x1000, 48}, OK},
+	    {"plat_token_buffer_outside_page", ALL, B3, {D, 0x1000, 48}, BAD_ADDR, 0x1000, nullptr, nullptr, 0},
+	    {"plat_token_buffer_end_outside_page", ALL, B3, {S + 0x800, 0x1000, 48}, INVAL, 0x1000, nullptr, nullptr, 0},
+	    {"plat_token_bad_challenge_size", ALL, B3, {S, 0x1000, 16}, INVAL, 0x1000, nullptr, nullptr, 0},
+	    {"plat_token_continue_without_start", ALL, B3, {S, 0x1000, 0}, INVAL, 0x1000, nullptr, nullptr, 0},
+	    {"plat_token_again_injected", ALL, B3, {S, 0x1000, 32}, AGAIN, 0x1000, nullptr,
+	     [](MonitorOptions& o) { o.inject_again = 2; }, 0},
+	    {"plat_token_bad_addr_before_again", ALL, B3, {D, 0x1000, 32}, BAD_ADDR, 0x1000, nullptr,
+	     [](MonitorOptions& o) { o.inject_again = 2; }, 0},
+	    // --- RMM_EL3_FEATURES ---------------------------------------------------------------------------------------
+	    {"features_reg0_token_sign", ALL, B4, {0}, OK, 1},
+	    {"features_reg0_without_token_sign", ALL, B4, {0}, OK, 0, nullptr, [](MonitorOptions& o) { o.token_sign = false; }},
+	    {"features_bad_index", ALL, B4, {1, 0x77}, INVAL, 0x77},
+	    // --- RMM_EL3_TOKEN_SIGN ---------------------------------------------------------------------------------------
+	    {"token_sign_bad_op_seed", SEED, B5, {4, S, 0x1000}, INVAL},
+	    {"token_sign_bad_op_tfa", UPSTREAM, B5, {4, S, 0x1000}, UNK},
+	    {"token_sign_absent", ALL, B5, {3, S, 0x1000, 0}, UNK, {}, nullptr, [](MonitorOptions& o) { o.token_sign = false; }},
+	    {"token_sign_push_bad_addr", ALL, B5, {1, D, 0x60}, BAD_ADDR},
+	    {"token_sign_push_end_outside_page", ALL, B5, {1, S + 0xFC0, 0x60}, INVAL},
+	    {"token_sign_push_too_small", ALL, B5, {1, S, 0x5F}, INVAL, {}, [](Env& e) { e.put(S, sign_request()); }},
+	    {"token_sign_push_bad_sig_alg", ALL, B5, {1, S, 0x60}, INVAL, {}, [](Env& e) { e.put(S, sign_request(1, 1)); }},
+	    {"token_sign_push_bad_hash_alg", ALL, B5, {1, S, 0x60}, INVAL, {}, [](Env& e) { e.put(S, sign_request(0, 2)); }},
+	    {"token_sign_push_ok", ALL, B5, {1, S, 0x60}, OK, {}, [](Env& e) { e.put(S, sign_request()); }},
+	    {"token_sign_push_queue_full", ALL, B5, {1, S, 0x60}, AGAIN, {},
+	     [](Env& e) {
+		     e.put(S, sign_request());
+		     e.call(B5, {1, S, 0x60});
+	     },
+	     [](MonitorOptions& o) { o.sign_queue_depth = 1; }},
+	    {"token_sign_pull_too_small", ALL, B5, {2, S, 0x217}, INVAL},
+	    {"token_sign_pull_nothing_ready", ALL, B5, {2, S, 0x218}, AGAIN},
+	    {"token_sign_pull_not_signed_yet", ALL, B5, {2, S, 0x218}, AGAIN, {},
+	     [](Env& e) {
+		     e.put(S, sign_request());
+		     e.call(B5, {1, S, 0x60});
+	     },
+	     [](MonitorOptions& o) { o.sign_delay = std::chrono::milliseconds(60000); }},
+	    {"token_sign_rak_pub_ok", ALL, B5, {3, S, 0x1000, 0}, OK, 97},
+	    {"token_sign_rak_pub_bad_curve", ALL, B5, {3, S, 0x1000, 2}, INVAL},
+	    {"token_sign_rak_pub_too_small", ALL, B5, {3, S, 96, 0}, UNK},
+	    {"token_sign_rak_pub_bad_addr", ALL, B5, {3, S + 0x1000, 0x100, 0}, BAD_ADDR},
+	    // --- RMM_MECID_KEY_UPDATE (seed) / RMM_MEC_REFRESH (tfa) -------------------------------------------------------
+	    {"mecid_key_update_ok", SEED, B6, {5}, OK},
+	    {"mecid_key_update_reserved_bits", SEED, B6, {uint64_t{1} << 16}, INVAL},
+	    {"mecid_key_update_too_wide", SEED, B6, {256}, INVAL, {}, nullptr, [](MonitorOptions& o) { o.mecid_width = 8; }},
+	    {"mecid_key_update_no_mec", SEED, B6, {5}, UNK, {}, nullptr, [](MonitorOptions& o) { o.mec = false; }},
+	    {"mec_refresh_ok", UPSTREAM, B6, {(uint64_t{5} << 32) | 1}, OK},
+	    {"mec_refresh_reserved_low_bits", UPSTREAM, B6, {(uint64_t{5} << 32) | 2}, INVAL},
+	    {"mec_refresh_reserved_high_bits", UPSTREAM, B6, {uint64_t{1} << 48}, INVAL},
+	    {"mec_refresh_too_wide", UPSTREAM, B6, {uint64_t{256} << 32}, INVAL, {}, nullptr,
+	     [](MonitorOptions& o) { o.mecid_width = 8; }},
+	    {"mec_refresh_no_mec", UPSTREAM, B6, {uint64_t{5} << 32}, UNK, {}, nullptr, [](MonitorOptions& o) { o.mec = false; }},
+	    {"mec_refresh_seed_encoding_rejected", UPSTREAM, B6, {5}, INVAL},
+	    // --- RMM_ALLOCATE_MEMORY (seed only): x1 echoes x2 on failure ---------------------------------------------------
+	    {"allocate_fresh", SEED, B7, {0x1000, EL3_ALLOC_X2(12, 1)}, 1, 0xFFBFE000},
+	    {"allocate_existing", SEED, B7, {0x1000, EL3_ALLOC_X2(12, 1)}, OK, 0xFFBFE000,
+	     [](Env& e) { e.call(B7, {0x1000, EL3_ALLOC_X2(12, 1)}); }},
+	    {"allocate_bad_id", SEED, B7, {0x1000, EL3_ALLOC_X2(12, 4)}, INVAL, EL3_ALLOC_X2(12, 4)},
+	    {"allocate_alignment_64", SEED, B7, {0x1000, EL3_ALLOC_X2(64, 0)}, INVAL},
+	    {"allocate_reserved_bits", SEED, B7, {0x1000, uint64_t{1} << 40}, INVAL},
+	    {"allocate_strict_after_boot", SEED, B7, {0x1000, 0}, UNK, {}, [](Env& e) { e.call(CF, {0}); },
+	     [](MonitorOptions& o) { o.strict_boot = true; }},
+	    {"allocate_larger_than_recorded", SEED, B7, {0x2000, 1}, NOMEM, 1, [](Env& e) { e.call(B7, {0x1000, 1}); }},
+	    {"allocate_too_large", SEED, B7, {0x1800000, 0}, NOMEM},
+	    {"allocate_absent_in_tfa", UPSTREAM, B7, {0x1000, 0}, UNK},
+	    // --- RMM_RESERVE_MEMORY (tfa only): x1 echoes x2 on failure ---------------------------------------------------
+	    {"reserve_ok", UPSTREAM, BB, {0x1000, (uint64_t{12} << 56) | 1}, OK, 0xFFBFE000},
+	    {"reserve_alignment_64", UPSTREAM, BB, {0x1000, uint64_t{64} << 56}, INVAL, uint64_t{64} << 56},
+	    {"reserve_unknown_flag", UPSTREAM, BB, {0x1000, 2}, INVAL, 2},
+	    {"reserve_reserved_bit_32", UPSTREAM, BB, {0x1000, uint64_t{1} << 32}, INVAL},
+	    {"reserve_reserved_bit_55", UPSTREAM, BB, {0x1000, uint64_t{1} << 55}, INVAL},
+	    {"reserve_strict_after_boot", UPSTREAM, BB, {0x1000, 0}, UNK, {}, [](Env& e) { e.call(CF, {0}); },
+	     [](MonitorOptions& o) { o.strict_boot = true; }},
+	    {"reserve_too_large", UPSTREAM, BB, {0x1800000, 0}, NOMEM},
+	    {"reserve_wraps_in_tfa", UPSTREAM, BB, {UINT64_MAX - 0xFFF, 0}, NOMEM},
+	    {"reserve_absent_in_seed", SEED, BB, {0x1000, 0}, UNK},
+	    // --- RMM_BOOT_COMPLETE -------------------------------------------------------------------------------------
+	    {"boot_complete_ok", ALL, CF, {0, 0x1234}, OK},
+	    {"after_failed_boot_everything_is_unk", ALL, B4, {0}, UNK, {},
+	     [](Env& e) { e.call(CF, {static_cast<uint64_t>(E_RMM_BOOT_MANIFEST_DATA_ERROR)}, 3); }},
+	    // --- FIDs no profile serves ---------------------------------------------------------------------------------
+	    {"ide_key_prog_absent", ALL, 0xC40001B8, {}, UNK},
+	    {"firme_base_version_absent", ALL, 0xC4000400, {}, UNK},
+	    {"smccc_arch_features_absent", ALL, 0x80000001, {0xC0000003}, UNK},
+	    {"rmi_req_complete_absent", ALL, 0xC400018F, {}, UNK},
+	};
+	return r;
+}
+
+struct Param {
+	std::size_t row;
+	Abi abi;
+};
+
+std::vector<Param> params()
+{
+	std::vector<Param> out;
+	for (std::size_t i = 0; i < rows().size(); ++i)
+		for (Abi a : {Abi::Seed, Abi::Tfa, Abi::TfaV1Compat})
+			if (rows()[i].profiles & (a == Abi::Seed ? SEED : a == Abi::Tfa ? TFA : V1))
+				out.push_back({i, a});
+	return out;
+}
+
+class AbiTable : public ::testing::TestWithParam<Param> {};
+
+TEST_P(AbiTable, Row)
+{
+	const Row& row = rows()[GetParam().row];
+	test::TempDir dir;
+	MonitorOptions o;
+	o.abi = GetParam().abi;
+	o.sign_delay = std::chrono::milliseconds(0);
+	manifest::BootConfig cfg = manifest::default_boot_config("fvp");
+	cfg.gpt.push_back({SECURE, 0x10000, "secure"});
+	o.boot_config = cfg;
+	if (row.opts)
+		row.opts(o);
+	CarveoutOpenRequest req;
+	req.path = dir.file("c.img");
+	Monitor m(Carveout::open(req), o);
+	m.enter(0, EntryKind::Cold);
+	Env env{m};
+	if (row.setup)
+		row.setup(env);
+	SmcResult r = env.call(row.fid, row.x);
+	EXPECT_EQ(static_cast<int64_t>(r[0]), row.x0);
+	if (row.x1) {
+		EXPECT_EQ(r[1], *row.x1);
+	}
+	if (row.x2) {
+		EXPECT_EQ(r[2], *row.x2);
+	}
+}
+
+INSTANTIATE_TEST_SUITE_P(AllProfiles, AbiTable, ::testing::ValuesIn(params()), [](const auto& p) {
+	return std::string(rows()[p.param.row].name) + "_" +
+	       (p.param.abi == Abi::Seed ? "seed" : p.param.abi == Abi::Tfa ? "tfa" : "tfa_v1_compat");
+});
+
+}  // namespace
