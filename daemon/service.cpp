@@ -72,23 +72,23 @@ Status MonitorService::GetState(grpc::ServerContext*, const v1::GetStateRequest*
 	return Status::OK;
 }
 
-Status MonitorService::Boot(grpc::ServerContext*, const v1::BootRequest* req, v1::BootResponse* resp)
+Status MonitorService::enter(uint32_t cpu, v1::EntryKind k, const std::string& config, const std::string& format,
+                             v1::BootResponse* resp)
 {
 	EntryKind kind = EntryKind::Auto;
-	if (req->kind() == v1::ENTRY_KIND_COLD)
+	if (k == v1::ENTRY_KIND_COLD)
 		kind = EntryKind::Cold;
-	else if (req->kind() == v1::ENTRY_KIND_WARM)
+	else if (k == v1::ENTRY_KIND_WARM)
 		kind = EntryKind::Warm;
 	try {
 		std::optional<manifest::BootConfig> cfg;
-		if (!req->config().empty()) {
-			const std::string& f = req->config_format();
-			if (!f.empty() && f != "json" && f != "toml")
-				return {StatusCode::INVALID_ARGUMENT, "config_format must be json or toml, not " + f};
-			cfg = manifest::parse_boot_config(req->config(), f == "toml" ? manifest::Format::Toml : manifest::Format::Json,
+		if (!config.empty()) {
+			if (!format.empty() && format != "json" && format != "toml")
+				return {StatusCode::INVALID_ARGUMENT, "config_format must be json or toml, not " + format};
+			cfg = manifest::parse_boot_config(config, format == "toml" ? manifest::Format::Toml : manifest::Format::Json,
 			                                  monitor_.geometry().platform);
 		}
-		const Entry e = monitor_.enter(req->cpu(), kind, cfg ? &*cfg : nullptr);
+		const Entry e = monitor_.enter(cpu, kind, cfg ? &*cfg : nullptr);
 		resp->set_kind(e.kind == EntryKind::Cold ? v1::ENTRY_KIND_COLD : v1::ENTRY_KIND_WARM);
 		resp->set_x0(e.regs[0]);
 		resp->set_x1(e.regs[1]);
@@ -106,12 +106,80 @@ Status MonitorService::Boot(grpc::ServerContext*, const v1::BootRequest* req, v1
 	} catch (const std::length_error& e) {
 		return {StatusCode::INVALID_ARGUMENT, std::string("boot configuration: ") + e.what()};
 	} catch (const EntryRefused& e) {
-		const bool bad_cpu = req->cpu() >= monitor_.geometry().core_count;
+		const bool bad_cpu = cpu >= monitor_.geometry().core_count;
 		return {bad_cpu ? StatusCode::INVALID_ARGUMENT : StatusCode::FAILED_PRECONDITION, e.what()};
 	} catch (const std::exception& e) {
-		spdlog::error("boot entry of cpu{}: {}", req->cpu(), e.what());
+		spdlog::error("boot entry of cpu{}: {}", cpu, e.what());
 		return {StatusCode::INTERNAL, e.what()};
 	}
+}
+
+Status MonitorService::Boot(grpc::ServerContext*, const v1::BootRequest* req, v1::BootResponse* resp)
+{
+	return enter(req->cpu(), req->kind(), req->config(), req->config_format(), resp);
+}
+
+Status MonitorService::Session(grpc::ServerContext* ctx,
+                               grpc::ServerReaderWriter<v1::SessionResponse, v1::SessionRequest>* stream)
+{
+	v1::SessionRequest req;
+	if (!stream->Read(&req))
+		return Status::OK;
+	if (!req.has_enter())
+		return {StatusCode::INVALID_ARGUMENT, "the first message of a session must be `enter`"};
+	const v1::EnterRequest& en = req.enter();
+	const uint32_t cpu = en.cpu();
+	try {
+		monitor_.attach(cpu);
+	} catch (const SessionConflict& e) {
+		spdlog::warn("session from {} refused: {}", en.client().empty() ? ctx->peer() : en.client(), e.what());
+		return {StatusCode::ALREADY_EXISTS, e.what()};
+	} catch (const EntryRefused& e) {
+		return {StatusCode::INVALID_ARGUMENT, e.what()};
+	}
+	struct Detach {
+		Monitor& m;
+		uint32_t cpu;
+		~Detach() { m.detach(cpu); }
+	} detach{monitor_, cpu};
+	spdlog::info("cpu{} session opened by {}", cpu, en.client().empty() ? ctx->peer() : en.client());
+
+	v1::SessionResponse out;
+	v1::Entered* entered = out.mutable_entered();
+	if (Status s = enter(cpu, en.kind(), en.config(), en.config_format(), entered->mutable_entry()); !s.ok())
+		return s;
+	const Carveout& c = monitor_.carveout();
+	v1::CarveoutMap* map = entered->mutable_carveout();
+	map->set_path(c.path());
+	map->set_file_offset(c.image_offset());
+	map->set_base(c.geometry().rmm_base);
+	map->set_size(c.geometry().image_size());
+	map->set_id(c.uuid_string());
+	if (!stream->Write(out))
+		return Status::OK;
+
+	v1::SessionResponse resp;
+	while (stream->Read(&req)) {
+		if (!req.has_smc())
+			return {StatusCode::INVALID_ARGUMENT, "a session enters its CPU once; later messages must be `smc`"};
+		const v1::SmcRequest& r = req.smc();
+		const SmcArgs x = {r.x1(), r.x2(), r.x3(), r.x4(), r.x5(), r.x6(), r.x7(), r.x8(), r.x9(), r.x10(), r.x11(), r.x12()};
+		SmcResult o{};
+		if (Status s = dispatch(cpu, r.fid(), x, o); !s.ok())
+			return s;
+		v1::SmcResponse* sr = resp.mutable_smc();
+		sr->set_x0(o[0]);
+		sr->set_x1(o[1]);
+		sr->set_x2(o[2]);
+		sr->set_x3(o[3]);
+		sr->set_x4(o[4]);
+		sr->set_x5(o[5]);
+		sr->set_x6(o[6]);
+		sr->set_x7(o[7]);
+		if (!stream->Write(resp))
+			break;
+	}
+	return Status::OK;
 }
 
 Status MonitorService::Reset(grpc::ServerContext* ctx, const v1::ResetRequest*, v1::ResetResponse*)

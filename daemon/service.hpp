@@ -16,11 +16,16 @@ public:
 	                            v1::AllocateMemoryResponse*) override;
 	grpc::Status GetState(grpc::ServerContext*, const v1::GetStateRequest*, v1::State*) override;
 	grpc::Status Boot(grpc::ServerContext*, const v1::BootRequest*, v1::BootResponse*) override;
+	grpc::Status Session(grpc::ServerContext*,
+	                     grpc::ServerReaderWriter<v1::SessionResponse, v1::SessionRequest>* stream) override;
 	grpc::Status Reset(grpc::ServerContext*, const v1::ResetRequest*, v1::ResetResponse*) override;
 	grpc::Status ReadMemory(grpc::ServerContext*, const v1::ReadMemoryRequest*, v1::ReadMemoryResponse*) override;
 	grpc::Status WriteMemory(grpc::ServerContext*, const v1::WriteMemoryRequest*, v1::WriteMemoryResponse*) override;
 
 private:
+	// Boot entry shared by Boot and Session.
+	grpc::Status enter(uint32_t cpu, v1::EntryKind kind, const std::string& config, const std::string& format,
+	                   v1::BootResponse* resp);
 	// The one path from the API into the core.
 	grpc::Status dispatch(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out);
 	Monitor& monitor_;

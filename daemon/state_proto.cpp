@@ -53,6 +53,7 @@ void to_proto(const MonitorStatus& s, v1::State& out)
 		p->set_completions(c.completions);
 		p->set_token(c.token);
 		p->set_entries(c.entries);
+		p->set_session(c.session);
 	}
 	for (const auto& r : s.gpt_ranges) {
 		auto* p = out.add_gpt_ranges();

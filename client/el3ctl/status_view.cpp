@@ -41,7 +41,8 @@ nlohmann::json state_json(const v1::State& s)
 		                {"boot_result", c.boot_result()},
 		                {"completions", c.completions()},
 		                {"token", c.token()},
-		                {"entries", c.entries()}});
+		                {"entries", c.entries()},
+		                {"session", c.session()}});
 	nlohmann::json gpt = nlohmann::json::object();
 	for (const auto& g : s.gpt())
 		gpt[g.pas()] = g.granules();
@@ -184,9 +185,10 @@ std::string state_text(const v1::State& s, unsigned width)
 	     "); allocations after boot complete: " + std::to_string(s.allocations_after_boot()) +
 	     "; SMCs served: " + std::to_string(s.smc_calls()));
 	for (const auto& c : s.cpus()) {
-		std::snprintf(buf, sizeof(buf), "    cpu %-4u %-8s entries %-4llu completions %-4llu token %s%s", c.cpu(),
+		std::snprintf(buf, sizeof(buf), "    cpu %-4u %-8s entries %-4llu completions %-4llu token %s%s%s", c.cpu(),
 		              cpu_state_name(c.state()), static_cast<unsigned long long>(c.entries()),
 		              static_cast<unsigned long long>(c.completions()), hex64(c.token()).c_str(),
+		              c.session() ? "  [session]" : "",
 		              c.state() == v1::CPU_BOOT_STATE_FAILED ? ("  " + boot_result_name(c.boot_result())).c_str() : "");
 		line(buf);
 	}

@@ -24,7 +24,7 @@ TEST(Concurrency, FourClientsTimesThousandAllocationsNeverOverlap)
 	std::vector<std::thread> threads;
 	for (int c = 0; c < kClients; ++c)
 		threads.emplace_back([&, c] {
-			auto stub = el3d.stub();  // its own connection
+			auto stub = connect(el3d.socket);  // its own connection
 			for (int i = 0; i < kPerClient; ++i) {
 				// Every 4th allocation is tagged with an id unique to this client.
 				const uint32_t id = (i % 4 == 0) ? static_cast<uint32_t>(c * (kPerClient / 4) + i / 4 + 1) : 0;
@@ -39,7 +39,7 @@ TEST(Concurrency, FourClientsTimesThousandAllocationsNeverOverlap)
 	for (auto& t : threads)
 		t.join();
 
-	auto s = get_state(*el3d.stub());
+	auto s = get_state(*connect(el3d.socket));
 	std::vector<Got> all;
 	for (auto& g : got)
 		all.insert(all.end(), g.begin(), g.end());
@@ -53,7 +53,7 @@ TEST(Concurrency, FourClientsTimesThousandAllocationsNeverOverlap)
 	EXPECT_EQ(s.top(), all.front().addr);
 
 	// Tagged regions come back unchanged, from any client.
-	auto stub = el3d.stub();
+	auto stub = connect(el3d.socket);
 	for (const auto& g : all)
 		if (g.id != 0) {
 			auto r = smc(*stub, EL3_FID_RMM_ALLOCATE_MEMORY, g.size, EL3_ALLOC_X2(0, g.id), 5);

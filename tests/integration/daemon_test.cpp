@@ -28,7 +28,7 @@ TEST(Daemon, ServesWithPrivateSocketAndStopsCleanlyOnSigterm)
 	ASSERT_EQ(::stat(el3d.socket.c_str(), &st), 0);
 	EXPECT_TRUE(S_ISSOCK(st.st_mode));
 	EXPECT_EQ(st.st_mode & 0777, 0600u);
-	auto state = get_state(*el3d.stub());
+	auto state = get_state(*connect(el3d.socket));
 	EXPECT_EQ(state.platform(), "fvp");
 	EXPECT_EQ(state.rmm_base(), 0xFDC00000u);
 
@@ -63,7 +63,7 @@ TEST(Daemon, SecondDaemonOnTheSameFileIsRefused)
 	          std::string::npos)
 	    << second.log();
 	// The first one is unaffected.
-	EXPECT_EQ(get_state(*first.stub()).daemon_pid(), static_cast<uint32_t>(first.pid()));
+	EXPECT_EQ(get_state(*connect(first.socket)).daemon_pid(), static_cast<uint32_t>(first.pid()));
 }
 
 TEST(Daemon, SecondDaemonOnTheSameSocketIsRefused)
@@ -77,7 +77,7 @@ TEST(Daemon, SecondDaemonOnTheSameSocketIsRefused)
 	          std::string::npos)
 	    << second.log();
 	EXPECT_FALSE(exists(d.file("other.img")));  // refused before touching anything
-	EXPECT_EQ(get_state(*first.stub()).daemon_pid(), static_cast<uint32_t>(first.pid()));
+	EXPECT_EQ(get_state(*connect(first.socket)).daemon_pid(), static_cast<uint32_t>(first.pid()));
 }
 
 TEST(Daemon, StaleSocketOfAKilledDaemonIsTakenOver)
@@ -89,7 +89,7 @@ TEST(Daemon, StaleSocketOfAKilledDaemonIsTakenOver)
 	EXPECT_EQ(el3d.wait(), 128 + SIGKILL);
 	EXPECT_TRUE(exists(el3d.socket));  // left behind
 	ASSERT_TRUE(el3d.start()) << el3d.log();
-	EXPECT_EQ(get_state(*el3d.stub()).daemon_pid(), static_cast<uint32_t>(el3d.pid()));
+	EXPECT_EQ(get_state(*connect(el3d.socket)).daemon_pid(), static_cast<uint32_t>(el3d.pid()));
 }
 
 TEST(Daemon, NonSocketAtTheSocketPathIsNotReplaced)
@@ -135,7 +135,7 @@ TEST(Daemon, OtherGeometryIsRefusedAndLeftUnchanged)
 	// Without options the file's own geometry is used; --reset recreates it for another platform.
 	Daemon reset(d, {"--platform", "qemu", "--reset"});
 	ASSERT_TRUE(reset.start()) << reset.log();
-	EXPECT_EQ(get_state(*reset.stub()).platform(), "qemu");
+	EXPECT_EQ(get_state(*connect(reset.socket)).platform(), "qemu");
 }
 
 TEST(Daemon, BadOptionsExitWithUsageError)
@@ -155,7 +155,7 @@ TEST(Daemon, QemuSbsaGeometryStartsSparse)
 	TempDir d;
 	Daemon el3d(d, {"--platform", "qemu-sbsa"});
 	ASSERT_TRUE(el3d.start()) << el3d.log();
-	auto s = get_state(*el3d.stub());
+	auto s = get_state(*connect(el3d.socket));
 	EXPECT_EQ(s.rmm_base(), 0x10000000000u);
 	EXPECT_EQ(s.core_count(), 512u);
 	struct stat st {};

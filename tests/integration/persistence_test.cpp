@@ -79,7 +79,7 @@ TEST(Persistence, RegionsSurviveSigkillOfTheDaemon)
 	ASSERT_TRUE(el3d.start()) << el3d.log();
 	uint64_t addr[4];
 	{
-		auto stub = el3d.stub();
+		auto stub = connect(el3d.socket);
 		for (uint32_t id = 1; id <= 3; ++id) {
 			auto r = smc(*stub, kAlloc, 0x1000 * id, EL3_ALLOC_X2(12, id));
 			ASSERT_EQ(r.x0(), 1u);
@@ -88,12 +88,12 @@ TEST(Persistence, RegionsSurviveSigkillOfTheDaemon)
 		}
 		smc(*stub, kAlloc, 0x100, 0);  // untagged
 	}
-	const uint64_t top = get_state(*el3d.stub()).top();
+	const uint64_t top = get_state(*connect(el3d.socket)).top();
 	el3d.signal(SIGKILL);
 	ASSERT_EQ(el3d.wait(), 128 + SIGKILL);
 
 	ASSERT_TRUE(el3d.start()) << el3d.log();
-	auto stub = el3d.stub();
+	auto stub = connect(el3d.socket);
 	auto s = get_state(*stub);
 	EXPECT_EQ(s.top(), top);
 	EXPECT_EQ(s.regions_size(), 4);
@@ -120,7 +120,7 @@ TEST(Persistence, SigkillAtAnyInstantLosesNothingAcknowledged)
 	uint32_t next_id = 1;
 	for (int round = 0; round < 6; ++round) {
 		ASSERT_TRUE(el3d.start()) << "round " << round << ": " << el3d.log();
-		auto stub = el3d.stub();
+		auto stub = connect(el3d.socket);
 		// Everything acknowledged before is still there, with its content.
 		auto s = get_state(*stub);
 		std::map<uint64_t, std::pair<uint64_t, uint32_t>> have;
@@ -139,7 +139,7 @@ TEST(Persistence, SigkillAtAnyInstantLosesNothingAcknowledged)
 		std::mutex mu;
 		std::atomic<bool> stop{false};
 		auto worker = [&](int t) {
-			auto my = el3d.stub();
+			auto my = connect(el3d.socket);
 			while (!stop) {
 				uint32_t id;
 				{
@@ -183,7 +183,7 @@ TEST(Persistence, SigkillAtAnyInstantLosesNothingAcknowledged)
 	EXPECT_GT(acked.size(), 20u) << "the test did not exercise enough allocations";
 	// Tagged regions come back at the same address.
 	ASSERT_TRUE(el3d.start()) << el3d.log();
-	auto stub = el3d.stub();
+	auto stub = connect(el3d.socket);
 	for (const auto& a : acked)
 		if (a.id != 0) {
 			auto r = smc(*stub, kAlloc, a.size, EL3_ALLOC_X2(4, a.id));
@@ -200,7 +200,7 @@ TEST(Persistence, SigtermFinishesAndKeepsEverything)
 	std::atomic<int> acked{0};
 	std::atomic<bool> stop{false};
 	std::thread client([&] {
-		auto stub = el3d.stub();
+		auto stub = connect(el3d.socket);
 		while (!stop) {
 			el3d::v1::SmcRequest req;
 			req.set_fid(kAlloc);
@@ -217,7 +217,7 @@ TEST(Persistence, SigtermFinishesAndKeepsEverything)
 	stop = true;
 	client.join();
 	ASSERT_TRUE(el3d.start()) << el3d.log();
-	EXPECT_EQ(get_state(*el3d.stub()).regions_size(), acked.load());
+	EXPECT_EQ(get_state(*connect(el3d.socket)).regions_size(), acked.load());
 }
 
 TEST(Persistence, ResetForgetsEverythingAndZeroesMemory)
@@ -232,7 +232,7 @@ TEST(Persistence, ResetForgetsEverythingAndZeroesMemory)
 	ASSERT_EQ(el3ctl(el3d.socket, {"smc", "0xC40001CF", "0"}).rc, 0);
 	auto r = el3ctl(el3d.socket, {"reset"});
 	EXPECT_EQ(r.rc, 0) << r.err;
-	auto s = get_state(*el3d.stub());
+	auto s = get_state(*connect(el3d.socket));
 	EXPECT_EQ(s.regions_size(), 0);
 	EXPECT_EQ(s.cpus_size(), 0);
 	EXPECT_EQ(s.top(), s.rmm_limit());
@@ -242,7 +242,7 @@ TEST(Persistence, ResetForgetsEverythingAndZeroesMemory)
 	el3d.signal(SIGKILL);
 	el3d.wait();
 	ASSERT_TRUE(el3d.start()) << el3d.log();
-	EXPECT_EQ(get_state(*el3d.stub()).regions_size(), 0);
+	EXPECT_EQ(get_state(*connect(el3d.socket)).regions_size(), 0);
 	auto again = el3ctl(el3d.socket, {"alloc", "--size", "0x1000", "--id", "2"});
 	EXPECT_NE(again.out.find(" fresh"), std::string::npos);
 }

@@ -56,7 +56,7 @@ class ScriptedBoot(unittest.TestCase):
         self.log = log = open(os.path.join(self.tmp, "el3d.log"), "ab")
         self.proc = subprocess.Popen([ARGS.el3d, "--carveout", os.path.join(self.tmp, "c.img"), "--socket", self.sock,
                                       "--abi", "tfa", "--inject-again", "2", "--token-hunk-size", "300",
-                                      "--sign-delay-ms", "50", *extra],
+                                      "--sign-delay-ms", "1500", *extra],
                                      stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         self.ctl("wait", "--timeout", "15")
 
@@ -144,11 +144,11 @@ class ScriptedBoot(unittest.TestCase):
         self.ctl("mem", "write", "%#x" % S, req.hex())
         self.assertEqual(self.smc(0xC40001B5, 1, S, 0x60)[0], 0)
         self.assertEqual(self.smc(0xC40001B5, 2, S, 0x218)[0], U64 - 5)  # not signed yet: E_RMM_AGAIN
-        for _ in range(100):
+        for _ in range(200):  # the signer takes --sign-delay-ms (1.5 s)
             r = self.smc(0xC40001B5, 2, S, 0x218)
             if r[0] == 0:
                 break
-            time.sleep(0.02)
+            time.sleep(0.05)
         self.assertEqual(r[0], 0)
         resp = self.mem(S, 0x218)
         self.assertEqual(int.from_bytes(resp[8:16], "little"), 77)

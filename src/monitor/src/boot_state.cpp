@@ -30,6 +30,20 @@ bool BootState::any_entered() const
 	return false;
 }
 
+bool BootState::any_attached() const
+{
+	for (bool a : attached_)
+		if (a)
+			return true;
+	return false;
+}
+
+void BootState::end_activation()
+{
+	for (uint32_t i = 0; i < cpus_.size(); ++i)
+		entered_[i] = false;
+}
+
 void BootState::new_activation()
 {
 	++activation_;
@@ -54,7 +68,7 @@ nlohmann::json BootState::to_json() const
 		                {"entries", c.entries},
 		                {"entered", static_cast<bool>(entered_[i])}});
 	}
-	nlohmann::json j = {{"activation", activation_}, {"cpus", cpus}};
+	nlohmann::json j = {{"activation", activation_}, {"started", started_}, {"cpus", cpus}};
 	if (failure_)
 		j["failure"] = {{"cpu", failure_->cpu}, {"code", failure_->code}};
 	return j;
@@ -66,6 +80,7 @@ void BootState::load(const nlohmann::json& j)
 	if (!j.is_object())
 		return;
 	activation_ = j.value("activation", uint64_t{1});
+	started_ = j.value("started", false);
 	if (auto it = j.find("cpus"); it != j.end() && it->is_array()) {
 		for (const auto& c : *it) {
 			const auto n = c.value("cpu", uint32_t{0});
@@ -92,6 +107,7 @@ void BootState::clear()
 	}
 	failure_.reset();
 	activation_ = 1;
+	started_ = false;
 }
 
 }  // namespace el3d

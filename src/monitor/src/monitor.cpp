@@ -172,8 +172,9 @@ Entry Monitor::enter(uint32_t cpu, EntryKind kind, const manifest::BootConfig* c
 	e.kind = kind;
 	CpuStatus& st = m.boot.cpu(cpu);
 	if (kind == EntryKind::Cold) {
-		if (m.boot.any_entered())
+		if (m.boot.started())
 			m.boot.new_activation();
+		m.boot.set_started();
 		const manifest::BootConfig& cfg = config ? *config : m.boot_config;
 		const std::vector<uint8_t> page = manifest::build_manifest(cfg, g.shared_base(), g.shared_size);
 		std::memset(m.carveout->ptr(g.shared_base()), 0, g.shared_size);
@@ -195,6 +196,38 @@ Entry Monitor::enter(uint32_t cpu, EntryKind kind, const manifest::BootConfig* c
 	             kind == EntryKind::Cold ? "cold" : "warm", e.activation, hex(e.regs[0]), hex(e.regs[1]),
 	             hex(e.regs[2]), hex(e.regs[3]), hex(e.regs[4]));
 	return e;
+}
+
+void Monitor::attach(uint32_t cpu)
+{
+	Impl& m = *impl_;
+	if (cpu >= m.carveout->geometry().core_count)
+		throw EntryRefused("cpu " + std::to_string(cpu) + " is not a CPU of this platform (" +
+		                   std::to_string(m.carveout->geometry().core_count) + " cores)");
+	std::lock_guard lock(m.mu);
+	if (m.boot.attached(cpu))
+		throw SessionConflict("cpu " + std::to_string(cpu) + " already has a session: two RMM instances cannot run on "
+		                      "the same CPU");
+	m.boot.set_attached(cpu, true);
+}
+
+void Monitor::detach(uint32_t cpu)
+{
+	Impl& m = *impl_;
+	if (cpu >= m.carveout->geometry().core_count)
+		return;
+	std::lock_guard lock(m.mu);
+	if (!m.boot.attached(cpu))
+		return;
+	m.boot.set_attached(cpu, false);
+	if (!m.boot.any_attached()) {
+		// The RMM instance is gone: whatever enters next starts a new activation.
+		m.boot.end_activation();
+		m.commit();
+		spdlog::info("cpu{} session closed: the RMM instance of activation {} is gone", cpu, m.boot.activation());
+	} else {
+		spdlog::info("cpu{} session closed", cpu);
+	}
 }
 
 MonitorStatus Monitor::status() const
@@ -219,6 +252,7 @@ MonitorStatus Monitor::status() const
 		if (c.state != CpuBootState::Off || c.completions != 0 || c.entries != 0 || c.token != 0) {
 			s.cpus.push_back(c);
 			s.cpus.back().cpu = i;
+			s.cpus.back().session = m.boot.attached(i);
 		}
 	}
 	s.boot_failure = m.boot.failure();

@@ -20,7 +20,7 @@ namespace el3d {
 // carveout's state block.
 class BootState {
 public:
-	explicit BootState(uint32_t core_count) : cpus_(core_count), entered_(core_count, false) {}
+	explicit BootState(uint32_t core_count) : cpus_(core_count), entered_(core_count, false), attached_(core_count, false) {}
 
 	CpuStatus& cpu(uint32_t n) { return cpus_[n]; }
 	const CpuStatus& cpu(uint32_t n) const { return cpus_[n]; }
@@ -33,8 +33,18 @@ public:
 	bool entered(uint32_t n) const { return entered_[n]; }
 	bool any_entered() const;
 	void mark_entered(uint32_t n) { entered_[n] = true; }
+	// A cold boot happened in the current activation (the next one starts a new activation).
+	bool started() const { return started_; }
+	void set_started() { started_ = true; }
 	// Begin a new activation: every CPU's boot state restarts; tokens are kept.
 	void new_activation();
+	// The RMM instance is gone (its last CPU session closed): the next entry is a cold boot.
+	void end_activation();
+
+	// CPUs with an open session (not persisted: sessions end with the daemon).
+	bool attached(uint32_t n) const { return attached_[n]; }
+	void set_attached(uint32_t n, bool a) { attached_[n] = a; }
+	bool any_attached() const;
 
 	nlohmann::json to_json() const;
 	void load(const nlohmann::json& j);  // tolerant of a missing document (new file)
@@ -43,6 +53,8 @@ public:
 private:
 	std::vector<CpuStatus> cpus_;
 	std::vector<bool> entered_;
+	std::vector<bool> attached_;
+	bool started_ = false;
 	std::optional<BootFailure> failure_;
 	uint64_t activation_ = 1;
 };

@@ -137,3 +137,21 @@ TEST_F(BootEntry, DelegationsSurviveRestartAndResetClearsThem)
 	monitor->reset();
 	EXPECT_EQ(smc(EL3_FID_RMM_GTSI_DELEGATE, {0x80005000})[0], 0u);
 }
+
+TEST_F(BootEntry, SessionsClaimCpusAndTheirEndEndsTheActivation)
+{
+	monitor->attach(0);
+	monitor->attach(1);
+	EXPECT_THROW(monitor->attach(1), SessionConflict);
+	EXPECT_THROW(monitor->attach(99), EntryRefused);
+	auto cold = monitor->enter(0, EntryKind::Auto);
+	EXPECT_EQ(monitor->enter(1, EntryKind::Auto).kind, EntryKind::Warm);
+	monitor->detach(1);
+	EXPECT_EQ(monitor->enter(2, EntryKind::Auto).kind, EntryKind::Warm);  // CPU 0's session still open
+	monitor->detach(0);                                                    // the last one: the RMM is gone
+	monitor->attach(1);
+	auto next = monitor->enter(1, EntryKind::Auto);
+	EXPECT_EQ(next.kind, EntryKind::Cold);
+	EXPECT_EQ(next.activation, cold.activation + 1);
+	EXPECT_TRUE(monitor->status().cpus[1].session);
+}

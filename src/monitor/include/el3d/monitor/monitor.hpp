@@ -56,6 +56,7 @@ struct CpuStatus {
 	uint64_t completions = 0;    // how many RMM_BOOT_COMPLETE this CPU sent
 	uint64_t token = 0;          // activation token: x2 of its last RMM_BOOT_COMPLETE
 	uint64_t entries = 0;        // boot entries (cold or warm) of this CPU
+	bool session = false;        // a client session is attached to this CPU
 };
 
 struct BootFailure {
@@ -75,6 +76,11 @@ struct Entry {
 
 class EntryRefused : public std::runtime_error {
 	using std::runtime_error::runtime_error;
+};
+
+// A second session claimed a CPU that already has one.
+class SessionConflict : public EntryRefused {
+	using EntryRefused::EntryRefused;
 };
 
 // What `el3ctl status` shows.
@@ -122,6 +128,12 @@ public:
 	// daemon's boot configuration for this entry. Throws EntryRefused (bad CPU, Realm world
 	// disabled after a failed boot, warm boot before any cold boot) and manifest::ConfigError.
 	Entry enter(uint32_t cpu, EntryKind kind, const manifest::BootConfig* config = nullptr);
+
+	// Sessions: a client claims a CPU for the life of one RMM instance on it. attach() throws
+	// SessionConflict if the CPU is already claimed (EntryRefused for a bad CPU). When the last
+	// session detaches, the RMM instance is gone and the next entry starts a new activation.
+	void attach(uint32_t cpu);
+	void detach(uint32_t cpu);
 
 	MonitorStatus status() const;
 	// Forget every region, delegation and CPU's boot state; the image reads as zero afterwards.

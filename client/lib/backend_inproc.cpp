@@ -1,0 +1,138 @@
+// el3client in process: the el3d core runs inside the caller, on a carveout file, with no daemon.
+// Same semantics as the daemon: the same dispatch entry, the same file, the same lock (a daemon
+// on the same file is refused while this process holds it).
+#include "backend.hpp"
+
+#include "el3_codes.hpp"
+#include "el3d/monitor/monitor.hpp"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <mutex>
+
+namespace el3d::client {
+
+namespace {
+
+void quiet_logging()
+{
+	// The core logs through spdlog's default logger; in a library, send it to stderr at "warn"
+	// unless EL3D_LOG_LEVEL says otherwise.
+	static std::once_flag once;
+	std::call_once(once, [] {
+		auto logger = spdlog::stderr_color_mt("el3client");
+		spdlog::set_default_logger(logger);
+		const char* lvl = std::getenv("EL3D_LOG_LEVEL");
+		spdlog::set_level(spdlog::level::from_str(lvl ? lvl : "warn"));
+	});
+}
+
+class InprocSession final : public CpuSession {
+public:
+	InprocSession(Monitor& m, unsigned c, int kind) : m_(m)
+	{
+		cpu = c;
+		try {
+			m.attach(c);
+		} catch (const SessionConflict& e) {
+			throw Error(EL3_ERR_REFUSED, e.what());
+		} catch (const EntryRefused& e) {
+			throw Error(EL3_ERR_INVALID, e.what());
+		}
+		try {
+			const Entry e = m.enter(c, kind == 1 ? EntryKind::Cold : kind == 2 ? EntryKind::Warm : EntryKind::Auto);
+			entry = e.regs;
+		} catch (const std::exception& e) {
+			m.detach(c);
+			throw Error(EL3_ERR_REFUSED, e.what());
+		}
+	}
+	~InprocSession() override { m_.detach(cpu); }
+	void smc(uint64_t fid, const uint64_t* a, uint64_t* out) override
+	{
+		SmcArgs x{};
+		for (unsigned i = 0; i < x.size(); ++i)
+			x[i] = a[i];
+		SmcResult r{};
+		try {
+			m_.call(cpu, fid, x, r);
+		} catch (const std::exception& e) {
+			throw Error(EL3_ERR_SESSION, e.what());
+		}
+		for (unsigned i = 0; i < r.size(); ++i)
+			out[i] = r[i];
+	}
+
+private:
+	Monitor& m_;
+};
+
+class InprocBackend final : public Backend {
+public:
+	explicit InprocBackend(const std::string& spec)
+	{
+		quiet_logging();
+		std::string path = spec, query;
+		if (auto q = spec.find('?'); q != std::string::npos) {
+			path = spec.substr(0, q);
+			query = spec.substr(q + 1);
+		}
+		CarveoutOpenRequest req;
+		req.path = path;
+		MonitorOptions opts;
+		while (!query.empty()) {
+			const auto amp = query.find('&');
+			const std::string kv = query.substr(0, amp);
+			query = amp == std::string::npos ? "" : query.substr(amp + 1);
+			const auto eq = kv.find('=');
+			const std::string k = kv.substr(0, eq), v = eq == std::string::npos ? "" : kv.substr(eq + 1);
+			if (k == "abi") {
+				auto a = abi_from_name(v);
+				if (!a)
+					throw Error(EL3_ERR_INVALID, "unknown abi '" + v + "' in endpoint");
+				opts.abi = *a;
+			} else if (k == "platform") {
+				req.platform = v;
+			} else {
+				throw Error(EL3_ERR_INVALID, "unknown endpoint option '" + k + "' (abi, platform)");
+			}
+		}
+		if (path.empty())
+			throw Error(EL3_ERR_INVALID, "inproc: needs a carveout file path");
+		try {
+			monitor_ = std::make_unique<Monitor>(Carveout::open(req), opts);
+		} catch (const std::exception& e) {
+			throw Error(EL3_ERR_CONNECT, e.what());
+		}
+		const Carveout& c = monitor_->carveout();
+		const Geometry& g = c.geometry();
+		info_.platform = g.platform;
+		info_.abi = abi_name(opts.abi);
+		info_.interface_version = interface_version(opts.abi);
+		info_.core_count = g.core_count;
+		info_.rmm_base = g.rmm_base;
+		info_.carveout_size = g.image_size();
+		info_.shared_base = g.shared_base();
+		info_.shared_size = g.shared_size;
+		info_.carveout_path = c.path();
+		info_.carveout_id = c.uuid_string();
+		info_.file_offset = c.image_offset();
+	}
+	const Info& info() const override { return info_; }
+	std::unique_ptr<CpuSession> enter(unsigned cpu, int kind) override
+	{
+		return std::make_unique<InprocSession>(*monitor_, cpu, kind);
+	}
+
+private:
+	std::unique_ptr<Monitor> monitor_;
+	Info info_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> connect_inproc(const std::string& spec) { return std::make_unique<InprocBackend>(spec); }
+
+}  // namespace el3d::client

@@ -1,0 +1,2 @@
+#pragma once
+#include "el3d/el3_client.h"

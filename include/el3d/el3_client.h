@@ -1,0 +1,108 @@
+/*
+ * el3client — the C interface an RMM built for the host uses to reach el3d.
+ *
+ * Usable from C11 and C++. Every function reports failure as a return value (EL3_OK = 0 on
+ * success) and, when `err` is not NULL, a message in it; none of them aborts the caller.
+ *
+ *   el3_client *c;  el3_cpu *cpu0;  el3_regs entry, r;  el3_error err;
+ *   if (el3_connect(NULL, &c, &err) != EL3_OK) { fprintf(stderr, "%s\n", err.message); ... }
+ *   el3_cpu_enter(c, 0, EL3_ENTRY_AUTO, &cpu0, &entry, &err);     // x0..x4: the boot registers
+ *   el3_smc(cpu0, 0xC40001B7, (uint64_t[12]){0x1000, (12 << 24) | 1}, &r, &err);
+ *   uint64_t *granules = (uint64_t *)r.x[1];                          // PA == VA
+ *   el3_boot_complete(cpu0, 0, 0, &err);
+ *   el3_cpu_leave(cpu0);  el3_disconnect(c);
+ *
+ * Endpoints: NULL means $EL3D_ENDPOINT, else the daemon's default socket ($EL3D_SOCKET, else
+ * $XDG_RUNTIME_DIR/el3d/el3d.sock). "unix:/path" or "/path" is a daemon's socket;
+ * "inproc:/path/carveout.img" runs the el3d core inside this process on that carveout file (no
+ * daemon), optionally with "?abi=tfa" and "&platform=qemu" for a new file.
+ *
+ * Memory: el3_connect maps the daemon's carveout file so that physical addresses can be used as
+ * pointers (PA == VA), as TF-RMM's host build expects. When that virtual range is already taken
+ * in this process it falls back to an offset mapping (el3_identity_mapped() returns 0, and a
+ * warning is printed once); el3_pa_to_va() works in both cases. The file must be reachable at the
+ * path the daemon reports (a shared volume when el3d runs in a container).
+ */
+#ifndef EL3D_EL3_CLIENT_H
+#define EL3D_EL3_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "el3d/smc.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Return codes. */
+#define EL3_OK 0
+#define EL3_ERR_INVALID 1      /* a bad argument (CPU out of range, bad endpoint, NULL pointer) */
+#define EL3_ERR_CONNECT 2      /* the daemon cannot be reached, or the carveout file cannot be opened */
+#define EL3_ERR_REFUSED 3      /* the daemon refused: CPU already has a session, Realm world disabled, ... */
+#define EL3_ERR_SESSION 4      /* the session broke (the daemon stopped or died) */
+#define EL3_ERR_MAP 5          /* the carveout file could not be mapped */
+
+typedef struct el3_error {
+	int code;
+	char message[256];
+} el3_error;
+
+typedef struct el3_regs {
+	uint64_t x[EL3_SMC_RESULTS]; /* x0 .. x7 */
+} el3_regs;
+
+typedef struct el3_client el3_client; /* a connection to el3d, or an in-process el3d */
+typedef struct el3_cpu el3_cpu;       /* one CPU's session */
+
+enum el3_entry_kind {
+	EL3_ENTRY_AUTO = 0, /* cold if nothing entered in this activation or this CPU did already */
+	EL3_ENTRY_COLD = 1,
+	EL3_ENTRY_WARM = 2,
+};
+
+struct el3_info {
+	char platform[32];
+	char abi[32];
+	uint32_t interface_version;
+	uint32_t core_count;
+	uint64_t rmm_base;       /* first physical address of the carveout */
+	uint64_t carveout_size;  /* bytes, shared page included */
+	uint64_t shared_base;    /* the EL3-RMM shared page */
+	uint64_t shared_size;
+	char carveout_path[256];
+};
+
+int el3_connect(const char *endpoint, el3_client **out, el3_error *err);
+void el3_disconnect(el3_client *c);
+int el3_get_info(el3_client *c, struct el3_info *info, el3_error *err);
+
+/* Enter as CPU `cpu`: claims the CPU for this process (a second claim is EL3_ERR_REFUSED) and
+ * returns EL3's entry registers in `entry` (cold: x0 cpu, x1 version, x2 CPUs, x3 shared page,
+ * x4 token; warm: x0 cpu, x1 token). The calling thread becomes this CPU for
+ * monitor_call() (el3d/el3_tfrmm.h). */
+int el3_cpu_enter(el3_client *c, unsigned cpu, enum el3_entry_kind kind, el3_cpu **out, el3_regs *entry,
+                  el3_error *err);
+/* One SMC from this CPU: x1..x12 from `args` (NULL = all zero), x0..x7 into `out`. */
+int el3_smc(el3_cpu *cpu, uint64_t fid, const uint64_t args[EL3_SMC_ARGS], el3_regs *out, el3_error *err);
+/* RMM_BOOT_COMPLETE. A negative `result` is reported to el3d and then ends the process with a
+ * message on stderr and exit status 1 (an RMM that panics at boot would spin forever). */
+int el3_boot_complete(el3_cpu *cpu, int64_t result, uint64_t token, el3_error *err);
+unsigned el3_cpu_index(const el3_cpu *cpu);
+/* Release the CPU (closes its session). When the last CPU of an RMM instance leaves, the next
+ * entry starts a new activation. */
+void el3_cpu_leave(el3_cpu *cpu);
+
+/* Physical <-> virtual for the carveout (shared page included). NULL / 0 outside it. */
+void *el3_pa_to_va(el3_client *c, uint64_t pa);
+uint64_t el3_va_to_pa(el3_client *c, const void *va);
+/* 1 if the carveout is mapped at VA == PA, 0 if at an offset. */
+int el3_identity_mapped(el3_client *c);
+
+const char *el3_strerror(int code);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EL3D_EL3_CLIENT_H */

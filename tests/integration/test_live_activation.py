@@ -1,0 +1,138 @@
+#!/usr/bin/python3
+"""Live-activation suite: examples/mini-rmm run as instance 1 and then as instance 2 against the
+real daemon (and in process), checking that instance 2 gets the same memory with x0 = 0 and finds
+instance 1's state. Variants: instance 1 killed with SIGKILL in the middle of its boot, the daemon
+killed between instances, a larger tagged region asked for (refused), the tfa ABI (state found
+through activation tokens), and the in-process endpoint with no daemon at all.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import unittest
+
+ARGS = None
+
+
+def parse(line):
+    return dict(kv.split("=", 1) for kv in line.split()[1:] if "=" in kv)
+
+
+class LiveActivation(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="el3d-la-", dir="/tmp")
+        self.sock = os.path.join(self.tmp, "el3d.sock")
+        self.carveout = os.path.join(self.tmp, "c.img")
+        self.daemon = None
+        self.logs = []
+
+    def tearDown(self):
+        if self.daemon and self.daemon.poll() is None:
+            self.daemon.kill()
+            self.daemon.wait()
+        for log in self.logs:
+            log.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def start_daemon(self, *extra):
+        log = open(os.path.join(self.tmp, "el3d.log"), "ab")
+        self.logs.append(log)
+        self.daemon = subprocess.Popen([ARGS.el3d, "--carveout", self.carveout, "--socket", self.sock, *extra],
+                                       stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        r = subprocess.run([ARGS.el3ctl, "--socket", self.sock, "wait", "--timeout", "15"], capture_output=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def rmm(self, *args, endpoint=None, rc=0):
+        env = dict(os.environ, EL3D_ENDPOINT=endpoint or ("unix:" + self.sock))
+        r = subprocess.run([ARGS.mini_rmm, *args], env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(r.returncode, rc, "mini-rmm %s: %s%s" % (" ".join(args), r.stdout, r.stderr))
+        lines = [l for l in r.stdout.splitlines() if l.startswith("mini-rmm:")]
+        return (parse(lines[0]) if lines else {}), r
+
+    def status(self):
+        return json.loads(subprocess.run([ARGS.el3ctl, "--socket", self.sock, "status", "--json"],
+                                         capture_output=True, text=True, check=True).stdout)
+
+    def test_second_instance_finds_the_first_ones_state(self):
+        self.start_daemon()
+        one, _ = self.rmm()
+        self.assertEqual((one["instance"], one["fresh"], one["vmids_fresh"], one["identity"]), ("1", "1", "1", "1"))
+        two, r = self.rmm()
+        self.assertEqual((two["instance"], two["fresh"], two["vmids_fresh"]), ("2", "0", "0"))
+        self.assertEqual((two["granules"], two["vmids"]), (one["granules"], one["vmids"]))
+        self.assertIn("delegated=128 ok", r.stdout)  # 4 CPUs x 16 granules per instance, both kept
+        st = self.status()
+        self.assertEqual(st["activation"], 2)
+        self.assertEqual(st["gpt"]["realm"], 0x2000000 // 0x1000 + 128)
+        self.assertEqual(sorted(r["id"] for r in st["regions"]), [1, 2])
+
+    def test_instance_killed_mid_boot(self):
+        self.start_daemon()
+        p = subprocess.Popen([ARGS.mini_rmm, "--pause-before-complete-ms", "30000"],
+                             env=dict(os.environ, EL3D_ENDPOINT="unix:" + self.sock),
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        first = p.stdout.readline()  # printed after the allocations, before RMM_BOOT_COMPLETE
+        self.assertIn("instance=1", first)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        p.stdout.close()
+        p.stderr.close()
+        st = self.status()
+        self.assertEqual([c["state"] for c in st["cpus"] if c["cpu"] == 0], ["booting"])
+        two, _ = self.rmm()
+        self.assertEqual((two["instance"], two["fresh"]), ("2", "0"))
+        self.assertEqual(two["granules"], parse(first)["granules"])
+
+    def test_daemon_killed_between_instances(self):
+        self.start_daemon()
+        one, _ = self.rmm()
+        self.daemon.send_signal(signal.SIGKILL)
+        self.daemon.wait()
+        self.start_daemon()
+        two, _ = self.rmm()
+        self.assertEqual((two["instance"], two["fresh"], two["granules"]), ("2", "0", one["granules"]))
+
+    def test_larger_tagged_region_is_refused(self):
+        self.start_daemon()
+        self.rmm("--granule-bytes", "8")
+        _, r = self.rmm("--granule-bytes", "16", rc=1)
+        self.assertIn("EL3 returned -4", r.stderr)  # E_RMM_NOMEM
+        self.assertIn("reported a failed boot", r.stderr)
+        st = self.status()
+        self.assertEqual(st["boot_failure"]["name"], "E_RMM_BOOT_NO_MEM")
+        self.assertEqual(len(st["regions"]), 2)  # nothing new was allocated
+
+    def test_tfa_abi_finds_state_through_activation_tokens(self):
+        self.start_daemon("--abi", "tfa")
+        one, _ = self.rmm()
+        self.assertEqual((one["abi"], one["fresh"]), ("tfa", "1"))
+        two, _ = self.rmm()
+        self.assertEqual((two["instance"], two["fresh"], two["granules"]), ("2", "0", one["granules"]))
+        st = self.status()
+        self.assertEqual(st["cpus"][0]["token"], int(one["granules"], 16))
+        self.assertTrue(all(r["id"] == 0 for r in st["regions"]))  # RESERVE_MEMORY has no tags
+
+    def test_in_process_without_a_daemon(self):
+        ep = "inproc:" + self.carveout
+        one, _ = self.rmm("--cpus", "2", endpoint=ep)
+        two, _ = self.rmm("--cpus", "2", endpoint=ep)
+        self.assertEqual((two["instance"], two["fresh"], two["granules"]), ("2", "0", one["granules"]))
+        # The same file then works with the daemon: a third instance.
+        self.start_daemon()
+        three, _ = self.rmm("--cpus", "2")
+        self.assertEqual((three["instance"], three["granules"]), ("3", one["granules"]))
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser()
+    p.add_argument("--el3d", required=True)
+    p.add_argument("--el3ctl", required=True)
+    p.add_argument("--mini-rmm", dest="mini_rmm", required=True)
+    ARGS, rest = p.parse_known_args()
+    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
