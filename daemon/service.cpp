@@ -12,6 +12,27 @@ namespace el3d {
 using grpc::Status;
 using grpc::StatusCode;
 
+namespace {
+// x0..x7 into any message with fields x0..x7 (SmcResponse, BootResponse).
+template <typename Msg>
+void set_regs(Msg* m, const SmcResult& r)
+{
+	m->set_x0(r[0]);
+	m->set_x1(r[1]);
+	m->set_x2(r[2]);
+	m->set_x3(r[3]);
+	m->set_x4(r[4]);
+	m->set_x5(r[5]);
+	m->set_x6(r[6]);
+	m->set_x7(r[7]);
+}
+
+SmcArgs args_of(const v1::SmcRequest& r)
+{
+	return {r.x1(), r.x2(), r.x3(), r.x4(), r.x5(), r.x6(), r.x7(), r.x8(), r.x9(), r.x10(), r.x11(), r.x12()};
+}
+}  // namespace
+
 Status MonitorService::dispatch(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out)
 {
 	try {
@@ -29,21 +50,11 @@ Status MonitorService::dispatch(uint32_t cpu, uint64_t fid, const SmcArgs& x, Sm
 
 Status MonitorService::Smc(grpc::ServerContext*, const v1::SmcRequest* req, v1::SmcResponse* resp)
 {
-	const SmcArgs x = {req->x1(), req->x2(), req->x3(), req->x4(),  req->x5(),  req->x6(),
-	                   req->x7(), req->x8(), req->x9(), req->x10(), req->x11(), req->x12()};
 	SmcResult r{};
-	Status s = dispatch(req->cpu(), req->fid(), x, r);
-	if (!s.ok())
-		return s;
-	resp->set_x0(r[0]);
-	resp->set_x1(r[1]);
-	resp->set_x2(r[2]);
-	resp->set_x3(r[3]);
-	resp->set_x4(r[4]);
-	resp->set_x5(r[5]);
-	resp->set_x6(r[6]);
-	resp->set_x7(r[7]);
-	return Status::OK;
+	Status s = dispatch(req->cpu(), req->fid(), args_of(*req), r);
+	if (s.ok())
+		set_regs(resp, r);
+	return s;
 }
 
 Status MonitorService::AllocateMemory(grpc::ServerContext*, const v1::AllocateMemoryRequest* req,
@@ -90,14 +101,7 @@ Status MonitorService::enter(uint32_t cpu, v1::EntryKind k, const std::string& c
 		}
 		const Entry e = monitor_.enter(cpu, kind, cfg ? &*cfg : nullptr);
 		resp->set_kind(e.kind == EntryKind::Cold ? v1::ENTRY_KIND_COLD : v1::ENTRY_KIND_WARM);
-		resp->set_x0(e.regs[0]);
-		resp->set_x1(e.regs[1]);
-		resp->set_x2(e.regs[2]);
-		resp->set_x3(e.regs[3]);
-		resp->set_x4(e.regs[4]);
-		resp->set_x5(e.regs[5]);
-		resp->set_x6(e.regs[6]);
-		resp->set_x7(e.regs[7]);
+		set_regs(resp, e.regs);
 		resp->set_activation(e.activation);
 		resp->set_manifest_size(e.manifest_size);
 		return Status::OK;
@@ -162,20 +166,10 @@ Status MonitorService::Session(grpc::ServerContext* ctx,
 	while (stream->Read(&req)) {
 		if (!req.has_smc())
 			return {StatusCode::INVALID_ARGUMENT, "a session enters its CPU once; later messages must be `smc`"};
-		const v1::SmcRequest& r = req.smc();
-		const SmcArgs x = {r.x1(), r.x2(), r.x3(), r.x4(), r.x5(), r.x6(), r.x7(), r.x8(), r.x9(), r.x10(), r.x11(), r.x12()};
 		SmcResult o{};
-		if (Status s = dispatch(cpu, r.fid(), x, o); !s.ok())
+		if (Status s = dispatch(cpu, req.smc().fid(), args_of(req.smc()), o); !s.ok())
 			return s;
-		v1::SmcResponse* sr = resp.mutable_smc();
-		sr->set_x0(o[0]);
-		sr->set_x1(o[1]);
-		sr->set_x2(o[2]);
-		sr->set_x3(o[3]);
-		sr->set_x4(o[4]);
-		sr->set_x5(o[5]);
-		sr->set_x6(o[6]);
-		sr->set_x7(o[7]);
+		set_regs(resp.mutable_smc(), o);
 		if (!stream->Write(resp))
 			break;
 	}

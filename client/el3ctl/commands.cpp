@@ -37,6 +37,12 @@ bool Session::connect()
 	return true;
 }
 
+grpc::Status Session::get_state(v1::State& state)
+{
+	auto ctx = context();
+	return stub->GetState(ctx.get(), v1::GetStateRequest{}, &state);
+}
+
 std::unique_ptr<grpc::ClientContext> Session::context() const
 {
 	auto ctx = std::make_unique<grpc::ClientContext>();
@@ -216,9 +222,7 @@ int cmd_status(Session& s, bool json)
 	if (!s.connect())
 		return kUnreachable;
 	v1::State state;
-	auto ctx = s.context();
-	grpc::Status st = s.stub->GetState(ctx.get(), v1::GetStateRequest{}, &state);
-	if (!st.ok())
+	if (grpc::Status st = s.get_state(state); !st.ok())
 		return s.fail(st, "status");
 	if (json)
 		*s.out << state_json(state).dump(2) << "\n";
@@ -284,16 +288,7 @@ int cmd_boot(Session& s, uint32_t cpu, const std::string& kind, const std::strin
 		}
 		return s.fail(st, "boot");
 	}
-	v1::SmcResponse regs;
-	regs.set_x0(resp.x0());
-	regs.set_x1(resp.x1());
-	regs.set_x2(resp.x2());
-	regs.set_x3(resp.x3());
-	regs.set_x4(resp.x4());
-	regs.set_x5(resp.x5());
-	regs.set_x6(resp.x6());
-	regs.set_x7(resp.x7());
-	*s.out << registers_line(regs) << "\n";
+	*s.out << registers_line(resp) << "\n";
 	return kOk;
 }
 
@@ -302,12 +297,8 @@ int cmd_manifest(Session& s, bool json)
 	if (!s.connect())
 		return kUnreachable;
 	v1::State state;
-	{
-		auto ctx = s.context();
-		grpc::Status st = s.stub->GetState(ctx.get(), v1::GetStateRequest{}, &state);
-		if (!st.ok())
-			return s.fail(st, "manifest");
-	}
+	if (grpc::Status st = s.get_state(state); !st.ok())
+		return s.fail(st, "manifest");
 	v1::ReadMemoryRequest req;
 	req.set_address(state.shared_base());
 	req.set_length(state.shared_size());

@@ -27,6 +27,7 @@ struct Session {
 	// Connect lazily; false (with a message) if the socket does not exist.
 	bool connect();
 	int fail(const grpc::Status& s, const std::string& what);
+	grpc::Status get_state(v1::State& state);
 	std::unique_ptr<grpc::ClientContext> context() const;
 };
 

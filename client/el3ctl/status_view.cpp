@@ -204,9 +204,8 @@ std::string state_text(const v1::State& s, unsigned width)
 	return out;
 }
 
-std::string registers_line(const v1::SmcResponse& r)
+std::string registers_line(const uint64_t (&x)[8])
 {
-	const uint64_t x[8] = {r.x0(), r.x1(), r.x2(), r.x3(), r.x4(), r.x5(), r.x6(), r.x7()};
 	std::string out;
 	for (unsigned i = 0; i < 8; ++i) {
 		if (i)
