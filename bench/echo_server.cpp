@@ -34,6 +34,30 @@ public:
 		resp->set_x7(req->x7());
 		return grpc::Status::OK;
 	}
+
+	// The same loop as the daemon's Session, minus the monitor: enter, then one answer per smc.
+	grpc::Status Session(grpc::ServerContext*,
+	                     grpc::ServerReaderWriter<v1::SessionResponse, v1::SessionRequest>* stream) override
+	{
+		v1::SessionRequest req;
+		if (!stream->Read(&req))
+			return grpc::Status::OK;
+		if (!req.has_enter())
+			return {grpc::StatusCode::INVALID_ARGUMENT, "the first message of a session must be `enter`"};
+		v1::SessionResponse out;
+		out.mutable_entered()->mutable_entry()->set_x0(req.enter().cpu());
+		if (!stream->Write(out))
+			return grpc::Status::OK;
+		v1::SessionResponse resp;
+		while (stream->Read(&req)) {
+			if (!req.has_smc())
+				return {grpc::StatusCode::INVALID_ARGUMENT, "later messages must be `smc`"};
+			Smc(nullptr, &req.smc(), resp.mutable_smc());
+			if (!stream->Write(resp))
+				break;
+		}
+		return grpc::Status::OK;
+	}
 };
 
 int run(const std::string& socket_path)

@@ -5,6 +5,8 @@
 //   (b) RMM_ALLOCATE_MEMORY round trip, which is durable (includes the carveout file's flush)
 //   (c) allocations per second from 1 and from 4 concurrent clients, checked against GetState
 //   (d) daemon start time with the qemu-sbsa geometry (a carveout image > 1 GiB), new and existing file
+//   (e) SMC round trip through el3client's CPU sessions (the shim), 1 and 2 CPUs, beside a bare gRPC
+//       bidirectional-stream echo with the same channel settings
 //
 // Every server runs as a child process in a temp dir of its own under /tmp; all of them are stopped and the dirs
 // removed before the program exits, also on errors and on SIGINT/SIGTERM. docs/performance.md has the method and
@@ -13,6 +15,7 @@
 #include "measure.hpp"
 #include "process.hpp"
 #include "report.hpp"
+#include "sessions.hpp"
 
 #include "el3d/util/numbers.hpp"
 
@@ -41,6 +44,7 @@ struct Config {
 	uint64_t starts = 5;
 	unsigned clients = 4;
 	std::string json;
+	std::string sections = "abcde";
 	bool quick = false;
 };
 
@@ -159,6 +163,32 @@ void measure_start(const Config& c, Results& r)
 	}
 }
 
+void measure_sessions(const Config& c, Results& r)
+{
+	for (Placement p : {Placement::SameCpu, Placement::Unpinned}) {
+		place_this_process(p);
+		TempDir dir;
+		auto d = spawn_el3d(c, dir, p);
+		Child e("el3d_bench_echo", {c.echo, dir.file("e.sock")}, p, dir.file("echo.log"));
+		wait_until_serving(*d, dir.file("s.sock"), Server::El3d);
+		wait_until_serving(e, dir.file("e.sock"), Server::Echo);
+		const std::vector<SessionTarget> targets = {
+		    {SessionPeer::Shim, d.get(), dir.file("s.sock")},
+		    {SessionPeer::Echo, &e, dir.file("e.sock")},
+		};
+		for (unsigned cpus : {1u, 2u}) {
+			progress(std::string("(e) ") + name(p) + ": el3client sessions and grpc echo stream, " +
+			         std::to_string(cpus) + " CPU(s)");
+			const std::vector<SessionRun> runs = session_round_trips(targets, cpus, c.warmup, c.calls, c.block);
+			for (std::size_t i = 0; i < targets.size(); ++i)
+				r.sessions.push_back({p, targets[i].peer, runs[i]});
+		}
+		stop_checked(e, r);
+		stop_checked(*d, r);
+	}
+	place_this_process(Placement::Unpinned);
+}
+
 int run(int argc, char** argv)
 {
 	Config c;
@@ -167,7 +197,7 @@ int run(int argc, char** argv)
 	             "el3d_bench"};
 	app.add_option("--el3d", c.el3d, "el3d daemon to measure")->capture_default_str();
 	app.add_option("--echo", c.echo, "el3d_bench_echo server to compare with")->capture_default_str();
-	app.add_option("--calls", c.calls, "timed SMC round trips per row of (a)")
+	app.add_option("--calls", c.calls, "timed SMC round trips per row of (a), per CPU in (e)")
 	    ->capture_default_str()
 	    ->check(CLI::PositiveNumber);
 	app.add_option("--warmup", c.warmup, "untimed calls before each row of (a)")->capture_default_str();
@@ -182,6 +212,13 @@ int run(int argc, char** argv)
 	    ->capture_default_str()
 	    ->check(CLI::PositiveNumber);
 	app.add_option("--json", c.json, "also write the results to this file as JSON");
+	app.add_option("--sections", c.sections, "which of the sections a..e to run, e.g. \"ae\" ((0) always runs)")
+	    ->capture_default_str()
+	    ->check([](const std::string& v) {
+		    return !v.empty() && v.find_first_not_of("abcde") == std::string::npos
+		               ? std::string()
+		               : std::string("letters from a to e");
+	    });
 	app.add_flag("--quick", c.quick, "smoke run with small counts (figures not meaningful)");
 	try {
 		app.parse(argc, argv);
@@ -236,6 +273,8 @@ int run(int argc, char** argv)
 			stop_checked(*d, r);
 		}
 		auto section = [&](const char* id, auto&& fn) {
+			if (c.sections.find(id) == std::string::npos)
+				return;
 			const LoadSnapshot before = load_snapshot();
 			fn(c, r);
 			const LoadSnapshot after = load_snapshot();
@@ -246,6 +285,7 @@ int run(int argc, char** argv)
 		section("b", measure_alloc_latency);
 		section("c", measure_alloc_rate);
 		section("d", measure_start);
+		section("e", measure_sessions);
 	} catch (const Interrupted&) {
 		std::fprintf(stderr, "el3d_bench: interrupted; servers stopped, temp dirs removed\n");
 		return 130;

@@ -34,6 +34,25 @@ double p50_ratio(const Results& r, Placement p, uint64_t fid)
 	return d != nullptr && e != nullptr && e->run.latency.p50 > 0 ? d->run.latency.p50 / e->run.latency.p50 : 0;
 }
 
+const SessionRow* find_session(const Results& r, Placement p, SessionPeer peer, unsigned cpus)
+{
+	for (const auto& row : r.sessions)
+		if (row.placement == p && row.peer == peer && row.run.cpus == cpus)
+			return &row;
+	return nullptr;
+}
+
+// The shim's p50 over the bare stream echo's, same placement and CPU count; 0 if either row is missing.
+double session_p50_ratio(const Results& r, Placement p, unsigned cpus)
+{
+	const SessionRow* s = find_session(r, p, SessionPeer::Shim, cpus);
+	const SessionRow* e = find_session(r, p, SessionPeer::Echo, cpus);
+	return s != nullptr && e != nullptr && e->run.latency.p50 > 0 ? s->run.latency.p50 / e->run.latency.p50 : 0;
+}
+
+// The target of the shim's sessions: within this factor of a bare bidirectional-stream echo at p50.
+constexpr double kSessionTarget = 1.15;
+
 double min_of(const std::vector<double>& v) { return v.empty() ? 0 : *std::min_element(v.begin(), v.end()); }
 double max_of(const std::vector<double>& v) { return v.empty() ? 0 : *std::max_element(v.begin(), v.end()); }
 
@@ -51,25 +70,9 @@ nlohmann::json alloc_json(const AllocRun& a)
 	        {"regions_match", a.regions_match()}};
 }
 
-}  // namespace
-
-void print_report(std::FILE* out, const Results& r)
+void print_a(std::FILE* out, const Results& r)
 {
-	const Machine& m = r.machine;
 	const Counts& c = r.counts;
-	line(out, "el3d_bench: el3d %s (%s)%s", m.el3d_version.c_str(), m.el3d_path.c_str(), c.quick ? ", QUICK RUN" : "");
-	line(out, "machine: %d CPUs (%s), %s, /tmp on %s; gRPC %s, protobuf %s", m.cpus, m.cpu_model.c_str(),
-	     m.kernel.c_str(), m.tmp_fs.c_str(), m.grpc_version.c_str(), m.protobuf_version.c_str());
-	std::fputc('\n', out);
-
-	line(out, "(0) reference floor: raw Unix socket ping-pong between two processes, 64 B each way, no gRPC; us");
-	line(out, "  %-9s %8s %8s %8s %8s", "placement", "p50", "p90", "p99", "mean");
-	for (const auto& [label, l] : {std::pair{"same-cpu", r.raw_uds.same_cpu},
-	                               std::pair{"split-cpu", r.raw_uds.split_cpu}})
-		if (l.n > 0)
-			line(out, "  %-9s %8.1f %8.1f %8.1f %8.1f", label, l.p50, l.p90, l.p99, l.mean);
-	std::fputc('\n', out);
-
 	line(out, "(a) SMC round trip, unknown FID -> SMC_UNK (touches no disk); 1 client, sequential calls;");
 	line(out, "    %llu timed calls after %llu warm-up per row, rows taking turns in blocks of %llu; latency in us",
 	     static_cast<unsigned long long>(c.calls), static_cast<unsigned long long>(c.warmup),
@@ -95,8 +98,10 @@ void print_report(std::FILE* out, const Results& r)
 			     p50_ratio(r, p, kWarnedUnknownFid));
 	}
 	line(out, "  * inside the RMM-EL3 range but not implemented: el3d logs a warning per call (to a file here)");
-	std::fputc('\n', out);
+}
 
+void print_b(std::FILE* out, const Results& r)
+{
 	const AllocRun& a = r.alloc_latency;
 	line(out, "(b) RMM_ALLOCATE_MEMORY round trip (FID 0xC40001B7, x1 = 64, x2 = 0: untagged), durable: the daemon");
 	line(out, "    msyncs (MS_SYNC) the allocation to the carveout file before it answers; 1 client, unpinned; us");
@@ -108,8 +113,11 @@ void print_report(std::FILE* out, const Results& r)
 	if (a.failed > 0)
 		line(out, "  %llu allocations failed, first: %s", static_cast<unsigned long long>(a.failed),
 		     a.first_error.c_str());
-	std::fputc('\n', out);
+}
 
+void print_c(std::FILE* out, const Results& r)
+{
+	const Counts& c = r.counts;
 	line(out, "(c) RMM_ALLOCATE_MEMORY throughput; unpinned; each client its own connection and CPU number;");
 	line(out, "    %llu allocations per run, a fresh daemon (--rmm-size 0x40000000) per run",
 	     static_cast<unsigned long long>(c.allocs));
@@ -123,8 +131,10 @@ void print_report(std::FILE* out, const Results& r)
 			line(out, "          %llu allocations failed, first: %s", static_cast<unsigned long long>(t.failed),
 			     t.first_error.c_str());
 	}
-	std::fputc('\n', out);
+}
 
+void print_d(std::FILE* out, const Results& r)
+{
 	const StartRun& s = r.start;
 	line(out, "(d) daemon start, platform %s (image %s): spawn -> first GetState answered; %zu starts each; ms",
 	     s.platform.c_str(), human_size(s.image_size).c_str(), s.created_ms.size());
@@ -136,8 +146,75 @@ void print_report(std::FILE* out, const Results& r)
 	line(out, "  carveout file: apparent size %s (%llu bytes), allocated %s (%llu bytes, st_blocks * 512)",
 	     human_size(s.file.apparent).c_str(), static_cast<unsigned long long>(s.file.apparent),
 	     human_size(s.file.allocated).c_str(), static_cast<unsigned long long>(s.file.allocated));
+}
 
+void print_e(std::FILE* out, const Results& r)
+{
+	const Counts& c = r.counts;
+	line(out, "(e) SMC round trip through el3client's CPU sessions (el3_smc on a session, unknown FID -> SMC_UNK), beside");
+	line(out, "    a bare gRPC bidirectional-stream echo with the same channel settings; each CPU its own thread and");
+	line(out, "    connection; %llu timed calls per CPU after %llu warm-up, the two taking turns in blocks of %llu; us",
+	     static_cast<unsigned long long>(c.calls), static_cast<unsigned long long>(c.warmup),
+	     static_cast<unsigned long long>(c.block));
+	line(out, "  %-9s %4s %-10s %8s %8s %8s %8s %9s   %s", "placement", "CPUs", "client", "p50", "p90", "p99", "mean",
+	     "calls/s", "CPU us/call client + server");
+	for (Placement p : {Placement::SameCpu, Placement::Unpinned}) {
+		for (unsigned cpus : {1u, 2u}) {
+			for (SessionPeer peer : {SessionPeer::Shim, SessionPeer::Echo}) {
+				const SessionRow* row = find_session(r, p, peer, cpus);
+				if (row == nullptr)
+					continue;
+				const Latency& l = row->run.latency;
+				line(out, "  %-9s %4u %-10s %8.1f %8.1f %8.1f %8.1f %9.0f   %.1f + %.1f", name(p), cpus, name(peer),
+				     l.p50, l.p90, l.p99, l.mean, row->run.calls_per_s, row->run.client_cpu_us,
+				     row->run.server_cpu_us);
+			}
+			if (const double q = session_p50_ratio(r, p, cpus); q > 0)
+				line(out, "  %-9s %4u el3client / echo at p50: %.2f (target <= %.2f: %s)", name(p), cpus, q,
+				     kSessionTarget, q <= kSessionTarget ? "met" : "NOT MET");
+		}
+	}
+}
+
+}  // namespace
+
+void print_report(std::FILE* out, const Results& r)
+{
+	const Machine& m = r.machine;
+	const Counts& c = r.counts;
+	line(out, "el3d_bench: el3d %s (%s)%s", m.el3d_version.c_str(), m.el3d_path.c_str(), c.quick ? ", QUICK RUN" : "");
+	line(out, "machine: %d CPUs (%s), %s, /tmp on %s; gRPC %s, protobuf %s", m.cpus, m.cpu_model.c_str(),
+	     m.kernel.c_str(), m.tmp_fs.c_str(), m.grpc_version.c_str(), m.protobuf_version.c_str());
 	std::fputc('\n', out);
+
+	line(out, "(0) reference floor: raw Unix socket ping-pong between two processes, 64 B each way, no gRPC; us");
+	line(out, "  %-9s %8s %8s %8s %8s", "placement", "p50", "p90", "p99", "mean");
+	for (const auto& [label, l] : {std::pair{"same-cpu", r.raw_uds.same_cpu},
+	                               std::pair{"split-cpu", r.raw_uds.split_cpu}})
+		if (l.n > 0)
+			line(out, "  %-9s %8.1f %8.1f %8.1f %8.1f", label, l.p50, l.p90, l.p99, l.mean);
+	std::fputc('\n', out);
+
+	if (!r.smc.empty()) {
+		print_a(out, r);
+		std::fputc('\n', out);
+	}
+	if (r.alloc_latency.attempted > 0) {
+		print_b(out, r);
+		std::fputc('\n', out);
+	}
+	if (!r.alloc_rate.empty()) {
+		print_c(out, r);
+		std::fputc('\n', out);
+	}
+	if (!r.start.created_ms.empty()) {
+		print_d(out, r);
+		std::fputc('\n', out);
+	}
+	if (!r.sessions.empty()) {
+		print_e(out, r);
+		std::fputc('\n', out);
+	}
 	line(out, "background (the machine may be shared): per section, CPU time of other processes and steal in %% of");
 	line(out, "all CPUs' time; disk writes and flushes of the whole machine, the daemons' own included");
 	line(out, "  %-7s %8s %10s %7s %10s %8s", "section", "seconds", "others %", "steal %", "disk MiB", "flushes");
@@ -200,6 +277,19 @@ nlohmann::json to_json(const Results& r)
 	              {"file_allocated_bytes", s.file.allocated},
 	              {"rss_created_bytes", s.rss_created},
 	              {"rss_reopened_bytes", s.rss_reopened}};
+	auto& sessions = j["sessions"] = nlohmann::json::array();
+	for (const auto& row : r.sessions)
+		sessions.push_back({{"placement", name(row.placement)},
+		                    {"client", name(row.peer)},
+		                    {"cpus", row.run.cpus},
+		                    {"latency", latency_json(row.run.latency)},
+		                    {"calls_per_s", row.run.calls_per_s},
+		                    {"client_cpu_us_per_call", row.run.client_cpu_us},
+		                    {"server_cpu_us_per_call", row.run.server_cpu_us}});
+	for (Placement p : {Placement::SameCpu, Placement::Unpinned})
+		for (unsigned cpus : {1u, 2u})
+			j["p50_ratio_el3client_to_stream_echo"][name(p)][std::to_string(cpus)] = session_p50_ratio(r, p, cpus);
+	j["p50_ratio_el3client_target"] = kSessionTarget;
 	auto& load = j["background"] = nlohmann::json::array();
 	for (const auto& l : r.load)
 		load.push_back({{"section", l.section},

@@ -3,6 +3,7 @@
 #include "calibrate.hpp"
 #include "measure.hpp"
 #include "process.hpp"
+#include "sessions.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -31,6 +32,12 @@ struct SmcRow {
 	SmcRun run;
 };
 
+struct SessionRow {
+	Placement placement;
+	SessionPeer peer;
+	SessionRun run;
+};
+
 struct StartRun {
 	std::string platform;
 	uint64_t image_size = 0;  // rmm_limit - rmm_base + the shared page
@@ -53,6 +60,7 @@ struct Results {
 	AllocRun alloc_latency;
 	std::vector<AllocRun> alloc_rate;
 	StartRun start;
+	std::vector<SessionRow> sessions;
 	std::vector<SectionLoad> load;
 	std::vector<std::string> notes;  // anything that did not go as expected, e.g. a daemon's non-zero exit
 };

@@ -2,6 +2,7 @@
 // that CPUs run in parallel.
 #include "backend.hpp"
 
+#include "channel.hpp"
 #include "el3_codes.hpp"
 #include "el3d/v1/monitor.grpc.pb.h"
 
@@ -18,12 +19,8 @@ namespace {
 
 std::shared_ptr<grpc::Channel> make_channel(const std::string& socket)
 {
-	grpc::ChannelArguments args;
-	args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection of its own
-	args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
-	args.SetInt(GRPC_ARG_MINIMAL_STACK, 1);              // no per-call filters we do not use
-	args.SetMaxReceiveMessageSize(8 << 20);
-	return grpc::CreateCustomChannel("unix:" + socket, grpc::InsecureChannelCredentials(), args);
+	return grpc::CreateCustomChannel("unix:" + socket, grpc::InsecureChannelCredentials(),
+	                                 session_channel_arguments());
 }
 
 int code_of(const grpc::Status& s)

@@ -1,0 +1,219 @@
+#include "sessions.hpp"
+
+#include "channel.hpp"
+#include "echo.grpc.pb.h"
+#include "el3d/el3_client.h"
+#include "el3d/smc.h"
+#include "measure.hpp"
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <stdexcept>
+#include <thread>
+
+namespace el3d::bench {
+
+namespace {
+
+// x1..x7 that both servers send back; x8..x12 stay zero (not on the wire).
+constexpr uint64_t kArg(unsigned i) { return 0x1000 + i; }
+
+bool is_unknown_answer(const uint64_t x[8])
+{
+	if (x[0] != EL3_SMC_UNK)
+		return false;
+	for (unsigned i = 1; i < 8; ++i)
+		if (x[i] != kArg(i))
+			return false;
+	return true;
+}
+
+// One CPU's session with one server: a round trip per call().
+class Caller {
+public:
+	virtual ~Caller() = default;
+	// One SMC of the unknown FID; throws if it fails or is not answered with SMC_UNK and x1..x7 unchanged.
+	virtual void call() = 0;
+};
+
+// The shim, as an RMM uses it: el3_smc() on a CPU entered with el3_cpu_enter().
+class ShimCaller final : public Caller {
+public:
+	ShimCaller(el3_client* c, unsigned cpu)
+	{
+		el3_regs entry;
+		el3_error err;
+		if (el3_cpu_enter(c, cpu, EL3_ENTRY_AUTO, &cpu_, &entry, &err) != EL3_OK)
+			throw std::runtime_error("el3_cpu_enter(cpu " + std::to_string(cpu) + "): " + err.message);
+		for (unsigned i = 0; i < 7; ++i)
+			args_[i] = kArg(i + 1);
+	}
+	~ShimCaller() override { el3_cpu_leave(cpu_); }
+	void call() override
+	{
+		el3_regs out;
+		el3_error err;
+		if (el3_smc(cpu_, kQuietUnknownFid, args_, &out, &err) != EL3_OK)
+			throw std::runtime_error(std::string("el3_smc: ") + err.message);
+		if (!is_unknown_answer(out.x))
+			throw std::runtime_error("el3d answered the unknown FID through the shim with x0 = " +
+			                         std::to_string(out.x[0]) + " or changed x1..x7");
+	}
+
+private:
+	el3_cpu* cpu_ = nullptr;
+	uint64_t args_[EL3_SMC_ARGS] = {};
+};
+
+// A bare client of the echo server's Session: the same channel settings as the shim, Write() then Read().
+class EchoCaller final : public Caller {
+public:
+	EchoCaller(const std::string& socket, unsigned cpu)
+	    : stub_(Echo::NewStub(grpc::CreateCustomChannel("unix:" + socket, grpc::InsecureChannelCredentials(),
+	                                                    client::session_channel_arguments()))),
+	      stream_(stub_->Session(&ctx_))
+	{
+		v1::SessionRequest enter;
+		enter.mutable_enter()->set_cpu(cpu);
+		if (!stream_->Write(enter) || !stream_->Read(&resp_) || !resp_.has_entered())
+			throw std::runtime_error("the echo server's Session did not answer `enter`");
+		v1::SmcRequest* s = req_.mutable_smc();
+		s->set_fid(kQuietUnknownFid);
+		s->set_x1(kArg(1)), s->set_x2(kArg(2)), s->set_x3(kArg(3)), s->set_x4(kArg(4));
+		s->set_x5(kArg(5)), s->set_x6(kArg(6)), s->set_x7(kArg(7));
+	}
+	~EchoCaller() override
+	{
+		stream_->WritesDone();
+		stream_->Finish();
+	}
+	void call() override
+	{
+		if (!stream_->Write(req_) || !stream_->Read(&resp_) || !resp_.has_smc())
+			throw std::runtime_error("the echo server's Session broke");
+		const v1::SmcResponse& r = resp_.smc();
+		const uint64_t x[8] = {r.x0(), r.x1(), r.x2(), r.x3(), r.x4(), r.x5(), r.x6(), r.x7()};
+		if (!is_unknown_answer(x))
+			throw std::runtime_error("the echo server changed x1..x7");
+	}
+
+private:
+	std::unique_ptr<Echo::Stub> stub_;
+	grpc::ClientContext ctx_;
+	std::unique_ptr<grpc::ClientReaderWriter<v1::SessionRequest, v1::SessionResponse>> stream_;
+	v1::SessionRequest req_;
+	v1::SessionResponse resp_;
+};
+
+struct ClientHandle {
+	el3_client* c = nullptr;
+	~ClientHandle() { el3_disconnect(c); }
+};
+
+struct Series {
+	const SessionTarget* target;
+	std::vector<std::unique_ptr<Caller>> cpus;
+	std::vector<std::vector<int64_t>> ns;  // per CPU
+	double seconds = 0, client_cpu = 0, server_cpu = 0;
+};
+
+// `n` calls on every CPU of `s` at once, one thread per CPU; durations appended when `record`.
+void run_block(Series& s, uint64_t n, bool record)
+{
+	std::vector<std::exception_ptr> errors(s.cpus.size());
+	auto body = [&](std::size_t k) {
+		try {
+			for (uint64_t i = 0; i < n; ++i) {
+				const auto t0 = Clock::now();
+				s.cpus[k]->call();
+				const auto t1 = Clock::now();
+				if (record)
+					s.ns[k].push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
+			}
+		} catch (...) {
+			errors[k] = std::current_exception();
+		}
+	};
+	if (s.cpus.size() == 1) {
+		body(0);
+	} else {
+		std::vector<std::thread> threads;
+		for (std::size_t k = 0; k < s.cpus.size(); ++k)
+			threads.emplace_back(body, k);
+		for (auto& t : threads)
+			t.join();
+	}
+	for (auto& e : errors)
+		if (e)
+			std::rethrow_exception(e);
+}
+
+}  // namespace
+
+const char* name(SessionPeer p) { return p == SessionPeer::Shim ? "el3client" : "grpc echo"; }
+
+std::vector<SessionRun> session_round_trips(const std::vector<SessionTarget>& targets, unsigned cpus,
+                                            uint64_t warmup, uint64_t calls, uint64_t block)
+{
+	std::vector<std::unique_ptr<ClientHandle>> clients;
+	std::vector<Series> series;
+	for (const SessionTarget& t : targets) {
+		Series s{&t, {}, std::vector<std::vector<int64_t>>(cpus), 0, 0, 0};
+		if (t.peer == SessionPeer::Shim) {
+			auto h = std::make_unique<ClientHandle>();
+			el3_error err;
+			if (el3_connect(("unix:" + t.socket).c_str(), &h->c, &err) != EL3_OK)
+				throw std::runtime_error("el3_connect(unix:" + t.socket + "): " + err.message);
+			for (unsigned k = 0; k < cpus; ++k)  // CPU 0 first: its entry is the cold boot
+				s.cpus.push_back(std::make_unique<ShimCaller>(h->c, k));
+			clients.push_back(std::move(h));
+		} else {
+			for (unsigned k = 0; k < cpus; ++k)
+				s.cpus.push_back(std::make_unique<EchoCaller>(t.socket, k));
+		}
+		for (auto& v : s.ns)
+			v.reserve(calls);
+		series.push_back(std::move(s));
+	}
+
+	for (Series& s : series) {
+		check_interrupted();
+		run_block(s, warmup, false);
+	}
+	// As in (a): blocks taking turns, rotating who goes first, so that the machine's other work falls on all
+	// series alike.
+	for (uint64_t done = 0, round = 0; done < calls; done += block, ++round) {
+		const uint64_t n = std::min(block, calls - done);
+		for (std::size_t k = 0; k < series.size(); ++k) {
+			Series& s = series[(k + round) % series.size()];
+			check_interrupted();
+			const double client_cpu0 = self_cpu_seconds();
+			const double server_cpu0 = s.target->process->cpu_seconds();
+			const auto begin = Clock::now();
+			run_block(s, n, true);
+			s.seconds += std::chrono::duration<double>(Clock::now() - begin).count();
+			s.client_cpu += self_cpu_seconds() - client_cpu0;
+			s.server_cpu += s.target->process->cpu_seconds() - server_cpu0;
+		}
+	}
+
+	std::vector<SessionRun> runs;
+	for (Series& s : series) {
+		std::vector<int64_t> all;
+		for (auto& v : s.ns)
+			all.insert(all.end(), v.begin(), v.end());
+		SessionRun run;
+		run.cpus = cpus;
+		const auto n = static_cast<double>(all.size());
+		run.client_cpu_us = s.client_cpu / n * 1e6;
+		run.server_cpu_us = s.server_cpu / n * 1e6;
+		run.calls_per_s = s.seconds > 0 ? n / s.seconds : 0;
+		run.latency = summarize(std::move(all));
+		runs.push_back(run);
+	}
+	series.clear();  // the sessions close before their client disconnects
+	return runs;
+}
+
+}  // namespace el3d::bench
