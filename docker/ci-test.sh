@@ -10,8 +10,10 @@
 # `podman system service`; else dockerd started by hand); make the Debian base image offline if it
 # is not there; build the image; smoke-test it; bring the compose project up; allocate a tagged
 # region and write a pattern from a client container; restart the daemon container; check from a
-# new client container that the region comes back `existing`, same address, same bytes; time
-# `stop` of the daemon (must be well under the 10 s kill timeout); take it all down; check that
+# new client container that the region comes back `existing`, same address, same bytes; run
+# compose's mini-rmm service (an RMM linked with el3client), restart el3d, run it again and check
+# that the second instance finds the first one's state; the same through a host directory
+# (docker/compose.host.yaml); time `stop` of the daemon (must be well under the 10 s kill timeout); take it all down; check that
 # nothing is left (processes, mounts, network links, firewall rules, ip_forward).
 #
 # If no engine can be installed or started it prints "SKIPPED: <reason>" and exits 0.
@@ -29,6 +31,7 @@ ROOT=$PWD
 export DEBIAN_FRONTEND=noninteractive
 
 IMAGE=localhost/el3d:dev
+BUILD_IMAGE=localhost/el3d-build:dev
 BASE_TAG=localhost/debian:bookworm
 PROJECT=el3dci$$
 COMPOSE_FILE_REL=docker/compose.yaml
@@ -295,6 +298,12 @@ build_image() {
 		tail -n 60 "$WORK/build.log" | indent
 		die "image build failed (exit $rc)"
 	fi
+	# The build stage as an image of its own: compose's mini-rmm service (an RMM linked with
+	# el3client) runs from it. Every layer is cached from the build above.
+	args=(build -f docker/Dockerfile -t "$BUILD_IMAGE" --target build --build-arg "BASE_IMAGE=$BASE_TAG" --network host)
+	[ "$ENGINE" = podman ] && args+=(--format docker --pull=never)
+	"${E[@]}" "${args[@]}" . >>"$WORK/build.log" 2>&1 || { tail -n 20 "$WORK/build.log" | indent; die "build --target build failed"; }
+	pass "image $BUILD_IMAGE (the build stage, for mini-rmm) built"
 }
 
 # run1 ARGS...: a one-off container, no network, no healthcheck; stdout only (stderr to a log).
@@ -411,6 +420,24 @@ persistence() {
 		fail "after the restart: the content differs"
 }
 
+# ---- compose's mini-rmm service on the named volume: a live activation across containers ---------
+mini_rmm() {
+	local out rc
+	out=$(dev el3ctl reset) || { printf '%s\n' "$out" | indent; die "el3ctl reset failed"; }
+	pass "client container: el3ctl reset (mini-rmm's tags 1 and 2 must be free)"
+	out=$(timeout 120 "${C[@]}" run --rm -T mini-rmm 2>>"$WORK/compose.log") && rc=0 || rc=$?
+	note "$out"
+	[[ "$out" =~ instance=1\ .*fresh=1 ]] && [[ "$out" =~ instance=1\ .*\ ok$ ]] &&
+		pass "compose run mini-rmm: instance 1 booted with fresh tagged regions (exit $rc)" ||
+		fail "compose run mini-rmm, instance 1: exit $rc, '$out' (see $WORK/compose.log)"
+	timeout 60 "${C[@]}" restart el3d 2>&1 | indent || fail "compose restart el3d failed"
+	out=$(timeout 120 "${C[@]}" run --rm -T mini-rmm 2>>"$WORK/compose.log") && rc=0 || rc=$?
+	note "$out"
+	[[ "$out" =~ instance=2\ .*fresh=0 ]] && [[ "$out" =~ instance=2\ .*\ ok$ ]] &&
+		pass "compose run mini-rmm after restart el3d: instance 2 found instance 1's regions and state" ||
+		fail "compose run mini-rmm, instance 2: exit $rc, '$out' (see $WORK/compose.log)"
+}
+
 stop_time() {
 	local cid t0 t1 dt code
 	cid=$(el3d_cid)
@@ -472,21 +499,18 @@ host_dir() {
 		fail "host directory: socket: $(stat -c '%F %u %a' "$D/el3d.sock" 2>&1)"
 	fi
 
-	local args=(build -f docker/Dockerfile -t localhost/el3d-build:dev --target build
-		--build-arg "BASE_IMAGE=$BASE_TAG" --network host)
-	[ "$ENGINE" = podman ] && args+=(--format docker --pull=never)
-	"${E[@]}" "${args[@]}" . >>"$WORK/build.log" 2>&1 || { tail -n 20 "$WORK/build.log" | indent; die "build --target build failed"; }
-	local mini=(run1 --user 10002:10002 -v "$D:$D" localhost/el3d-build:dev
-		/build/examples/mini-rmm/mini-rmm --endpoint "$D/el3d.sock")
-	out=$("${mini[@]}") && rc=0 || rc=$?
+	# compose's mini-rmm service with the host-directory override: its own container, only that
+	# directory of the host, the chosen uid.
+	local mini=(timeout 120 "${HC[@]}" run --rm -T mini-rmm)
+	out=$("${mini[@]}" 2>>"$WORK/compose.log") && rc=0 || rc=$?
 	note "$out"
 	[[ "$out" =~ instance=1\ .*\ ok$ ]] && pass "mini-rmm in another container: instance 1 booted (exit $rc)" ||
-		fail "mini-rmm instance 1: exit $rc, '$out' (see $WORK/run.log)"
+		fail "mini-rmm instance 1: exit $rc, '$out' (see $WORK/compose.log)"
 	timeout 60 "${HC[@]}" restart el3d 2>&1 | indent || fail "compose restart el3d (host directory) failed"
-	out=$("${mini[@]}") && rc=0 || rc=$?
+	out=$("${mini[@]}" 2>>"$WORK/compose.log") && rc=0 || rc=$?
 	note "$out"
 	[[ "$out" =~ instance=2\ .*\ ok$ ]] && pass "mini-rmm after an el3d restart: instance 2 found instance 1's state" ||
-		fail "mini-rmm instance 2: exit $rc, '$out' (see $WORK/run.log)"
+		fail "mini-rmm instance 2: exit $rc, '$out' (see $WORK/compose.log)"
 
 	timeout 120 "${HC[@]}" down -v -t 5 2>&1 | indent
 	HOST_COMPOSE_USED=0
@@ -636,6 +660,7 @@ step "build $IMAGE" build_image
 step "smoke test" smoke
 step "compose up + example session" compose_up
 step "persistence across compose restart el3d" persistence
+step "compose run mini-rmm, restart, run again" mini_rmm
 step "stop time" stop_time
 step "compose down -v" compose_down
 step "host directory (compose.host.yaml) + mini-rmm" host_dir
