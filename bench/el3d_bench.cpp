@@ -77,27 +77,42 @@ void stop_checked(Child& child, Results& r)
 		                  describe_wait_status(st) + " instead of exit 0: " + child.log_tail());
 }
 
+// el3d and the echo server side by side in `dir` (sockets s.sock and e.sock), both serving. Both run at once: the one
+// not being called sleeps in epoll while the blocks of calls take turns.
+struct ServerPair {
+	std::unique_ptr<Child> el3d, echo;
+	void stop(Results& r)
+	{
+		stop_checked(*echo, r);
+		stop_checked(*el3d, r);
+	}
+};
+ServerPair spawn_pair(const Config& c, const TempDir& dir, Placement p)
+{
+	ServerPair s{spawn_el3d(c, dir, p),
+	             std::make_unique<Child>("el3d_bench_echo", std::vector<std::string>{c.echo, dir.file("e.sock")}, p,
+	                                     dir.file("echo.log"))};
+	wait_until_serving(*s.el3d, dir.file("s.sock"), Server::El3d);
+	wait_until_serving(*s.echo, dir.file("e.sock"), Server::Echo);
+	return s;
+}
+
 void measure_smc(const Config& c, Results& r)
 {
 	for (Placement p : {Placement::SameCpu, Placement::Unpinned}) {
 		progress(std::string("(a) ") + name(p) + ": el3d and grpc echo, interleaved");
 		place_this_process(p);
 		TempDir dir;
-		// Both servers run at once: the one not being called sleeps in epoll, and the blocks of calls take turns.
-		auto d = spawn_el3d(c, dir, p);
-		Child e("el3d_bench_echo", {c.echo, dir.file("e.sock")}, p, dir.file("echo.log"));
-		wait_until_serving(*d, dir.file("s.sock"), Server::El3d);
-		wait_until_serving(e, dir.file("e.sock"), Server::Echo);
+		ServerPair s = spawn_pair(c, dir, p);
 		const std::vector<SmcTarget> targets = {
-		    {d.get(), dir.file("s.sock"), Server::El3d, kQuietUnknownFid},
-		    {d.get(), dir.file("s.sock"), Server::El3d, kWarnedUnknownFid},
-		    {&e, dir.file("e.sock"), Server::Echo, kQuietUnknownFid},
+		    {s.el3d.get(), dir.file("s.sock"), Server::El3d, kQuietUnknownFid},
+		    {s.el3d.get(), dir.file("s.sock"), Server::El3d, kWarnedUnknownFid},
+		    {s.echo.get(), dir.file("e.sock"), Server::Echo, kQuietUnknownFid},
 		};
 		const std::vector<SmcRun> runs = smc_round_trips(targets, c.warmup, c.calls, c.block);
 		for (std::size_t i = 0; i < targets.size(); ++i)
 			r.smc.push_back({p, targets[i].server, targets[i].fid, runs[i]});
-		stop_checked(e, r);
-		stop_checked(*d, r);
+		s.stop(r);
 	}
 	place_this_process(Placement::Unpinned);
 }
@@ -168,13 +183,10 @@ void measure_sessions(const Config& c, Results& r)
 	for (Placement p : {Placement::SameCpu, Placement::Unpinned}) {
 		place_this_process(p);
 		TempDir dir;
-		auto d = spawn_el3d(c, dir, p);
-		Child e("el3d_bench_echo", {c.echo, dir.file("e.sock")}, p, dir.file("echo.log"));
-		wait_until_serving(*d, dir.file("s.sock"), Server::El3d);
-		wait_until_serving(e, dir.file("e.sock"), Server::Echo);
+		ServerPair s = spawn_pair(c, dir, p);
 		const std::vector<SessionTarget> targets = {
-		    {SessionPeer::Shim, d.get(), dir.file("s.sock")},
-		    {SessionPeer::Echo, &e, dir.file("e.sock")},
+		    {SessionPeer::Shim, s.el3d.get(), dir.file("s.sock")},
+		    {SessionPeer::Echo, s.echo.get(), dir.file("e.sock")},
 		};
 		for (unsigned cpus : {1u, 2u}) {
 			progress(std::string("(e) ") + name(p) + ": el3client sessions and grpc echo stream, " +
@@ -183,8 +195,7 @@ void measure_sessions(const Config& c, Results& r)
 			for (std::size_t i = 0; i < targets.size(); ++i)
 				r.sessions.push_back({p, targets[i].peer, runs[i]});
 		}
-		stop_checked(e, r);
-		stop_checked(*d, r);
+		s.stop(r);
 	}
 	place_this_process(Placement::Unpinned);
 }

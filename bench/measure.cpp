@@ -74,6 +74,27 @@ std::runtime_error rpc_error(const char* what, const grpc::Status& s)
 
 const char* name(Server s) { return s == Server::El3d ? "el3d" : "grpc echo"; }
 
+std::vector<TurnTotals> take_turns(const std::vector<const Child*>& servers, uint64_t calls, uint64_t block,
+                                   const std::function<void(std::size_t, uint64_t)>& run)
+{
+	std::vector<TurnTotals> totals(servers.size());
+	for (uint64_t done = 0, round = 0; done < calls; done += block, ++round) {
+		const uint64_t n = std::min(block, calls - done);
+		for (std::size_t k = 0; k < servers.size(); ++k) {
+			const std::size_t i = (k + round) % servers.size();
+			check_interrupted();
+			const double client_cpu0 = self_cpu_seconds();
+			const double server_cpu0 = servers[i]->cpu_seconds();
+			const auto begin = Clock::now();
+			run(i, n);
+			totals[i].seconds += std::chrono::duration<double>(Clock::now() - begin).count();
+			totals[i].client_cpu += self_cpu_seconds() - client_cpu0;
+			totals[i].server_cpu += servers[i]->cpu_seconds() - server_cpu0;
+		}
+	}
+	return totals;
+}
+
 double wait_until_serving(Child& child, const std::string& socket, Server server, std::chrono::milliseconds timeout)
 {
 	const auto deadline = child.spawned() + timeout;
@@ -127,7 +148,6 @@ std::vector<SmcRun> smc_round_trips(const std::vector<SmcTarget>& targets, uint6
 		Call call;
 		v1::SmcRequest req;
 		std::vector<int64_t> ns;
-		double seconds = 0, client_cpu = 0, server_cpu = 0;
 	};
 	std::vector<Series> series;
 	for (const SmcTarget& t : targets) {
@@ -154,40 +174,32 @@ std::vector<SmcRun> smc_round_trips(const std::vector<SmcTarget>& targets, uint6
 		}
 	}
 
-	// Blocks of calls, taking turns (and rotating who goes first): whatever else the machine does meanwhile falls
-	// on every series alike, so their ratio holds even when the absolute figures move.
-	for (uint64_t done = 0, round = 0; done < calls; done += block, ++round) {
-		const uint64_t n = std::min(block, calls - done);
-		for (std::size_t k = 0; k < series.size(); ++k) {
-			Series& s = series[(k + round) % series.size()];
-			check_interrupted();
-			const double client_cpu0 = self_cpu_seconds();
-			const double server_cpu0 = s.target->process->cpu_seconds();
-			const auto begin = Clock::now();
-			for (uint64_t i = 0; i < n; ++i) {
-				const auto t0 = Clock::now();
-				grpc::Status st = s.call(s.req, resp);
-				const auto t1 = Clock::now();
-				if (!st.ok())
-					throw rpc_error("Smc", st);
-				if (!is_unknown_answer(s.req, resp))
-					throw std::runtime_error(s.target->process->what() + " answered the unknown FID with x0 = " +
-					                         std::to_string(resp.x0()) + " or changed x1..x7");
-				s.ns.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
-			}
-			s.seconds += std::chrono::duration<double>(Clock::now() - begin).count();
-			s.client_cpu += self_cpu_seconds() - client_cpu0;
-			s.server_cpu += s.target->process->cpu_seconds() - server_cpu0;
+	std::vector<const Child*> servers;
+	for (const Series& s : series)
+		servers.push_back(s.target->process);
+	const std::vector<TurnTotals> totals = take_turns(servers, calls, block, [&](std::size_t k, uint64_t n) {
+		Series& s = series[k];
+		for (uint64_t i = 0; i < n; ++i) {
+			const auto t0 = Clock::now();
+			grpc::Status st = s.call(s.req, resp);
+			const auto t1 = Clock::now();
+			if (!st.ok())
+				throw rpc_error("Smc", st);
+			if (!is_unknown_answer(s.req, resp))
+				throw std::runtime_error(s.target->process->what() + " answered the unknown FID with x0 = " +
+				                         std::to_string(resp.x0()) + " or changed x1..x7");
+			s.ns.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
 		}
-	}
+	});
 
 	std::vector<SmcRun> runs;
-	for (Series& s : series) {
+	for (std::size_t k = 0; k < series.size(); ++k) {
+		Series& s = series[k];
 		SmcRun run;
 		const auto n = static_cast<double>(s.ns.size());
-		run.client_cpu_us = s.client_cpu / n * 1e6;
-		run.server_cpu_us = s.server_cpu / n * 1e6;
-		run.calls_per_s = s.seconds > 0 ? n / s.seconds : 0;
+		run.client_cpu_us = totals[k].client_cpu / n * 1e6;
+		run.server_cpu_us = totals[k].server_cpu / n * 1e6;
+		run.calls_per_s = totals[k].seconds > 0 ? n / totals[k].seconds : 0;
 		run.latency = summarize(std::move(s.ns));
 		runs.push_back(run);
 	}

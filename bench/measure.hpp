@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,17 @@ v1::State get_state(const std::string& socket);
 // inside the RMM-EL3 range, 0x1B0..0x1CF).
 inline constexpr uint64_t kQuietUnknownFid = 0xC4000200;
 inline constexpr uint64_t kWarnedUnknownFid = 0xC40001BF;
+
+// What the series of calls that take turns used: wall time, and CPU time of this process (all threads) and of the
+// series' server, summed over its blocks.
+struct TurnTotals {
+	double seconds = 0, client_cpu = 0, server_cpu = 0;
+};
+// `calls` calls per series in blocks of `block`, the series taking turns and rotating who goes first, so that
+// whatever else the machine does meanwhile falls on every series alike and their ratio holds even when the
+// absolute figures move. run(i, n) makes n calls of series i; servers[i] is its server. Polls for interruption.
+std::vector<TurnTotals> take_turns(const std::vector<const Child*>& servers, uint64_t calls, uint64_t block,
+                                   const std::function<void(std::size_t, uint64_t)>& run);
 
 // (a) Sequential round trips of an SMC that touches no disk: an unknown FID, answered with SMC_UNK.
 struct SmcTarget {

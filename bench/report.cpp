@@ -26,12 +26,17 @@ const SmcRow* find(const Results& r, Placement p, Server s, uint64_t fid = kQuie
 	return nullptr;
 }
 
+// a's p50 over b's; 0 if either is missing.
+template <class Row>
+double ratio_p50(const Row* a, const Row* b)
+{
+	return a != nullptr && b != nullptr && b->run.latency.p50 > 0 ? a->run.latency.p50 / b->run.latency.p50 : 0;
+}
+
 // el3d's p50 over the echo server's, same placement; 0 if either row is missing.
 double p50_ratio(const Results& r, Placement p, uint64_t fid)
 {
-	const SmcRow* d = find(r, p, Server::El3d, fid);
-	const SmcRow* e = find(r, p, Server::Echo);
-	return d != nullptr && e != nullptr && e->run.latency.p50 > 0 ? d->run.latency.p50 / e->run.latency.p50 : 0;
+	return ratio_p50(find(r, p, Server::El3d, fid), find(r, p, Server::Echo));
 }
 
 const SessionRow* find_session(const Results& r, Placement p, SessionPeer peer, unsigned cpus)
@@ -45,9 +50,7 @@ const SessionRow* find_session(const Results& r, Placement p, SessionPeer peer, 
 // The shim's p50 over the bare stream echo's, same placement and CPU count; 0 if either row is missing.
 double session_p50_ratio(const Results& r, Placement p, unsigned cpus)
 {
-	const SessionRow* s = find_session(r, p, SessionPeer::Shim, cpus);
-	const SessionRow* e = find_session(r, p, SessionPeer::Echo, cpus);
-	return s != nullptr && e != nullptr && e->run.latency.p50 > 0 ? s->run.latency.p50 / e->run.latency.p50 : 0;
+	return ratio_p50(find_session(r, p, SessionPeer::Shim, cpus), find_session(r, p, SessionPeer::Echo, cpus));
 }
 
 // The target of the shim's sessions: within this factor of a bare bidirectional-stream echo at p50.

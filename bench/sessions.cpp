@@ -115,7 +115,6 @@ struct Series {
 	const SessionTarget* target;
 	std::vector<std::unique_ptr<Caller>> cpus;
 	std::vector<std::vector<int64_t>> ns;  // per CPU
-	double seconds = 0, client_cpu = 0, server_cpu = 0;
 };
 
 // `n` calls on every CPU of `s` at once, one thread per CPU; durations appended when `record`.
@@ -159,7 +158,7 @@ std::vector<SessionRun> session_round_trips(const std::vector<SessionTarget>& ta
 	std::vector<std::unique_ptr<ClientHandle>> clients;
 	std::vector<Series> series;
 	for (const SessionTarget& t : targets) {
-		Series s{&t, {}, std::vector<std::vector<int64_t>>(cpus), 0, 0, 0};
+		Series s{&t, {}, std::vector<std::vector<int64_t>>(cpus)};
 		if (t.peer == SessionPeer::Shim) {
 			auto h = std::make_unique<ClientHandle>();
 			el3_error err;
@@ -181,34 +180,24 @@ std::vector<SessionRun> session_round_trips(const std::vector<SessionTarget>& ta
 		check_interrupted();
 		run_block(s, warmup, false);
 	}
-	// As in (a): blocks taking turns, rotating who goes first, so that the machine's other work falls on all
-	// series alike.
-	for (uint64_t done = 0, round = 0; done < calls; done += block, ++round) {
-		const uint64_t n = std::min(block, calls - done);
-		for (std::size_t k = 0; k < series.size(); ++k) {
-			Series& s = series[(k + round) % series.size()];
-			check_interrupted();
-			const double client_cpu0 = self_cpu_seconds();
-			const double server_cpu0 = s.target->process->cpu_seconds();
-			const auto begin = Clock::now();
-			run_block(s, n, true);
-			s.seconds += std::chrono::duration<double>(Clock::now() - begin).count();
-			s.client_cpu += self_cpu_seconds() - client_cpu0;
-			s.server_cpu += s.target->process->cpu_seconds() - server_cpu0;
-		}
-	}
+	std::vector<const Child*> servers;
+	for (const Series& s : series)
+		servers.push_back(s.target->process);
+	const std::vector<TurnTotals> totals =
+	    take_turns(servers, calls, block, [&](std::size_t k, uint64_t n) { run_block(series[k], n, true); });
 
 	std::vector<SessionRun> runs;
-	for (Series& s : series) {
+	for (std::size_t k = 0; k < series.size(); ++k) {
+		Series& s = series[k];
 		std::vector<int64_t> all;
 		for (auto& v : s.ns)
 			all.insert(all.end(), v.begin(), v.end());
 		SessionRun run;
 		run.cpus = cpus;
 		const auto n = static_cast<double>(all.size());
-		run.client_cpu_us = s.client_cpu / n * 1e6;
-		run.server_cpu_us = s.server_cpu / n * 1e6;
-		run.calls_per_s = s.seconds > 0 ? n / s.seconds : 0;
+		run.client_cpu_us = totals[k].client_cpu / n * 1e6;
+		run.server_cpu_us = totals[k].server_cpu / n * 1e6;
+		run.calls_per_s = totals[k].seconds > 0 ? n / totals[k].seconds : 0;
 		run.latency = summarize(std::move(all));
 		runs.push_back(run);
 	}
