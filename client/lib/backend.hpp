@@ -1,6 +1,7 @@
 #pragma once
 // The two ways el3client reaches the el3d core: over gRPC to a daemon, or in this process.
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
@@ -14,27 +15,45 @@ struct Error : std::runtime_error {
 	int code;
 };
 
-struct Info {
-	std::string platform, abi, carveout_path, carveout_id;
-	uint32_t interface_version = 0, core_count = 0;
-	uint64_t rmm_base = 0, carveout_size = 0, shared_base = 0, shared_size = 0, file_offset = 0;
+// Where emulated physical memory lives: bytes [file_offset, file_offset + size) of the file at
+// `path` (whose superblock id is `id`) hold physical addresses [base, base + size).
+struct CarveoutMap {
+	std::string path, id;
+	uint64_t file_offset = 0, base = 0, size = 0;
 };
 
+struct Info {
+	std::string platform, abi;
+	uint32_t interface_version = 0, core_count = 0;
+	uint64_t shared_base = 0, shared_size = 0;
+	CarveoutMap carveout;  // as the backend reported it at connect time
+};
+
+// One CPU's session. Not thread-safe: the C layer (client.cpp) makes one call at a time on it,
+// except cancel().
 class CpuSession {
 public:
 	virtual ~CpuSession() = default;  // releases the CPU
 	// x1..x12 in, x0..x7 out. Throws Error when the call cannot be made.
 	virtual void smc(uint64_t fid, const uint64_t* args, uint64_t* out) = 0;
-	std::array<uint64_t, 8> entry{};
+	// Makes a call in progress on another thread fail soon, and every later one; thread-safe.
+	// Used to close a session that another thread is blocked on.
+	virtual void cancel() {}
+
 	unsigned cpu = 0;
+	std::array<uint64_t, 8> entry{};  // the entry registers
+	int kind = 0;                     // 1 cold, 2 warm: what the entry was
+	uint64_t activation = 0;          // activation number after the entry
+	CarveoutMap carveout;             // where the carveout is, as the session handshake says
 };
 
 class Backend {
 public:
 	virtual ~Backend() = default;
 	virtual const Info& info() const = 0;
-	// kind: 0 auto, 1 cold, 2 warm. Throws Error.
-	virtual std::unique_ptr<CpuSession> enter(unsigned cpu, int kind) = 0;
+	// kind: 0 auto, 1 cold, 2 warm. `timeout` bounds the handshake (and, for the daemon, the
+	// close of the session). Throws Error.
+	virtual std::unique_ptr<CpuSession> enter(unsigned cpu, int kind, std::chrono::milliseconds timeout) = 0;
 };
 
 std::unique_ptr<Backend> connect_daemon(const std::string& socket);

@@ -4,6 +4,7 @@
 
 #include "channel.hpp"
 #include "el3_codes.hpp"
+#include "el3d/util/numbers.hpp"
 #include "el3d/v1/monitor.grpc.pb.h"
 
 #include <sys/stat.h>
@@ -11,7 +12,11 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 
 namespace el3d::client {
 
@@ -23,6 +28,7 @@ std::shared_ptr<grpc::Channel> make_channel(const std::string& socket)
 	                                 session_channel_arguments());
 }
 
+// The return code of a failed handshake. Once a session is open, every failure is EL3_ERR_SESSION.
 int code_of(const grpc::Status& s)
 {
 	switch (s.error_code()) {
@@ -36,27 +42,87 @@ int code_of(const grpc::Status& s)
 	}
 }
 
+std::string ms(std::chrono::milliseconds t) { return std::to_string(t.count()) + " ms"; }
+
+// Cancels a call (TryCancel on its context) unless disarmed within `limit`. A stream's own
+// deadline would cover its whole life; this bounds one step of it (the handshake, the close).
+class Watchdog {
+public:
+	Watchdog(grpc::ClientContext& ctx, std::chrono::milliseconds limit)
+	    : ctx_(ctx), thread_([this, limit] {
+		      std::unique_lock l(mu_);
+		      if (!cv_.wait_for(l, limit, [this] { return disarmed_; })) {
+			      fired_ = true;
+			      ctx_.TryCancel();
+		      }
+	      })
+	{
+	}
+	~Watchdog() { disarm(); }
+	Watchdog(const Watchdog&) = delete;
+	Watchdog& operator=(const Watchdog&) = delete;
+	// Stops the watchdog; true if it had already fired.
+	bool disarm()
+	{
+		{
+			std::lock_guard l(mu_);
+			disarmed_ = true;
+		}
+		cv_.notify_all();
+		if (thread_.joinable())
+			thread_.join();
+		return fired_;
+	}
+
+private:
+	grpc::ClientContext& ctx_;
+	std::mutex mu_;
+	std::condition_variable cv_;
+	bool disarmed_ = false, fired_ = false;
+	std::thread thread_;  // last: starts once the rest is initialised
+};
+
 class GrpcSession final : public CpuSession {
 public:
-	GrpcSession(const std::string& socket, unsigned c, int kind)
-	    : channel_(make_channel(socket)), stub_(v1::Monitor::NewStub(channel_))
+	GrpcSession(const std::string& socket, unsigned c, int k, std::chrono::milliseconds timeout)
+	    : channel_(make_channel(socket)), stub_(v1::Monitor::NewStub(channel_)), timeout_(timeout)
 	{
 		cpu = c;
+		Watchdog dog(ctx_, timeout);
 		stream_ = stub_->Session(&ctx_);
 		v1::SessionRequest req;
 		auto* en = req.mutable_enter();
 		en->set_cpu(c);
-		en->set_kind(static_cast<v1::EntryKind>(kind));
+		en->set_kind(static_cast<v1::EntryKind>(k));
 		en->set_client("el3client pid " + std::to_string(::getpid()));
 		v1::SessionResponse resp;
-		if (!stream_->Write(req) || !stream_->Read(&resp) || !resp.has_entered())
-			fail("cannot enter cpu " + std::to_string(c));
+		const bool ok = stream_->Write(req) && stream_->Read(&resp) && resp.has_entered();
+		if (dog.disarm()) {
+			broken_ = true;
+			stream_->Finish();
+			throw Error(EL3_ERR_CONNECT, "cannot enter cpu " + std::to_string(c) + ": el3d at " + socket +
+			                                 " did not answer the session handshake within " + ms(timeout) +
+			                                 " (is it stopped?); EL3D_ENTER_TIMEOUT_MS sets the limit");
+		}
+		if (!ok) {
+			broken_ = true;
+			grpc::Status st = stream_->Finish();
+			throw Error(st.ok() ? EL3_ERR_SESSION : code_of(st),
+			            "cannot enter cpu " + std::to_string(c) + ": " +
+			                (st.ok() ? std::string("el3d closed the session") : st.error_message()));
+		}
 		const auto& e = resp.entered().entry();
 		entry = {e.x0(), e.x1(), e.x2(), e.x3(), e.x4(), e.x5(), e.x6(), e.x7()};
+		kind = e.kind() == v1::ENTRY_KIND_WARM ? 2 : 1;
+		activation = e.activation();
+		const auto& m = resp.entered().carveout();
+		carveout = {m.path(), m.id(), m.file_offset(), m.base(), m.size()};
 	}
 	~GrpcSession() override
 	{
 		if (stream_ && !broken_) {
+			// A clean close, bounded: a stopped daemon must not hang el3_cpu_leave().
+			Watchdog dog(ctx_, timeout_);
 			stream_->WritesDone();
 			stream_->Finish();
 		}
@@ -64,33 +130,46 @@ public:
 	void smc(uint64_t fid, const uint64_t* a, uint64_t* out) override
 	{
 		if (broken_)
-			throw Error(EL3_ERR_SESSION, "the session of cpu " + std::to_string(cpu) + " is closed: " + why_);
+			throw Error(EL3_ERR_SESSION, "SMC " + hex(fid) + " on cpu " + std::to_string(cpu) +
+			                                 ": the session is closed: " + why_);
 		v1::SessionRequest req;
 		auto* s = req.mutable_smc();
 		s->set_fid(fid);
 		s->set_x1(a[0]), s->set_x2(a[1]), s->set_x3(a[2]), s->set_x4(a[3]), s->set_x5(a[4]), s->set_x6(a[5]);
 		s->set_x7(a[6]), s->set_x8(a[7]), s->set_x9(a[8]), s->set_x10(a[9]), s->set_x11(a[10]), s->set_x12(a[11]);
 		if (!stream_->Write(req) || !stream_->Read(&resp_) || !resp_.has_smc())
-			fail("SMC " + std::to_string(fid) + " on cpu " + std::to_string(cpu));
+			fail("SMC " + hex(fid) + " on cpu " + std::to_string(cpu));
 		const auto& r = resp_.smc();
 		out[0] = r.x0(), out[1] = r.x1(), out[2] = r.x2(), out[3] = r.x3();
 		out[4] = r.x4(), out[5] = r.x5(), out[6] = r.x6(), out[7] = r.x7();
 	}
+	void cancel() override
+	{
+		cancelled_ = true;
+		ctx_.TryCancel();
+	}
 
 private:
+	// The stream broke during the session: whatever the status (UNAVAILABLE when the daemon died),
+	// that is EL3_ERR_SESSION.
 	[[noreturn]] void fail(const std::string& what)
 	{
 		broken_ = true;
 		grpc::Status st = stream_->Finish();
-		why_ = st.ok() ? std::string("the daemon closed the session") : st.error_message();
-		throw Error(st.ok() ? EL3_ERR_SESSION : code_of(st), what + ": " + why_);
+		if (cancelled_)
+			why_ = "the session was closed by el3_cpu_leave() or el3_disconnect() on another thread";
+		else
+			why_ = st.ok() ? std::string("el3d closed the session") : st.error_message();
+		throw Error(EL3_ERR_SESSION, what + ": " + why_);
 	}
 	std::shared_ptr<grpc::Channel> channel_;
 	std::unique_ptr<v1::Monitor::Stub> stub_;
+	std::chrono::milliseconds timeout_;
 	grpc::ClientContext ctx_;
 	std::unique_ptr<grpc::ClientReaderWriter<v1::SessionRequest, v1::SessionResponse>> stream_;
 	v1::SessionResponse resp_;
 	bool broken_ = false;
+	std::atomic<bool> cancelled_{false};
 	std::string why_;
 };
 
@@ -112,18 +191,15 @@ public:
 		info_.abi = s.abi();
 		info_.interface_version = s.interface_version();
 		info_.core_count = s.core_count();
-		info_.rmm_base = s.rmm_base();
-		info_.carveout_size = s.shared_base() + s.shared_size() - s.rmm_base();
 		info_.shared_base = s.shared_base();
 		info_.shared_size = s.shared_size();
-		info_.carveout_path = s.carveout_path();
-		info_.carveout_id = s.carveout_id();
-		info_.file_offset = s.image_offset();
+		info_.carveout = {s.carveout_path(), s.carveout_id(), s.image_offset(), s.rmm_base(),
+		                  s.shared_base() + s.shared_size() - s.rmm_base()};
 	}
 	const Info& info() const override { return info_; }
-	std::unique_ptr<CpuSession> enter(unsigned cpu, int kind) override
+	std::unique_ptr<CpuSession> enter(unsigned cpu, int kind, std::chrono::milliseconds timeout) override
 	{
-		return std::make_unique<GrpcSession>(socket_, cpu, kind);
+		return std::make_unique<GrpcSession>(socket_, cpu, kind, timeout);
 	}
 
 private:

@@ -5,6 +5,7 @@
 
 #include "el3_codes.hpp"
 #include "el3d/monitor/monitor.hpp"
+#include "el3d/util/numbers.hpp"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -31,7 +32,7 @@ void quiet_logging()
 
 class InprocSession final : public CpuSession {
 public:
-	InprocSession(Monitor& m, unsigned c, int kind) : m_(m)
+	InprocSession(Monitor& m, unsigned c, int k) : m_(m)
 	{
 		cpu = c;
 		try {
@@ -42,14 +43,25 @@ public:
 			throw Error(EL3_ERR_INVALID, e.what());
 		}
 		try {
-			const Entry e = m.enter(c, kind == 1 ? EntryKind::Cold : kind == 2 ? EntryKind::Warm : EntryKind::Auto);
+			const Entry e = m.enter(c, k == 1 ? EntryKind::Cold : k == 2 ? EntryKind::Warm : EntryKind::Auto);
 			entry = e.regs;
+			kind = e.kind == EntryKind::Warm ? 2 : 1;
+			activation = e.activation;
 		} catch (const std::exception& e) {
 			m.detach(c);
 			throw Error(EL3_ERR_REFUSED, e.what());
 		}
+		const Carveout& cv = m.carveout();
+		carveout = {cv.path(), cv.uuid_string(), cv.image_offset(), cv.geometry().rmm_base, cv.geometry().image_size()};
 	}
-	~InprocSession() override { m_.detach(cpu); }
+	~InprocSession() override
+	{
+		try {
+			m_.detach(cpu);
+		} catch (const std::exception& e) {  // closing must not end the caller
+			spdlog::error("el3client: releasing cpu {}: {}", cpu, e.what());
+		}
+	}
 	void smc(uint64_t fid, const uint64_t* a, uint64_t* out) override
 	{
 		SmcArgs x{};
@@ -59,7 +71,7 @@ public:
 		try {
 			m_.call(cpu, fid, x, r);
 		} catch (const std::exception& e) {
-			throw Error(EL3_ERR_SESSION, e.what());
+			throw Error(EL3_ERR_SESSION, "SMC " + hex(fid) + " on cpu " + std::to_string(cpu) + ": " + e.what());
 		}
 		for (unsigned i = 0; i < r.size(); ++i)
 			out[i] = r[i];
@@ -112,16 +124,13 @@ public:
 		info_.abi = abi_name(opts.abi);
 		info_.interface_version = interface_version(opts.abi);
 		info_.core_count = g.core_count;
-		info_.rmm_base = g.rmm_base;
-		info_.carveout_size = g.image_size();
 		info_.shared_base = g.shared_base();
 		info_.shared_size = g.shared_size;
-		info_.carveout_path = c.path();
-		info_.carveout_id = c.uuid_string();
-		info_.file_offset = c.image_offset();
+		info_.carveout = {c.path(), c.uuid_string(), c.image_offset(), g.rmm_base, g.image_size()};
 	}
 	const Info& info() const override { return info_; }
-	std::unique_ptr<CpuSession> enter(unsigned cpu, int kind) override
+	// In process there is nothing to wait for: `timeout` does not apply.
+	std::unique_ptr<CpuSession> enter(unsigned cpu, int kind, std::chrono::milliseconds) override
 	{
 		return std::make_unique<InprocSession>(*monitor_, cpu, kind);
 	}

@@ -9,33 +9,107 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
 
 using el3d::client::Backend;
+using el3d::client::CarveoutMap;
 using el3d::client::CpuSession;
 using el3d::client::Error;
 
 struct el3_client {
 	std::unique_ptr<Backend> backend;
 	uint8_t* map = nullptr;  // the carveout image
-	uint64_t base = 0, size = 0;
+	CarveoutMap mapped;      // what `map` maps
 	bool identity = false;
-};
-
-struct el3_cpu {
-	el3_client* client;
-	std::unique_ptr<CpuSession> session;
 };
 
 namespace {
 
-thread_local el3_cpu* t_bound = nullptr;
+// An el3_cpu handle is the number of a CPU session in this process's registry, never reused:
+// a handle that has ended is simply not found, so a call through it (a stale binding, a CPU left
+// by another thread, a client disconnected) is an error, never a use-after-free.
+struct CpuEntry {
+	uint64_t id = 0;
+	el3_client* client = nullptr;
+	unsigned cpu = 0;
+	int kind = 0;
+	uint64_t activation = 0;
+	std::mutex mu;                        // one call at a time on a CPU; held to close it
+	std::unique_ptr<CpuSession> session;  // null once closed
+};
+
+struct Registry {
+	std::mutex mu;
+	uint64_t next = 1;
+	std::unordered_map<uint64_t, std::shared_ptr<CpuEntry>> cpus;
+};
+
+// Never destroyed: sessions still open when the process exits must not be torn down by static
+// destructors (the kernel closes their connections, el3d notices).
+Registry& registry()
+{
+	static Registry* r = new Registry;
+	return *r;
+}
+
+uint64_t id_of(const el3_cpu* h) { return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(h)); }
+el3_cpu* handle_of(uint64_t id) { return reinterpret_cast<el3_cpu*>(static_cast<uintptr_t>(id)); }
+
+std::shared_ptr<CpuEntry> find(const el3_cpu* h)
+{
+	Registry& r = registry();
+	std::lock_guard l(r.mu);
+	auto it = r.cpus.find(id_of(h));
+	return it == r.cpus.end() ? nullptr : it->second;
+}
+
+// Remove a session from the registry; null if it was not there (ended already).
+std::shared_ptr<CpuEntry> take(uint64_t id)
+{
+	Registry& r = registry();
+	std::lock_guard l(r.mu);
+	auto it = r.cpus.find(id);
+	if (it == r.cpus.end())
+		return nullptr;
+	auto e = std::move(it->second);
+	r.cpus.erase(it);
+	return e;
+}
+
+// Close a session taken from the registry. A thread in a call on it (an SMC can block as long as
+// EL3 takes) is woken with EL3_ERR_SESSION first.
+void close_session(CpuEntry& e)
+{
+	std::unique_lock l(e.mu, std::try_to_lock);
+	if (!l.owns_lock()) {
+		e.session->cancel();
+		l.lock();
+	}
+	e.session.reset();
+}
+
+// The calling thread's CPU for monitor_call(), and what it was told already.
+thread_local uint64_t t_bound = 0;
+thread_local unsigned t_bound_cpu = 0;
+thread_local uint64_t t_warned_stale = 0;
+thread_local bool t_warned_unbound = false;
+
+void bind(uint64_t id, unsigned cpu)
+{
+	t_bound = id;
+	t_bound_cpu = cpu;
+}
 
 int set_error(el3_error* err, int code, const std::string& msg)
 {
@@ -55,35 +129,70 @@ int ok(el3_error* err)
 	return EL3_OK;
 }
 
+// What differs between the carveout a session handshake reports and the one a client mapped.
+std::string mapping_difference(const CarveoutMap& now, const CarveoutMap& mapped)
+{
+	if (now.id != mapped.id)
+		return "it serves " + now.path + " (id " + now.id + "), this client mapped " + mapped.path + " (id " +
+		       mapped.id + ")";
+	return "the same file now maps [" + el3d::hex(now.base) + ", +" + el3d::hex(now.size) + ") from offset " +
+	       el3d::hex(now.file_offset) + ", this client mapped [" + el3d::hex(mapped.base) + ", +" +
+	       el3d::hex(mapped.size) + ") from offset " + el3d::hex(mapped.file_offset);
+}
+
+bool same_mapping(const CarveoutMap& a, const CarveoutMap& b)
+{
+	return a.id == b.id && a.base == b.base && a.size == b.size && a.file_offset == b.file_offset;
+}
+
+// How long the session handshake may take: $EL3D_ENTER_TIMEOUT_MS, else 10 s.
+std::optional<std::chrono::milliseconds> enter_timeout(std::string& why)
+{
+	const char* v = std::getenv("EL3D_ENTER_TIMEOUT_MS");
+	if (v == nullptr || *v == '\0')
+		return std::chrono::milliseconds(10000);
+	uint64_t n = 0;
+	for (const char* p = v; *p != '\0'; ++p) {
+		if (*p < '0' || *p > '9' || n > 3600000) {
+			n = 0;
+			break;
+		}
+		n = n * 10 + static_cast<uint64_t>(*p - '0');
+	}
+	if (n == 0 || n > 3600000) {
+		why = std::string("EL3D_ENTER_TIMEOUT_MS='") + v + "' is not a number of milliseconds in 1..3600000";
+		return std::nullopt;
+	}
+	return std::chrono::milliseconds(n);
+}
+
 // Map the carveout image at VA == PA if that range is free in this process, else anywhere.
 void map_carveout(el3_client& c)
 {
-	const auto& info = c.backend->info();
-	const int fd = ::open(info.carveout_path.c_str(), O_RDWR | O_CLOEXEC);
+	const CarveoutMap& info = c.backend->info().carveout;
+	const int fd = ::open(info.path.c_str(), O_RDWR | O_CLOEXEC);
 	if (fd < 0)
-		throw Error(EL3_ERR_MAP, "cannot open the carveout file " + info.carveout_path + ": " + std::strerror(errno) +
+		throw Error(EL3_ERR_MAP, "cannot open the carveout file " + info.path + ": " + std::strerror(errno) +
 		                             " (it must be reachable at the path el3d uses, e.g. through a shared volume)");
 	// The superblock's random id (bytes 16..31) tells whether this is the daemon's file.
 	uint8_t id[16];
 	if (::pread(fd, id, sizeof(id), 16) != static_cast<ssize_t>(sizeof(id)) ||
-	    el3d::to_hex(id, sizeof(id)) != info.carveout_id) {
+	    el3d::to_hex(id, sizeof(id)) != info.id) {
 		::close(fd);
-		throw Error(EL3_ERR_MAP, "the file at " + info.carveout_path + " is not the carveout el3d is serving (id " +
-		                             info.carveout_id + ")");
+		throw Error(EL3_ERR_MAP,
+		            "the file at " + info.path + " is not the carveout el3d is serving (id " + info.id + ")");
 	}
-	c.base = info.rmm_base;
-	c.size = info.carveout_size;
-	void* want = reinterpret_cast<void*>(static_cast<uintptr_t>(c.base));
-	void* p = ::mmap(want, c.size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED_NOREPLACE, fd,
+	void* want = reinterpret_cast<void*>(static_cast<uintptr_t>(info.base));
+	void* p = ::mmap(want, info.size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED_NOREPLACE, fd,
 	                 static_cast<off_t>(info.file_offset));
 	if (p != MAP_FAILED && p != want) {  // kernels without MAP_FIXED_NOREPLACE treat it as a hint
-		::munmap(p, c.size);
+		::munmap(p, info.size);
 		p = MAP_FAILED;
 		errno = EEXIST;
 	}
 	if (p == MAP_FAILED) {
 		const int why = errno;
-		p = ::mmap(nullptr, c.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, static_cast<off_t>(info.file_offset));
+		p = ::mmap(nullptr, info.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, static_cast<off_t>(info.file_offset));
 		if (p == MAP_FAILED) {
 			const int e = errno;
 			::close(fd);
@@ -93,13 +202,14 @@ void map_carveout(el3_client& c)
 		             "el3client: physical range [%s, +%s) cannot be mapped at the same virtual address in this "
 		             "process (%s); using an offset mapping at %p: dereference physical addresses through "
 		             "el3_pa_to_va()\n",
-		             el3d::hex(c.base).c_str(), el3d::hex(c.size).c_str(), std::strerror(why), p);
+		             el3d::hex(info.base).c_str(), el3d::hex(info.size).c_str(), std::strerror(why), p);
 		c.identity = false;
 	} else {
 		c.identity = true;
 	}
 	::close(fd);
 	c.map = static_cast<uint8_t*>(p);
+	c.mapped = info;
 }
 
 std::string default_endpoint()
@@ -144,8 +254,27 @@ void el3_disconnect(el3_client* c)
 {
 	if (c == nullptr)
 		return;
+	// Every CPU this client entered leaves: their handles end, bindings to them go stale.
+	std::vector<std::shared_ptr<CpuEntry>> mine;
+	{
+		Registry& r = registry();
+		std::lock_guard l(r.mu);
+		for (auto it = r.cpus.begin(); it != r.cpus.end();) {
+			if (it->second->client == c) {
+				mine.push_back(std::move(it->second));
+				it = r.cpus.erase(it);
+			} else {
+				++it;
+			}
+		}
+	}
+	for (auto& e : mine) {
+		if (t_bound == e->id)
+			bind(0, 0);
+		close_session(*e);
+	}
 	if (c->map != nullptr)
-		::munmap(c->map, c->size);
+		::munmap(c->map, c->mapped.size);
 	delete c;
 }
 
@@ -157,11 +286,11 @@ int el3_get_info(el3_client* c, struct el3_info* info, el3_error* err)
 	std::memset(info, 0, sizeof(*info));
 	std::snprintf(info->platform, sizeof(info->platform), "%s", i.platform.c_str());
 	std::snprintf(info->abi, sizeof(info->abi), "%s", i.abi.c_str());
-	std::snprintf(info->carveout_path, sizeof(info->carveout_path), "%s", i.carveout_path.c_str());
+	std::snprintf(info->carveout_path, sizeof(info->carveout_path), "%s", c->mapped.path.c_str());
 	info->interface_version = i.interface_version;
 	info->core_count = i.core_count;
-	info->rmm_base = i.rmm_base;
-	info->carveout_size = i.carveout_size;
+	info->rmm_base = c->mapped.base;
+	info->carveout_size = c->mapped.size;
 	info->shared_base = i.shared_base;
 	info->shared_size = i.shared_size;
 	return ok(err);
@@ -176,14 +305,39 @@ int el3_cpu_enter(el3_client* c, unsigned cpu, enum el3_entry_kind kind, el3_cpu
 	if (cpu >= c->backend->info().core_count)
 		return set_error(err, EL3_ERR_INVALID, "cpu " + std::to_string(cpu) + " is not a CPU of this platform (" +
 		                                           std::to_string(c->backend->info().core_count) + " cores)");
+	if (kind != EL3_ENTRY_AUTO && kind != EL3_ENTRY_COLD && kind != EL3_ENTRY_WARM)
+		return set_error(err, EL3_ERR_INVALID, "el3_cpu_enter: kind " + std::to_string(static_cast<int>(kind)) +
+		                                           " is not EL3_ENTRY_AUTO, _COLD or _WARM");
+	std::string why;
+	const auto timeout = enter_timeout(why);
+	if (!timeout)
+		return set_error(err, EL3_ERR_INVALID, why);
 	try {
-		auto s = c->backend->enter(cpu, static_cast<int>(kind));
-		auto* p = new el3_cpu{c, std::move(s)};
+		auto s = c->backend->enter(cpu, static_cast<int>(kind), *timeout);
+		if (!same_mapping(s->carveout, c->mapped)) {
+			const std::string diff = mapping_difference(s->carveout, c->mapped);
+			s.reset();  // release the CPU again
+			return set_error(err, EL3_ERR_MAP,
+			                 "cpu " + std::to_string(cpu) + ": el3d restarted on another carveout (" + diff +
+			                     "): el3_disconnect() and el3_connect() again");
+		}
+		auto e = std::make_shared<CpuEntry>();
+		e->client = c;
+		e->cpu = cpu;
+		e->kind = s->kind;
+		e->activation = s->activation;
 		if (entry != nullptr)
 			for (unsigned i = 0; i < EL3_SMC_RESULTS; ++i)
-				entry->x[i] = p->session->entry[i];
-		t_bound = p;
-		*out = p;
+				entry->x[i] = s->entry[i];
+		e->session = std::move(s);
+		{
+			Registry& r = registry();
+			std::lock_guard l(r.mu);
+			e->id = r.next++;
+			r.cpus.emplace(e->id, e);
+		}
+		bind(e->id, cpu);
+		*out = handle_of(e->id);
 	} catch (const Error& e) {
 		return set_error(err, e.code, e.what());
 	} catch (const std::exception& e) {
@@ -197,57 +351,91 @@ int el3_smc(el3_cpu* cpu, uint64_t fid, const uint64_t args[EL3_SMC_ARGS], el3_r
 	if (cpu == nullptr || out == nullptr)
 		return set_error(err, EL3_ERR_INVALID, "el3_smc: NULL argument");
 	static const uint64_t zeros[EL3_SMC_ARGS] = {};
+	const auto e = find(cpu);
+	if (!e)
+		return set_error(err, EL3_ERR_INVALID, "SMC " + el3d::hex(fid) +
+		                                           ": not a CPU session (it left, or its client disconnected)");
 	try {
-		cpu->session->smc(fid, args != nullptr ? args : zeros, out->x);
-	} catch (const Error& e) {
-		return set_error(err, e.code, e.what());
-	} catch (const std::exception& e) {
-		return set_error(err, EL3_ERR_SESSION, e.what());
+		std::lock_guard l(e->mu);
+		if (!e->session)
+			return set_error(err, EL3_ERR_SESSION, "SMC " + el3d::hex(fid) + " on cpu " + std::to_string(e->cpu) +
+			                                           ": the session was closed while this call waited for it");
+		e->session->smc(fid, args != nullptr ? args : zeros, out->x);
+	} catch (const Error& x) {
+		return set_error(err, x.code, x.what());
+	} catch (const std::exception& x) {
+		return set_error(err, EL3_ERR_SESSION, x.what());
 	}
 	return ok(err);
 }
 
-int el3_boot_complete(el3_cpu* cpu, int64_t result, uint64_t token, el3_error* err)
+int el3_boot_complete(el3_cpu* cpu, int64_t result, uint64_t token, el3_regs* out, el3_error* err)
 {
 	const uint64_t args[EL3_SMC_ARGS] = {static_cast<uint64_t>(result), token};
-	el3_regs r;
-	const int rc = el3_smc(cpu, EL3_FID_RMM_BOOT_COMPLETE, args, &r, err);
+	el3_regs r{};
+	el3_error e{};
+	const int rc = el3_smc(cpu, EL3_FID_RMM_BOOT_COMPLETE, args, &r, &e);
 	if (result < 0) {
 		std::fprintf(stderr,
-		             "el3client: cpu %u reported a failed boot (RMM_BOOT_COMPLETE x1 = %lld)%s; the Realm world is "
+		             "el3client: cpu %d reported a failed boot (RMM_BOOT_COMPLETE x1 = %lld)%s%s; the Realm world is "
 		             "disabled, exiting\n",
-		             cpu != nullptr ? cpu->session->cpu : 0u, static_cast<long long>(result),
-		             rc == EL3_OK ? "" : " but el3d could not be told");
+		             static_cast<int>(el3_cpu_index(cpu)), static_cast<long long>(result),
+		             rc == EL3_OK ? "" : " but el3d could not be told: ", rc == EL3_OK ? "" : e.message);
 		std::fflush(stderr);
 		std::exit(EXIT_FAILURE);
 	}
+	if (out != nullptr)
+		*out = r;
+	if (err != nullptr)
+		*err = e;
 	return rc;
 }
 
-unsigned el3_cpu_index(const el3_cpu* cpu) { return cpu != nullptr ? cpu->session->cpu : 0; }
+unsigned el3_cpu_index(const el3_cpu* cpu)
+{
+	const auto e = find(cpu);
+	return e ? e->cpu : ~0u;
+}
+
+enum el3_entry_kind el3_cpu_entry_kind(const el3_cpu* cpu)
+{
+	const auto e = find(cpu);
+	if (!e)
+		return EL3_ENTRY_AUTO;
+	return e->kind == 2 ? EL3_ENTRY_WARM : EL3_ENTRY_COLD;
+}
+
+uint64_t el3_cpu_activation(const el3_cpu* cpu)
+{
+	const auto e = find(cpu);
+	return e ? e->activation : 0;
+}
 
 void el3_cpu_leave(el3_cpu* cpu)
 {
 	if (cpu == nullptr)
 		return;
-	if (t_bound == cpu)
-		t_bound = nullptr;
-	delete cpu;
+	const auto e = take(id_of(cpu));
+	if (!e)
+		return;
+	if (t_bound == e->id)
+		bind(0, 0);
+	close_session(*e);
 }
 
 void* el3_pa_to_va(el3_client* c, uint64_t pa)
 {
-	if (c == nullptr || pa < c->base || pa - c->base >= c->size)
+	if (c == nullptr || pa < c->mapped.base || pa - c->mapped.base >= c->mapped.size)
 		return nullptr;
-	return c->map + (pa - c->base);
+	return c->map + (pa - c->mapped.base);
 }
 
 uint64_t el3_va_to_pa(el3_client* c, const void* va)
 {
 	const auto* p = static_cast<const uint8_t*>(va);
-	if (c == nullptr || p < c->map || p >= c->map + c->size)
+	if (c == nullptr || p < c->map || p >= c->map + c->mapped.size)
 		return 0;
-	return c->base + static_cast<uint64_t>(p - c->map);
+	return c->mapped.base + static_cast<uint64_t>(p - c->map);
 }
 
 int el3_identity_mapped(el3_client* c) { return c != nullptr && c->identity ? 1 : 0; }
@@ -265,7 +453,97 @@ const char* el3_strerror(int code)
 	}
 }
 
-void el3_tfrmm_bind(el3_cpu* cpu) { t_bound = cpu; }
-el3_cpu* el3_tfrmm_bound(void) { return t_bound; }
+void el3_tfrmm_bind(el3_cpu* cpu)
+{
+	const auto e = find(cpu);
+	bind(id_of(cpu), e ? e->cpu : ~0u);
+}
+
+el3_cpu* el3_tfrmm_bound(void) { return handle_of(t_bound); }
+
+int el3_tfrmm_select(unsigned cpu_index, el3_error* err)
+{
+	uint64_t id = 0;
+	unsigned n = 0;
+	{
+		Registry& r = registry();
+		std::lock_guard l(r.mu);
+		for (const auto& [k, e] : r.cpus)
+			if (e->cpu == cpu_index) {
+				id = k;
+				++n;
+			}
+	}
+	if (n == 0)
+		return set_error(err, EL3_ERR_INVALID, "el3_tfrmm_select(" + std::to_string(cpu_index) +
+		                                           "): this process has no session for that CPU (el3_cpu_enter it first)");
+	if (n > 1)
+		return set_error(err, EL3_ERR_INVALID,
+		                 "el3_tfrmm_select(" + std::to_string(cpu_index) + "): " + std::to_string(n) +
+		                     " clients of this process have a session for that CPU; bind one with el3_tfrmm_bind()");
+	bind(id, cpu_index);
+	return ok(err);
+}
+
+int el3_tfrmm_call(uint64_t fid, const uint64_t args[EL3_SMC_ARGS], el3_regs* out)
+{
+	el3_regs r{};
+	r.x[0] = EL3_SMC_UNK;
+	std::shared_ptr<CpuEntry> e;
+	std::size_t sessions = 0;
+	{
+		Registry& reg = registry();
+		std::lock_guard l(reg.mu);
+		if (t_bound != 0) {
+			if (auto it = reg.cpus.find(t_bound); it != reg.cpus.end())
+				e = it->second;
+		} else if (reg.cpus.size() == 1) {
+			e = reg.cpus.begin()->second;  // one CPU session in the process: it is this thread's CPU
+		}
+		sessions = reg.cpus.size();
+	}
+	int rc = EL3_ERR_INVALID;
+	if (!e && t_bound != 0) {
+		if (t_warned_stale != t_bound) {
+			t_warned_stale = t_bound;
+			std::fprintf(stderr,
+			             "el3client: SMC 0x%" PRIx64 " from a thread bound to cpu %d, whose session has ended "
+			             "(el3_cpu_leave or el3_disconnect): SMC_UNK. Bind a live CPU with el3_tfrmm_select() or "
+			             "el3_tfrmm_bind() (said once per thread)\n",
+			             fid, static_cast<int>(t_bound_cpu));
+		}
+	} else if (!e) {
+		if (!t_warned_unbound) {
+			t_warned_unbound = true;
+			if (sessions == 0)
+				std::fprintf(stderr,
+				             "el3client: SMC 0x%" PRIx64 " from a thread with no CPU session, and this process has "
+				             "none: SMC_UNK. Enter a CPU with el3_cpu_enter() first (said once per thread)\n",
+				             fid);
+			else
+				std::fprintf(stderr,
+				             "el3client: SMC 0x%" PRIx64 " from a thread bound to no CPU while this process has %zu CPU "
+				             "sessions: SMC_UNK. Call el3_tfrmm_select(n) (or el3_tfrmm_bind(cpu)) on this thread "
+				             "before it makes CPU n's calls, e.g. next to host_util_set_cpuid(n) in the boot driver "
+				             "(said once per thread)\n",
+				             fid, sessions);
+		}
+	} else {
+		el3_error err;
+		el3_regs got;
+		el3_cpu* h = handle_of(e->id);
+		if (fid == EL3_FID_RMM_BOOT_COMPLETE)  // a failed boot ends the process in there
+			rc = el3_boot_complete(h, static_cast<int64_t>(args[0]), args[1], &got, &err);
+		else
+			rc = el3_smc(h, fid, args, &got, &err);
+		if (rc == EL3_OK)
+			r = got;
+		else
+			std::fprintf(stderr, "el3client: %s: SMC_UNK\n", err.message);
+	}
+	if (out != nullptr)
+		*out = r;
+	return rc;
+}
 
 }  // extern "C"

@@ -11,6 +11,11 @@
  *   mini-rmm [--endpoint E] [--cpus N] [--granule-bytes B] [--delegate N] [--serve-ms MS]
  *            [--pause-before-complete-ms MS]
  *
+ * Physical addresses are pointers: as in TF-RMM's host build, this program dereferences what EL3
+ * hands it (the shared page, the manifest's pointers, allocated regions) directly, cast from the
+ * physical address. Only when el3client could not map the carveout at VA == PA (it says so, and
+ * the summary shows identity=0) does it translate them with el3_pa_to_va().
+ *
  * Prints one summary line:  mini-rmm: instance=K abi=seed granules=0x... fresh=0 ... ok
  * Exit status: 0 ok, 1 a failed boot (reported to EL3), 2 usage, 3 el3d unreachable, 4 the
  * previous instance's state is not what this instance expects.
@@ -52,6 +57,8 @@ static struct {
 } opt = {NULL, 4, 16, 8, 50, 0};
 
 static el3_client *client;
+static struct el3_info info;
+static int identity;
 static int seed_abi;
 static struct glob *glob;
 static uint64_t glob_pa;
@@ -64,6 +71,18 @@ static void sleep_ms(unsigned ms)
 {
 	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
 	nanosleep(&ts, NULL);
+}
+
+/* A physical address as a pointer: the address itself when the carveout is mapped at VA == PA. */
+static void *pa_ptr(uint64_t pa)
+{
+	return identity ? (void *)(uintptr_t)pa : el3_pa_to_va(client, pa);
+}
+
+/* [pa, pa + len) lies inside the carveout el3d provides (shared page included). */
+static int in_carveout(uint64_t pa, uint64_t len)
+{
+	return pa >= info.rmm_base && len <= info.carveout_size && pa - info.rmm_base <= info.carveout_size - len;
 }
 
 static el3_regs smc(el3_cpu *cpu, uint64_t fid, uint64_t x1, uint64_t x2, uint64_t x3)
@@ -81,7 +100,7 @@ static el3_regs smc(el3_cpu *cpu, uint64_t fid, uint64_t x1, uint64_t x2, uint64
 static void fail_boot(el3_cpu *cpu, int64_t code, const char *why)
 {
 	fprintf(stderr, "mini-rmm: cpu %u: %s\n", el3_cpu_index(cpu), why);
-	el3_boot_complete(cpu, code, 0, NULL); /* does not return */
+	el3_boot_complete(cpu, code, 0, NULL, NULL); /* does not return */
 	exit(1);
 }
 
@@ -91,9 +110,9 @@ static int check_list(const uint64_t *list, unsigned entry_words)
 	uint64_t num = list[0], ptr = list[1], sum = list[0] + list[1] + list[2];
 	if (num == 0)
 		return ptr == 0 && list[2] == 0 ? 0 : -1;
-	const uint64_t *a = el3_pa_to_va(client, ptr);
-	if (a == NULL || el3_pa_to_va(client, ptr + num * entry_words * 8 - 1) == NULL)
+	if (num > 64 || !in_carveout(ptr, num * entry_words * 8))
 		return -1;
+	const uint64_t *a = pa_ptr(ptr);
 	for (uint64_t i = 0; i < num * entry_words; ++i)
 		sum += a[i];
 	return sum == 0 ? 0 : -1;
@@ -101,9 +120,9 @@ static int check_list(const uint64_t *list, unsigned entry_words)
 
 static uint64_t manifest_granules(el3_cpu *cpu, uint64_t shared, uint64_t *base, uint64_t *size)
 {
-	const uint8_t *m = el3_pa_to_va(client, shared);
-	if (m == NULL)
+	if (!in_carveout(shared, GRANULE))
 		fail_boot(cpu, E_RMM_BOOT_INVALID_SHARED_BUFFER, "the shared page is not in the carveout");
+	const uint8_t *m = pa_ptr(shared);
 	uint32_t version;
 	memcpy(&version, m, 4);
 	if ((version >> 16) != 0 || (version & 0xffff) < 3)
@@ -113,7 +132,7 @@ static uint64_t manifest_granules(el3_cpu *cpu, uint64_t shared, uint64_t *base,
 		fail_boot(cpu, E_RMM_BOOT_MANIFEST_DATA_ERROR, "Boot Manifest checksum or pointer error");
 	if (dram[0] == 0 || dram[0] > 4)
 		fail_boot(cpu, E_RMM_BOOT_MANIFEST_DATA_ERROR, "no DRAM, or more DRAM banks than supported");
-	const uint64_t *banks = el3_pa_to_va(client, dram[1]);
+	const uint64_t *banks = pa_ptr(dram[1]);
 	uint64_t granules = 0, prev_end = 0;
 	for (uint64_t i = 0; i < dram[0]; ++i) {
 		const uint64_t b = banks[2 * i], s = banks[2 * i + 1];
@@ -184,7 +203,9 @@ static void *cpu_main(void *arg)
 			glob_pa = e.x[4]; /* the previous instance's state, found through its token */
 			fresh_g = 0;
 		}
-		glob = el3_pa_to_va(client, glob_pa);
+		if (!in_carveout(glob_pa, bytes))
+			fail_boot(cpu, E_RMM_BOOT_NO_MEM, "the granule array is not in the carveout");
+		glob = pa_ptr(glob_pa);
 		if (fresh_g) {
 			memset(glob, 0, sizeof(*glob));
 			glob->magic = MAGIC;
@@ -210,7 +231,9 @@ static void *cpu_main(void *arg)
 			vmids_pa = glob->vmids_pa;
 			fresh_v = 0;
 		}
-		uint8_t *vmids = el3_pa_to_va(client, vmids_pa);
+		if (!in_carveout(vmids_pa, VMIDS / 8))
+			fail_boot(cpu, E_RMM_BOOT_NO_MEM, "the VMID bitmap is not in the carveout");
+		uint8_t *vmids = pa_ptr(vmids_pa);
 		if (!fresh_v && glob->vmids_pa != vmids_pa) {
 			fprintf(stderr, "mini-rmm: the VMID bitmap moved\n");
 			exit(4);
@@ -227,9 +250,9 @@ static void *cpu_main(void *arg)
 			sleep_ms(opt.pause_ms); /* a window for tests to kill us mid-boot */
 		token = glob_pa;
 		printf("mini-rmm: instance=%" PRIu64 " abi=%s granules=0x%" PRIx64 " fresh=%d vmids=0x%" PRIx64
-		       " vmids_fresh=%d entries=%" PRIu64 " identity=%d\n",
-		       glob->instance, seed_abi ? "seed" : "tfa", glob_pa, fresh_g, vmids_pa, fresh_v, granules,
-		       el3_identity_mapped(client));
+		       " vmids_fresh=%d entries=%" PRIu64 " identity=%d entry=%s activation=%" PRIu64 "\n",
+		       glob->instance, seed_abi ? "seed" : "tfa", glob_pa, fresh_g, vmids_pa, fresh_v, granules, identity,
+		       el3_cpu_entry_kind(cpu) == EL3_ENTRY_COLD ? "cold" : "warm", el3_cpu_activation(cpu));
 		fflush(stdout);
 	}
 
@@ -257,7 +280,11 @@ static void *cpu_main(void *arg)
 		}
 	}
 
-	if (el3_boot_complete(cpu, 0, token, &err) != EL3_OK) {
+	if (n != 0 && el3_cpu_entry_kind(cpu) != EL3_ENTRY_WARM) {
+		fprintf(stderr, "mini-rmm: cpu %u: expected a warm entry\n", n);
+		__atomic_add_fetch(&failures, 1, __ATOMIC_SEQ_CST);
+	}
+	if (el3_boot_complete(cpu, 0, token, NULL, &err) != EL3_OK) {
 		fprintf(stderr, "mini-rmm: cpu %u: %s\n", n, err.message);
 		exit(3);
 	}
@@ -303,6 +330,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mini-rmm: %s\n", err.message);
 		return 3;
 	}
+	if (el3_get_info(client, &info, &err) != EL3_OK) {
+		fprintf(stderr, "mini-rmm: %s\n", err.message);
+		return 3;
+	}
+	identity = el3_identity_mapped(client);
 	pthread_t t[64];
 	if (opt.cpus > 64)
 		opt.cpus = 64;

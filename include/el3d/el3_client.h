@@ -8,8 +8,8 @@
  *   if (el3_connect(NULL, &c, &err) != EL3_OK) { fprintf(stderr, "%s\n", err.message); ... }
  *   el3_cpu_enter(c, 0, EL3_ENTRY_AUTO, &cpu0, &entry, &err);     // x0..x4: the boot registers
  *   el3_smc(cpu0, 0xC40001B7, (uint64_t[12]){0x1000, (12 << 24) | 1}, &r, &err);
- *   uint64_t *granules = (uint64_t *)r.x[1];                          // PA == VA
- *   el3_boot_complete(cpu0, 0, 0, &err);
+ *   uint64_t *granules = (uint64_t *)(uintptr_t)r.x[1];               // PA == VA
+ *   el3_boot_complete(cpu0, 0, 0, &r, &err);
  *   el3_cpu_leave(cpu0);  el3_disconnect(c);
  *
  * Endpoints: NULL means $EL3D_ENDPOINT, else the daemon's default socket ($EL3D_SOCKET, else
@@ -21,7 +21,15 @@
  * pointers (PA == VA), as TF-RMM's host build expects. When that virtual range is already taken
  * in this process it falls back to an offset mapping (el3_identity_mapped() returns 0, and a
  * warning is printed once); el3_pa_to_va() works in both cases. The file must be reachable at the
- * path the daemon reports (a shared volume when el3d runs in a container).
+ * path the daemon reports (a shared volume when el3d runs in a container). Every el3_cpu_enter
+ * checks that the daemon still serves the carveout this client mapped (EL3_ERR_MAP otherwise).
+ *
+ * Threads and lifetimes: an el3_cpu is a handle, not memory of the caller's. Any thread may use
+ * it; calls on one CPU are made one at a time (a second thread waits). el3_cpu_leave() and
+ * el3_disconnect() end handles: afterwards a call through one fails with EL3_ERR_INVALID (or,
+ * if it was waiting, EL3_ERR_SESSION), el3_cpu_leave() on one does nothing, and nothing crashes.
+ * An el3_client pointer itself is invalid after el3_disconnect(), and el3_disconnect() must not
+ * run while another thread uses that client in el3_connect/el3_cpu_enter/el3_get_info/el3_pa_to_va.
  */
 #ifndef EL3D_EL3_CLIENT_H
 #define EL3D_EL3_CLIENT_H
@@ -37,11 +45,11 @@ extern "C" {
 
 /* Return codes. */
 #define EL3_OK 0
-#define EL3_ERR_INVALID 1      /* a bad argument (CPU out of range, bad endpoint, NULL pointer) */
-#define EL3_ERR_CONNECT 2      /* the daemon cannot be reached, or the carveout file cannot be opened */
+#define EL3_ERR_INVALID 1      /* a bad argument (CPU out of range, bad endpoint, NULL pointer, a left el3_cpu) */
+#define EL3_ERR_CONNECT 2      /* the daemon cannot be reached or does not answer, or the carveout file cannot be opened */
 #define EL3_ERR_REFUSED 3      /* the daemon refused: CPU already has a session, Realm world disabled, ... */
-#define EL3_ERR_SESSION 4      /* the session broke (the daemon stopped or died) */
-#define EL3_ERR_MAP 5          /* the carveout file could not be mapped */
+#define EL3_ERR_SESSION 4      /* an open session broke (the daemon stopped or died, or the session was closed) */
+#define EL3_ERR_MAP 5          /* the carveout file could not be mapped, or el3d now serves another carveout */
 
 typedef struct el3_error {
 	int code;
@@ -53,7 +61,7 @@ typedef struct el3_regs {
 } el3_regs;
 
 typedef struct el3_client el3_client; /* a connection to el3d, or an in-process el3d */
-typedef struct el3_cpu el3_cpu;       /* one CPU's session */
+typedef struct el3_cpu el3_cpu;       /* one CPU's session (a handle) */
 
 enum el3_entry_kind {
 	EL3_ENTRY_AUTO = 0, /* cold if nothing entered in this activation or this CPU did already */
@@ -74,29 +82,43 @@ struct el3_info {
 };
 
 int el3_connect(const char *endpoint, el3_client **out, el3_error *err);
+/* Leaves every CPU this client entered (their el3_cpu handles end, see above), unmaps the
+ * carveout and frees the client. NULL does nothing. */
 void el3_disconnect(el3_client *c);
 int el3_get_info(el3_client *c, struct el3_info *info, el3_error *err);
 
 /* Enter as CPU `cpu`: claims the CPU for this process (a second claim is EL3_ERR_REFUSED) and
  * returns EL3's entry registers in `entry` (cold: x0 cpu, x1 version, x2 CPUs, x3 shared page,
- * x4 token; warm: x0 cpu, x1 token). The calling thread becomes this CPU for
- * monitor_call() (el3d/el3_tfrmm.h). */
+ * x4 token; warm: x0 cpu, x1 token). The calling thread becomes this CPU for monitor_call()
+ * (el3d/el3_tfrmm.h), replacing the CPU it was bound to. With a daemon, the handshake must be
+ * answered within 10 s ($EL3D_ENTER_TIMEOUT_MS, in milliseconds, changes that): EL3_ERR_CONNECT
+ * otherwise. EL3_ERR_MAP if el3d now serves a carveout other than the one this client mapped
+ * (it restarted on another file): the CPU is released again; connect anew. */
 int el3_cpu_enter(el3_client *c, unsigned cpu, enum el3_entry_kind kind, el3_cpu **out, el3_regs *entry,
                   el3_error *err);
-/* One SMC from this CPU: x1..x12 from `args` (NULL = all zero), x0..x7 into `out`. */
+/* One SMC from this CPU: x1..x12 from `args` (NULL = all zero), x0..x7 into `out`. Like an smc
+ * instruction it returns when EL3 has answered, however long that takes. */
 int el3_smc(el3_cpu *cpu, uint64_t fid, const uint64_t args[EL3_SMC_ARGS], el3_regs *out, el3_error *err);
-/* RMM_BOOT_COMPLETE. A negative `result` is reported to el3d and then ends the process with a
- * message on stderr and exit status 1 (an RMM that panics at boot would spin forever). */
-int el3_boot_complete(el3_cpu *cpu, int64_t result, uint64_t token, el3_error *err);
+/* RMM_BOOT_COMPLETE with x1 = result, x2 = token; el3d's x0..x7 into `out` (may be NULL). A
+ * negative `result` is reported to el3d and then ends the process with a message on stderr and
+ * exit status 1 (an RMM that panics at boot would spin forever). */
+int el3_boot_complete(el3_cpu *cpu, int64_t result, uint64_t token, el3_regs *out, el3_error *err);
+/* The CPU's index; (unsigned)-1 for NULL or a handle that has ended. */
 unsigned el3_cpu_index(const el3_cpu *cpu);
-/* Release the CPU (closes its session). When the last CPU of an RMM instance leaves, the next
- * entry starts a new activation. */
+/* What el3_cpu_enter did: EL3_ENTRY_COLD or EL3_ENTRY_WARM (EL3_ENTRY_AUTO for NULL or an ended
+ * handle), and the activation number after that entry (1 for the first RMM instance on a
+ * carveout, +1 for each new activation; 0 for NULL or an ended handle). */
+enum el3_entry_kind el3_cpu_entry_kind(const el3_cpu *cpu);
+uint64_t el3_cpu_activation(const el3_cpu *cpu);
+/* Release the CPU (closes its session; a call another thread is making on it fails with
+ * EL3_ERR_SESSION). When the last CPU of an RMM instance leaves, the next entry starts a new
+ * activation. NULL or an ended handle does nothing. */
 void el3_cpu_leave(el3_cpu *cpu);
 
 /* Physical <-> virtual for the carveout (shared page included). NULL / 0 outside it. */
 void *el3_pa_to_va(el3_client *c, uint64_t pa);
 uint64_t el3_va_to_pa(el3_client *c, const void *va);
-/* 1 if the carveout is mapped at VA == PA, 0 if at an offset. */
+/* 1 if the carveout is mapped at VA == PA (physical addresses are pointers), 0 if at an offset. */
 int el3_identity_mapped(el3_client *c);
 
 const char *el3_strerror(int code);

@@ -1,5 +1,6 @@
-/* A consumer of an installed el3d: only <el3d/el3_client.h>. Boots CPU 0 in process, allocates a
- * tagged region, and dereferences the physical address directly. */
+/* A consumer of an installed el3d: only <el3d/el3_client.h>. Boots CPU 0, allocates a tagged
+ * region, and dereferences the physical address directly (PA == VA), as an RMM built for the
+ * host does; el3_pa_to_va() only if el3client had to map the carveout at an offset. */
 #include <el3d/el3_client.h>
 
 #include <stdio.h>
@@ -24,10 +25,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "consumer: allocation failed\n");
 		return 1;
 	}
-	char *p = el3_pa_to_va(c, r.x[1]);
+	const int identity = el3_identity_mapped(c);
+	char *p = identity ? (char *)(uintptr_t)r.x[1] : el3_pa_to_va(c, r.x[1]);
 	if (r.x[0] == 1)
 		strcpy(p, "hello from an installed el3client");
-	printf("consumer: x0=%llu %s\n", (unsigned long long)r.x[0], p);
+	printf("consumer: x0=%llu identity=%d %s\n", (unsigned long long)r.x[0], identity, p);
 	el3_cpu_leave(cpu);
 	el3_disconnect(c);
 	return 0;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Install el3d from a build tree into a temporary prefix, then build a consumer against it both
-# ways (CMake find_package(el3d) -> el3d::client, and pkg-config el3d) and run it, in process,
-# twice: the second run must find the first one's region.
+# Install el3d from a build tree into a temporary prefix, then build a consumer against it three
+# ways (CMake find_package(el3d) -> el3d::client and el3d::client_static, and pkg-config el3d) and
+# run them, in process, one after the other: later runs must find the first one's region. Then the
+# TF-RMM link recipes against the installed libraries.
 set -euo pipefail
 build=$1
 src=$(cd "$(dirname "$0")" && pwd)
@@ -9,7 +10,8 @@ tmp=$(mktemp -d /tmp/el3d-pkg-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
 for f in bin/el3d bin/el3ctl include/el3d/el3_client.h include/el3d/el3_tfrmm.h include/el3d/smc.h \
-         lib/libel3client.so lib/libel3client.a lib/libel3client_tfrmm.a lib/cmake/el3d/el3dConfig.cmake \
+         lib/libel3client.so lib/libel3client.a lib/libel3client_tfrmm.a lib/libel3client_tfrmm_wrap.a \
+         lib/cmake/el3d/el3dConfig.cmake \
          lib/pkgconfig/el3d.pc; do
 	[ -e "$tmp/prefix/$f" ] || { echo "FAIL: $f was not installed"; exit 1; }
 done
@@ -22,14 +24,14 @@ PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig" cc -std=c11 -Wall -Wextra -Werror -o
 	"$src/consumer.c" $(PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig" pkg-config --cflags --libs el3d) \
 	-Wl,-rpath,"$tmp/prefix/lib"
 
-ep="inproc:$tmp/c.img"
-out1=$(LD_LIBRARY_PATH="$tmp/prefix/lib" "$tmp/cmake-build/consumer" "$ep")
-out2=$("$tmp/pc-consumer" "$ep")
-echo "$out1"
-echo "$out2"
-[ "$out1" = "consumer: x0=1 hello from an installed el3client" ] || { echo "FAIL: first run"; exit 1; }
-[ "$out2" = "consumer: x0=0 hello from an installed el3client" ] || { echo "FAIL: second run"; exit 1; }
+LD_LIBRARY_PATH="$tmp/prefix/lib" "$src/run_consumers.sh" "$tmp/cmake-build/consumer" \
+	"$tmp/cmake-build/consumer_static" "$tmp/pc-consumer"
+# The shared consumers use the installed library, the static one has none.
+ldd "$tmp/cmake-build/consumer_static" | grep -q libel3client && { echo "FAIL: consumer_static is not static"; exit 1; }
+LD_LIBRARY_PATH="$tmp/prefix/lib" ldd "$tmp/cmake-build/consumer" | grep -q "$tmp/prefix/lib/libel3client.so" ||
+	{ echo "FAIL: consumer does not use the installed libel3client.so"; exit 1; }
+"$src/../client/tfrmm_link/test_link_recipes.sh" "$tmp/prefix/include" "$tmp/prefix/lib"
 # The installed el3ctl and el3d run.
 "$tmp/prefix/bin/el3d" --version >/dev/null
 "$tmp/prefix/bin/el3ctl" --version >/dev/null
-echo "packaging: installed tree, CMake package and pkg-config consumers OK"
+echo "packaging: installed tree, CMake package (shared and static) and pkg-config consumers, TF-RMM link recipes OK"
