@@ -1,5 +1,7 @@
 #include "el3d/gpt/gpt.hpp"
 
+#include "el3d/util/numbers.hpp"
+
 #include <stdexcept>
 
 namespace el3d {
@@ -31,7 +33,7 @@ const char* gpi_name(Gpi g)
 	return "reserved";
 }
 
-Gpt::Gpt(Carveout& carveout) : carveout_(carveout) { reload(); }
+Gpt::Gpt(Carveout& carveout) : carveout_(carveout), fixed_(gpt_fixed_ranges(carveout.geometry())) { reload(); }
 
 void Gpt::reload()
 {
@@ -45,6 +47,8 @@ void Gpt::reload()
 		for (uint64_t g = 0; g < n; ++g)
 			++counts_[static_cast<unsigned>(get(Loc{i, g}))];
 	}
+	for (const auto& f : fixed_)
+		counts_[static_cast<unsigned>(f.initial)] += f.size / kGranule;
 }
 
 std::optional<Gpt::Loc> Gpt::locate(uint64_t pa) const
@@ -54,6 +58,14 @@ std::optional<Gpt::Loc> Gpt::locate(uint64_t pa) const
 		if (pa >= ranges[i].base && pa < ranges[i].end())
 			return Loc{i, (pa - ranges[i].base) / kGranule};
 	return std::nullopt;
+}
+
+const GptRange* Gpt::fixed_at(uint64_t pa) const
+{
+	for (const auto& f : fixed_)
+		if (pa >= f.base && pa < f.end())
+			return &f;
+	return nullptr;
 }
 
 // Each nibble holds the granule's GPI XOR its range's initial GPI, so an untouched (zero) map
@@ -77,10 +89,11 @@ std::error_code Gpt::put(const Loc& l, Gpi g)
 std::optional<Gpi> Gpt::lookup(uint64_t pa) const
 {
 	std::lock_guard lock(mu_);
-	auto l = locate(pa);
-	if (!l)
-		return std::nullopt;
-	return get(*l);
+	if (auto l = locate(pa))
+		return get(*l);
+	if (const GptRange* f = fixed_at(pa))
+		return f->initial;
+	return std::nullopt;
 }
 
 Gpt::Result Gpt::transition(uint64_t pa, Gpi from, Gpi to)
@@ -92,8 +105,8 @@ Gpt::Result Gpt::transition(uint64_t pa, Gpi from, Gpi to)
 		return Result::BadAddr;
 	std::lock_guard lock(mu_);
 	auto l = locate(pa);
-	if (!l)
-		return Result::BadAddr;  // block-mapped
+	if (!l)  // Secure or Root, which no transition starts from; otherwise block-mapped
+		return fixed_at(pa) ? Result::BadPas : Result::BadAddr;
 	const Gpi cur = get(*l);
 	if (cur != from)
 		return Result::BadPas;
@@ -107,17 +120,42 @@ Gpt::Result Gpt::transition(uint64_t pa, Gpi from, Gpi to)
 Gpt::Result Gpt::delegate(uint64_t pa) { return transition(pa, Gpi::NonSecure, Gpi::Realm); }
 Gpt::Result Gpt::undelegate(uint64_t pa) { return transition(pa, Gpi::Realm, Gpi::NonSecure); }
 
-void Gpt::set_range(uint64_t base, uint64_t size, Gpi gpi)
+std::optional<std::pair<Gpt::Loc, Gpt::Loc>> Gpt::checked_range(uint64_t base, uint64_t size, Gpi gpi) const
 {
 	if ((base | size) & (kGranule - 1) || size == 0)
 		throw std::invalid_argument("GPT range must be non-empty and 4 KiB aligned");
-	std::lock_guard lock(mu_);
+	if (base > UINT64_MAX - size)
+		throw std::invalid_argument("GPT range wraps past 2^64");
+	for (const auto& f : fixed_) {
+		if (base >= f.end() || f.base >= base + size)
+			continue;
+		if (base >= f.base && base + size <= f.end() && gpi == f.initial)
+			return std::nullopt;  // already so: the platform's own layout
+		throw std::invalid_argument(std::string("GPT range overlaps the platform's fixed ") + gpi_name(f.initial) +
+		                            " memory [" + hex(f.base) + ", " + hex(f.end()) + "), which cannot be re-marked");
+	}
 	auto first = locate(base);
 	auto last = locate(base + size - 1);
 	if (!first || !last || first->range != last->range)
 		throw std::invalid_argument("GPT range is not inside one tracked range (DRAM bank or carveout)");
-	for (uint64_t i = first->index; i <= last->index; ++i) {
-		Loc l{first->range, i};
+	return std::pair{*first, *last};
+}
+
+void Gpt::check_range(uint64_t base, uint64_t size, Gpi gpi) const
+{
+	std::lock_guard lock(mu_);
+	checked_range(base, size, gpi);
+}
+
+void Gpt::set_range(uint64_t base, uint64_t size, Gpi gpi)
+{
+	std::lock_guard lock(mu_);
+	const auto r = checked_range(base, size, gpi);
+	if (!r)
+		return;
+	const auto& [first, last] = *r;
+	for (uint64_t i = first.index; i <= last.index; ++i) {
+		Loc l{first.range, i};
 		const Gpi cur = get(l);
 		if (cur == gpi)
 			continue;
@@ -129,7 +167,7 @@ void Gpt::set_range(uint64_t base, uint64_t size, Gpi gpi)
 		--counts_[static_cast<unsigned>(cur)];
 		++counts_[static_cast<unsigned>(gpi)];
 	}
-	const uint64_t a = offsets_[first->range] + first->index / 2, b = offsets_[first->range] + last->index / 2;
+	const uint64_t a = offsets_[first.range] + first.index / 2, b = offsets_[first.range] + last.index / 2;
 	if (carveout_.sync_gpt(a, b - a + 1))
 		throw std::runtime_error("cannot flush the GPT to the carveout file");
 }

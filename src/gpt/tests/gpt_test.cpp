@@ -72,7 +72,7 @@ TEST_F(GptTest, PreMarkedRangesRefuseDelegation)
 	EXPECT_EQ(gpt->delegate(kDram + 0x10f000), Gpt::Result::BadPas);
 	EXPECT_EQ(gpt->delegate(kDram + 0x110000), Gpt::Result::Ok);
 	EXPECT_EQ(gpt->undelegate(kDram + 0x200000), Gpt::Result::BadPas);
-	EXPECT_EQ(gpt->counts()[static_cast<unsigned>(Gpi::SecureOnly)], 16u);
+	EXPECT_EQ(gpt->counts()[static_cast<unsigned>(Gpi::SecureOnly)], 0x1C00000u / 0x1000 + 16);  // FVP's TZC Secure + 16
 	EXPECT_THROW(gpt->set_range(kDram + 1, 0x1000, Gpi::Root), std::invalid_argument);
 	EXPECT_THROW(gpt->set_range(0x10000000, 0x1000, Gpi::Root), std::invalid_argument);
 }
@@ -125,4 +125,48 @@ TEST(GpiNames, RoundTrip)
 	for (const char* n : {"ns", "realm", "secure", "root", "no-access", "nso", "any"})
 		EXPECT_STREQ(gpi_name(*gpi_from_name(n)), n);
 	EXPECT_FALSE(gpi_from_name("bogus"));
+}
+
+TEST_F(GptTest, FvpTzcSecureAndEl3RootAreGranuleMappedAndFixed)
+{
+	EXPECT_EQ(gpt->lookup(0xFC000000), Gpi::SecureOnly);
+	EXPECT_EQ(gpt->lookup(0xFDBFF000), Gpi::SecureOnly);
+	EXPECT_EQ(gpt->lookup(0xFFC00000), Gpi::Root);  // EL3's TZC DRAM
+	EXPECT_EQ(gpt->lookup(0xFFFFF000), Gpi::Root);  // the L1 GPT
+	EXPECT_EQ(gpt->lookup(0x100000000), std::nullopt);
+	for (uint64_t pa : {0xFC000000ull, 0xFDBFF000ull, 0xFFC00000ull, 0xFFFFF000ull}) {
+		EXPECT_EQ(gpt->delegate(pa), Gpt::Result::BadPas) << std::hex << pa;
+		EXPECT_EQ(gpt->undelegate(pa), Gpt::Result::BadPas) << std::hex << pa;
+	}
+	EXPECT_EQ(gpt->delegate(0xFC000800), Gpt::Result::BadAddr);  // alignment is checked first
+	auto c = gpt->counts();
+	EXPECT_EQ(c[static_cast<unsigned>(Gpi::SecureOnly)], 0x1C00000u / 0x1000);
+	EXPECT_EQ(c[static_cast<unsigned>(Gpi::Root)], 0x400000u / 0x1000);
+	EXPECT_EQ(c[static_cast<unsigned>(Gpi::Realm)], 0x2000000u / 0x1000);
+	EXPECT_EQ(gpt->fixed_ranges().size(), 2u);
+}
+
+TEST_F(GptTest, FixedRangesAreNotPartOfTheFile)
+{
+	// The file stores the map of DRAM and the carveout only, exactly as before the fixed ranges
+	// existed, so carveout files made by earlier el3d versions keep their header and map.
+	EXPECT_EQ(carveout->gpt_ranges().size(), 3u);
+	EXPECT_EQ(carveout->gpt_map_size(), 0x7F000u);  // (0x7C000 + 0x2000 + 0x80000) granules / 2
+	ASSERT_EQ(gpt->delegate(kDram), Gpt::Result::Ok);
+	open();
+	EXPECT_EQ(gpt->lookup(kDram), Gpi::Realm);
+	EXPECT_EQ(gpt->lookup(0xFC000000), Gpi::SecureOnly);
+}
+
+TEST_F(GptTest, FixedRangesCanOnlyBePreMarkedWithTheirOwnPas)
+{
+	EXPECT_NO_THROW(gpt->set_range(0xFC000000, 0x10000, Gpi::SecureOnly));  // what it is: nothing changes
+	EXPECT_NO_THROW(gpt->check_range(0xFFC00000, 0x400000, Gpi::Root));
+	EXPECT_THROW(gpt->set_range(0xFC000000, 0x1000, Gpi::NonSecure), std::invalid_argument);
+	EXPECT_THROW(gpt->set_range(0xFFC00000, 0x1000, Gpi::SecureOnly), std::invalid_argument);
+	EXPECT_THROW(gpt->check_range(0xFBFFF000, 0x2000, Gpi::SecureOnly), std::invalid_argument);  // straddles DRAM
+	EXPECT_NO_THROW(gpt->check_range(kDram, 0x1000, Gpi::SecureOnly));
+	EXPECT_EQ(gpt->lookup(kDram), Gpi::NonSecure);  // a check changes nothing
+	auto c = gpt->counts();
+	EXPECT_EQ(c[static_cast<unsigned>(Gpi::SecureOnly)], 0x1C00000u / 0x1000);
 }

@@ -65,8 +65,17 @@ bool Monitor::call(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out)
 
 	std::lock_guard lock(m.mu);
 	CpuStatus& st = m.boot.cpu(cpu);
-	if (st.state == CpuBootState::Off)
-		st.state = CpuBootState::Booting;  // implicit entry: the CPU is running RMM code
+	if (st.state == CpuBootState::Off) {
+		// Implicit entry: the CPU is running RMM code. Durable like every other boot-state change
+		// (once per CPU and activation); if the file refuses it, the SMC is not made.
+		st.state = CpuBootState::Booting;
+		try {
+			m.commit();
+		} catch (...) {
+			st.state = CpuBootState::Off;
+			throw;
+		}
+	}
 
 	if (m.boot.failure() && is_rmm_el3(f)) {
 		spdlog::warn("cpu{} {}: SMC_UNK, the Realm world is disabled after a failed boot", cpu, fid_name(f));

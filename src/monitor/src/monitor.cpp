@@ -7,6 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace el3d {
@@ -38,6 +39,27 @@ nlohmann::json key_json(const attest::EcKey& k)
 	return nlohmann::json::binary(std::vector<uint8_t>(s.begin(), s.end()));
 }
 
+// The [[gpt]] ranges of a boot configuration as recorded in the state document.
+nlohmann::json premarks_json(const std::vector<manifest::PasRange>& ranges)
+{
+	nlohmann::json out = nlohmann::json::array();
+	for (const auto& r : ranges)
+		out.push_back({{"base", r.base}, {"size", r.size}, {"pas", r.pas}});
+	return out;
+}
+
+std::string describe_premarks(const nlohmann::json& ranges)
+{
+	std::string out;
+	for (const auto& r : ranges) {
+		if (!out.empty())
+			out += ", ";
+		out += "[" + hex(r.value("base", uint64_t{0})) + ", " + hex(r.value("base", uint64_t{0}) + r.value("size", uint64_t{0})) +
+		       ") " + r.value("pas", std::string("?"));
+	}
+	return out.empty() ? "none" : out;
+}
+
 }  // namespace
 
 const char* abi_name(Abi a)
@@ -55,6 +77,8 @@ std::optional<Abi> abi_from_name(std::string_view name)
 			return n.abi;
 	return std::nullopt;
 }
+
+PayloadDefault payload_default(Abi a) { return a == Abi::Seed ? PayloadDefault::Seed : PayloadDefault::Tfa; }
 
 uint32_t interface_version(Abi a)
 {
@@ -97,18 +121,52 @@ Monitor::Impl::Impl(std::unique_ptr<Carveout> c, MonitorOptions o)
 		signer->load(*it);
 	for (const auto& e : profile_commands(options))
 		commands.emplace(e.fid, Command{e.name, e.handler});
+	// [[gpt]] pre-marks are part of the platform's initial GPT: checked at every start, applied
+	// only to a new (or reset) file, so that a restart never undoes what the RMM delegated or
+	// undelegated inside such a range since (docs/boot.md).
 	for (const auto& r : boot_config.gpt) {
 		auto g = gpi_from_name(r.pas);
 		if (!g)
 			throw manifest::ConfigError("gpt: unknown PAS '" + r.pas + "'");
 		try {
-			gpt.set_range(r.base, r.size, *g);
+			gpt.check_range(r.base, r.size, *g);
 		} catch (const std::invalid_argument& e) {
 			throw manifest::ConfigError("gpt range " + hex(r.base) + "+" + hex(r.size) + ": " + e.what());
 		}
 	}
-	if (created)
+	const nlohmann::json wanted = premarks_json(boot_config.gpt);
+	bool record = false;
+	if (carveout->created()) {
+		apply_premarks();
+		gpt_premarks = wanted;
+		record = true;
+	} else if (auto it = doc.find("gpt_premarks"); it != doc.end() && it->is_array()) {
+		gpt_premarks = *it;
+		if (gpt_premarks != wanted)
+			spdlog::warn("the boot configuration's [[gpt]] ranges ({}) differ from those applied when the carveout "
+			             "was created or last reset ({}): the GPT keeps its current state; `el3ctl reset` (or el3d "
+			             "--reset) applies the new ranges",
+			             describe_premarks(wanted), describe_premarks(gpt_premarks));
+	} else {
+		// A file from before el3d recorded its pre-marks: it applied them at every start, so the GPT
+		// already holds them (and whatever the RMM changed since). Record, do not apply.
+		gpt_premarks = wanted;
+		record = true;
+		if (!wanted.empty())
+			spdlog::warn("carveout {} does not record which [[gpt]] ranges it was set up with: el3d takes them to be "
+			             "the configured ones ({}) and does not apply them again; `el3ctl reset` applies them",
+			             carveout->path(), describe_premarks(wanted));
+	}
+	if (created || record)
 		commit();
+}
+
+void Monitor::Impl::apply_premarks()
+{
+	for (const auto& r : boot_config.gpt) {
+		gpt.set_range(r.base, r.size, *gpi_from_name(r.pas));
+		spdlog::info("GPT: [{}, {}) pre-marked {} by the boot configuration", hex(r.base), hex(r.base + r.size), r.pas);
+	}
 }
 
 Monitor::Impl::~Impl() { signer.reset(); }
@@ -123,6 +181,7 @@ nlohmann::json Monitor::Impl::state_document() const
 	                     {"token", nlohmann::json::binary(plat_token.token)}};
 	doc["signer"] = signer->to_json();
 	doc["mec_refreshes"] = mec_refreshes;
+	doc["gpt_premarks"] = gpt_premarks;
 	return doc;
 }
 
@@ -133,9 +192,11 @@ int64_t Monitor::Impl::check_shared_buffer(uint64_t pa, uint64_t len) const
 	const uint64_t page = carveout->geometry().shared_base();
 	if ((pa & ~(kGranule - 1)) != page)
 		return E_RMM_BAD_ADDR;
-	// TF-A computes the last byte as pa + len - 1 without an overflow check; len = 0 lands in the
-	// page before and is refused here as well.
-	if (((pa + len - 1) & ~(kGranule - 1)) != page)
+	// TF-A tests that the last byte, pa + len - 1, lies in the page, without an overflow check,
+	// so a huge len that wraps around to the page passes there. el3d compares len with the room
+	// left in the page instead: the same answer for every len that does not wrap, E_RMM_INVAL
+	// for one that does, and E_RMM_INVAL for len = 0 wherever the buffer starts.
+	if (len == 0 || len > page + kGranule - pa)
 		return E_RMM_INVAL;
 	return 0;
 }
@@ -213,20 +274,35 @@ void Monitor::attach(uint32_t cpu)
 
 void Monitor::detach(uint32_t cpu)
 {
+	// Called from session destructors: never throws. The in-memory state is always updated (the
+	// session is gone whatever the file says); if the file cannot record it, the next state
+	// change that commits writes it.
 	Impl& m = *impl_;
 	if (cpu >= m.carveout->geometry().core_count)
 		return;
-	std::lock_guard lock(m.mu);
-	if (!m.boot.attached(cpu))
-		return;
-	m.boot.set_attached(cpu, false);
-	if (!m.boot.any_attached()) {
+	try {
+		std::lock_guard lock(m.mu);
+		if (!m.boot.attached(cpu))
+			return;
+		m.boot.set_attached(cpu, false);
+		if (m.boot.any_attached()) {
+			spdlog::info("cpu{} session closed", cpu);
+			return;
+		}
 		// The RMM instance is gone: whatever enters next starts a new activation.
 		m.boot.end_activation();
-		m.commit();
 		spdlog::info("cpu{} session closed: the RMM instance of activation {} is gone", cpu, m.boot.activation());
-	} else {
-		spdlog::info("cpu{} session closed", cpu);
+		try {
+			m.commit();
+		} catch (const std::exception& e) {
+			spdlog::error("cpu{} session closed, but the carveout file cannot record the end of activation {}: {} "
+			              "(kept in memory; written with the next state change)",
+			              cpu, m.boot.activation(), e.what());
+		}
+	} catch (const std::exception& e) {
+		spdlog::error("cpu{} session close: {}", cpu, e.what());
+	} catch (...) {
+		spdlog::error("cpu{} session close: unknown error", cpu);
 	}
 }
 
@@ -261,6 +337,8 @@ MonitorStatus Monitor::status() const
 	s.smc_calls = m.calls.load(std::memory_order_relaxed);
 	s.gpt_granules = m.gpt.counts();
 	s.gpt_ranges = m.carveout->gpt_ranges();
+	s.gpt_ranges.insert(s.gpt_ranges.end(), m.gpt.fixed_ranges().begin(), m.gpt.fixed_ranges().end());
+	std::sort(s.gpt_ranges.begin(), s.gpt_ranges.end(), [](const GptRange& a, const GptRange& b) { return a.base < b.base; });
 	const auto pk = m.platform_key.public_uncompressed();
 	s.platform_key.assign(pk.begin(), pk.end());
 	const auto rk = m.realm_key.public_uncompressed();
@@ -282,18 +360,21 @@ void Monitor::reset()
 	m.signer->clear();
 	m.plat_token = {};
 	m.mec_refreshes = 0;
+	m.gpt_premarks = premarks_json(m.boot_config.gpt);
 	m.carveout->reset(m.state_document());
 	m.allocator.reload();
 	m.gpt.reload();
-	for (const auto& r : m.boot_config.gpt)
-		m.gpt.set_range(r.base, r.size, *gpi_from_name(r.pas));
+	m.apply_premarks();
 }
 
 bool Monitor::read_memory(uint64_t pa, uint64_t len, std::vector<uint8_t>& out) const
 {
-	const Carveout& c = *impl_->carveout;
+	// Under the monitor lock, like an SMC: never interleaved with a reset or a handler's copy.
+	const Impl& m = *impl_;
+	const Carveout& c = *m.carveout;
 	if (!c.in_image(pa, len))
 		return false;
+	std::lock_guard lock(m.mu);
 	out.resize(len);
 	if (len != 0)
 		std::memcpy(out.data(), c.ptr(pa), len);
@@ -302,11 +383,13 @@ bool Monitor::read_memory(uint64_t pa, uint64_t len, std::vector<uint8_t>& out) 
 
 bool Monitor::write_memory(uint64_t pa, const uint8_t* data, uint64_t len)
 {
-	Carveout& c = *impl_->carveout;
+	Impl& m = *impl_;
+	Carveout& c = *m.carveout;
 	if (!c.in_image(pa, len))
 		return false;
 	if (len == 0)
 		return true;
+	std::lock_guard lock(m.mu);
 	std::memcpy(c.ptr(pa), data, len);
 	return !c.sync(pa, len);
 }

@@ -94,10 +94,12 @@ struct Monitor::Impl {
 	~Impl();
 
 	void commit();  // persist the state block durably
+	void apply_premarks();  // the boot configuration's [[gpt]] ranges, into the GPT
 	nlohmann::json state_document() const;
 
 	// Shared-buffer check of the attestation and token-sign commands: the buffer must start in
-	// the shared page (E_RMM_BAD_ADDR) and end in it (E_RMM_INVAL). 0 if fine.
+	// the shared page (E_RMM_BAD_ADDR) and be non-empty and end in it (E_RMM_INVAL), so that a
+	// handler may touch [pa, pa + len). 0 if fine.
 	int64_t check_shared_buffer(uint64_t pa, uint64_t len) const;
 	// Memory allocation common to RMM_ALLOCATE_MEMORY and RMM_RESERVE_MEMORY.
 	bool after_boot(uint32_t cpu) const { return boot.cpu(cpu).state == CpuBootState::Booted; }
@@ -113,6 +115,7 @@ struct Monitor::Impl {
 	PlatTokenState plat_token;
 	std::unique_ptr<TokenSigner> signer;
 	uint64_t mec_refreshes = 0;
+	nlohmann::json gpt_premarks = nlohmann::json::array();  // [[gpt]] ranges the file was set up with
 	mutable std::mutex mu;
 	std::atomic<uint64_t> calls{0};
 

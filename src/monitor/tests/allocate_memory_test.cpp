@@ -101,14 +101,22 @@ TEST_F(AllocateMemory, AlignmentOf64BitsOrMoreIsInvalid)
 	EXPECT_TRUE(monitor->status().regions.empty());
 }
 
-TEST_F(AllocateMemory, BitsOutsideTheDefinedFieldsAreInvalid)
+TEST_F(AllocateMemory, BitsOutsideTheDefinedFieldsAreIgnoredAsTheSeedDoes)
 {
-	// An RMM built for the upstream encoding (alignment in x2[63:56], flag bit 0) is caught.
-	auto r = smc(EL3_FID_RMM_ALLOCATE_MEMORY, {0x1000, (uint64_t{12} << 56) | 1});
-	EXPECT_EQ(x0(r), E_RMM_INVAL);
-	EXPECT_EQ(x0(smc(EL3_FID_RMM_ALLOCATE_MEMORY, {0x1000, uint64_t{1} << 16})), E_RMM_INVAL);
-	EXPECT_EQ(x0(smc(EL3_FID_RMM_ALLOCATE_MEMORY, {0x1000, uint64_t{1} << 32})), E_RMM_INVAL);
-	EXPECT_TRUE(monitor->status().regions.empty());
+	// An RMM built for the upstream encoding (alignment in x2[63:56], flag bit 0) gets what the
+	// seed's code gives it: region id 1, alignment 2^0.
+	auto r = smc(EL3_FID_RMM_ALLOCATE_MEMORY, {0x1800, (uint64_t{12} << 56) | 1});
+	EXPECT_EQ(x0(r), EL3_ALLOC_FRESH);
+	EXPECT_EQ(r[1], geom().rmm_limit - 0x1800);  // not 4 KiB aligned: the alignment field is [31:24]
+	auto same = alloc(0x1800, 0, 1);
+	EXPECT_EQ(x0(same), E_RMM_OK);
+	EXPECT_EQ(same[1], r[1]);
+	EXPECT_EQ(x0(smc(EL3_FID_RMM_ALLOCATE_MEMORY, {0x1000, uint64_t{1} << 16})), EL3_ALLOC_FRESH);
+	EXPECT_EQ(x0(smc(EL3_FID_RMM_ALLOCATE_MEMORY, {0x1000, uint64_t{1} << 32})), EL3_ALLOC_FRESH);
+	EXPECT_EQ(monitor->status().regions.size(), 3u);
+	// The defined fields are still checked.
+	EXPECT_EQ(x0(smc(EL3_FID_RMM_ALLOCATE_MEMORY, {0x1000, (uint64_t{1} << 40) | 4})), E_RMM_INVAL);
+	EXPECT_EQ(x0(smc(EL3_FID_RMM_ALLOCATE_MEMORY, {0x1000, (uint64_t{1} << 40) | EL3_ALLOC_X2(64, 0)})), E_RMM_INVAL);
 }
 
 TEST_F(AllocateMemory, InvalIsCheckedBeforeNomem)

@@ -2,6 +2,7 @@
 
 #include "el3d/util/numbers.hpp"
 
+#include <algorithm>
 #include <array>
 
 namespace el3d {
@@ -9,16 +10,19 @@ namespace el3d {
 namespace {
 // Numbers from TF-A's platform headers (see docs/platforms.md for the derivation).
 constexpr std::array<PlatformProfile, 3> kProfiles{{
-    // The FVP's two DRAM banks; the RMM carveout lies at the top of the first one's 2 GiB window.
+    // The FVP's two DRAM banks; the RMM carveout lies at the top of the first one's 2 GiB window,
+    // in the 64 MiB TZC region [0xFC000000, 2^32) that TF-A's GPT maps granule by granule: Secure
+    // below the carveout, Root above it (EL3's TZC DRAM and the L1 GPT).
     {"fvp", "Arm FVP Base RevC with RME", 0xFDC00000, 0xFFBFF000, 0x1000, 0x800000, 0x600000, 8, 40,
-     {{0x80000000, 0x7C000000}, {0x880000000, 0x80000000}}},
+     {{0x80000000, 0x7C000000}, {0x880000000, 0x80000000}},
+     {{0xFC000000, 0x1C00000, Gpi::SecureOnly}, {0xFFC00000, 0x400000, Gpi::Root}}},
     // QEMU virt: one 3 GiB bank that contains the RMM carveout.
     {"qemu", "QEMU virt with RME", 0x40100000, 0x418FF000, 0x1000, 0x800000, 0, 32, 40,
-     {{0x40000000, 0xC0000000}}},
+     {{0x40000000, 0xC0000000}}, {}},
     // QEMU sbsa-ref: normal-world DRAM starts right above the 1072 MiB Realm region (el3d's default
     // size: 4 GiB; the real machine takes it from its NUMA nodes).
     {"qemu-sbsa", "QEMU sbsa-ref with RME", 0x10000000000, 0x10042FFF000, 0x1000, 0x800000, 0x600000, 512, 44,
-     {{0x10043000000, 0x100000000}}},
+     {{0x10043000000, 0x100000000}}, {}},
 }};
 
 bool page_aligned(uint64_t v) { return (v & (kGranule - 1)) == 0; }
@@ -45,13 +49,20 @@ std::string platform_names()
 	return out;
 }
 
+uint64_t default_payload_size(const PlatformProfile& profile, PayloadDefault d)
+{
+	if (d == PayloadDefault::Tfa && profile.payload_size_tfa != 0)
+		return profile.payload_size_tfa;
+	return profile.payload_size_seed;
+}
+
 Geometry make_geometry(const PlatformProfile& profile, const GeometryOverrides& o)
 {
 	Geometry g;
 	g.platform = std::string(profile.name);
 	g.rmm_base = o.rmm_base.value_or(profile.rmm_base);
 	const uint64_t size = o.rmm_size.value_or(profile.rmm_limit - profile.rmm_base);
-	const uint64_t payload = o.payload_size.value_or(profile.payload_size_seed);
+	const uint64_t payload = o.payload_size.value_or(default_payload_size(profile, o.payload_default));
 	g.shared_size = profile.shared_size;
 	g.core_count = o.core_count.value_or(profile.core_count);
 	g.region_slots = o.region_slots.value_or(kDefaultRegionSlots);
@@ -119,6 +130,32 @@ std::vector<GptRange> gpt_layout(const Geometry& g)
 			out.push_back({ce, e - ce, Gpi::NonSecure});
 	}
 	add_carveout();
+	return out;
+}
+
+std::vector<GptRange> gpt_fixed_ranges(const Geometry& g)
+{
+	std::vector<GptRange> out;
+	const PlatformProfile* p = find_platform(g.platform);
+	if (p == nullptr)
+		return out;
+	const std::vector<GptRange> tracked = gpt_layout(g);  // ascending, non-overlapping
+	for (const GptRange& f : p->fixed_pas_ranges()) {
+		// Subtract every tracked range from [f.base, f.end()); what is left, piece by piece.
+		uint64_t b = f.base;
+		const uint64_t e = f.end();
+		for (const GptRange& t : tracked) {
+			if (b >= e)
+				break;
+			if (t.end() <= b || t.base >= e)
+				continue;
+			if (t.base > b)
+				out.push_back({b, t.base - b, f.initial});
+			b = std::max(b, t.end());
+		}
+		if (b < e)
+			out.push_back({b, e - b, f.initial});
+	}
 	return out;
 }
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 using namespace el3d;
 
 TEST(Platform, FvpMatchesTfaNumbersWithSeedPayload)
@@ -102,4 +104,77 @@ TEST(Platform, GptLayoutCutsTheCarveoutOutOfDram)
 	EXPECT_EQ(qemu[2].end(), 0x100000000u);
 	for (std::size_t i = 1; i < qemu.size(); ++i)
 		EXPECT_LE(qemu[i - 1].end(), qemu[i].base);
+}
+
+TEST(Platform, TfaPayloadDefaultIsUpstreamsWhereUpstreamDefinesOne)
+{
+	const GeometryOverrides tfa{.payload_default = PayloadDefault::Tfa};
+	EXPECT_EQ(make_geometry(*find_platform("fvp"), tfa).payload_limit, 0xFE200000u);           // RMM_BASE + 6 MiB
+	EXPECT_EQ(make_geometry(*find_platform("qemu-sbsa"), tfa).payload_limit, 0x10000600000u);  // RMM_BASE + 6 MiB
+	EXPECT_EQ(make_geometry(*find_platform("qemu"), tfa).payload_limit, 0x40900000u);  // none upstream: the seed's
+	EXPECT_EQ(make_geometry(*find_platform("fvp"), {}).payload_limit, 0xFE400000u);     // the seed's 8 MiB
+	GeometryOverrides explicit_size = tfa;
+	explicit_size.payload_size = 0x100000;
+	EXPECT_EQ(make_geometry(*find_platform("fvp"), explicit_size).payload_limit, 0xFDD00000u);
+	EXPECT_FALSE(tfa.any());  // a default, not an override
+	for (const auto& p : platform_profiles()) {
+		EXPECT_EQ(default_payload_size(p, PayloadDefault::Seed), 0x800000u) << p.name;
+		EXPECT_EQ(default_payload_size(p, PayloadDefault::Tfa), p.payload_size_tfa ? p.payload_size_tfa : 0x800000u)
+		    << p.name;
+	}
+}
+
+TEST(Platform, FvpFixedPasRangesFillTheTzcRegionAroundTheCarveout)
+{
+	const Geometry g = make_geometry(*find_platform("fvp"), {});
+	const auto fixed = gpt_fixed_ranges(g);
+	ASSERT_EQ(fixed.size(), 2u);
+	EXPECT_EQ(fixed[0].base, 0xFC000000u);
+	EXPECT_EQ(fixed[0].end(), 0xFDC00000u);  // up to RMM_BASE
+	EXPECT_EQ(fixed[0].initial, Gpi::SecureOnly);
+	EXPECT_EQ(fixed[1].base, 0xFFC00000u);  // from the end of the shared page
+	EXPECT_EQ(fixed[1].end(), 0x100000000u);
+	EXPECT_EQ(fixed[1].initial, Gpi::Root);
+	// With the stored layout, [DRAM bank 0 base, 4 GiB) is granule-mapped without a gap or overlap.
+	std::vector<GptRange> all = gpt_layout(g);
+	all.insert(all.end(), fixed.begin(), fixed.end());
+	std::sort(all.begin(), all.end(), [](const GptRange& a, const GptRange& b) { return a.base < b.base; });
+	uint64_t at = 0x80000000;
+	for (const auto& r : all) {
+		if (r.base >= 0x100000000)
+			break;
+		EXPECT_EQ(r.base, at);
+		at = r.end();
+	}
+	EXPECT_EQ(at, 0x100000000u);
+	EXPECT_TRUE(gpt_fixed_ranges(make_geometry(*find_platform("qemu"), {})).empty());
+	EXPECT_TRUE(gpt_fixed_ranges(make_geometry(*find_platform("qemu-sbsa"), {})).empty());
+}
+
+TEST(Platform, FixedPasRangesGiveWayToAMovedCarveout)
+{
+	// A carveout moved into the TZC Secure region with --rmm-base splits it; the GPT tracks the
+	// carveout, the rest stays Secure.
+	const Geometry g = make_geometry(*find_platform("fvp"), {.rmm_base = 0xFD000000, .rmm_size = 0x100000, .payload_size = 0x10000});
+	const auto fixed = gpt_fixed_ranges(g);
+	ASSERT_EQ(fixed.size(), 3u);
+	EXPECT_EQ(fixed[0].base, 0xFC000000u);
+	EXPECT_EQ(fixed[0].end(), 0xFD000000u);
+	EXPECT_EQ(fixed[1].base, 0xFD101000u);  // after the carveout's shared page
+	EXPECT_EQ(fixed[1].end(), 0xFDC00000u);
+	EXPECT_EQ(fixed[2].base, 0xFFC00000u);
+	for (const auto& f : fixed)
+		for (const auto& t : gpt_layout(g))
+			EXPECT_TRUE(f.end() <= t.base || t.end() <= f.base);
+}
+
+TEST(Platform, FixedPasRangesAreNeverNonSecureOrRealm)
+{
+	// The GPT never stores them, so no Realm-world transition may start from their PAS.
+	for (const auto& p : platform_profiles())
+		for (const auto& f : p.fixed_pas_ranges()) {
+			EXPECT_TRUE(f.initial == Gpi::SecureOnly || f.initial == Gpi::Root) << p.name;
+			EXPECT_EQ((f.base | f.size) % kGranule, 0u) << p.name;
+			EXPECT_LE(f.end(), uint64_t{1} << p.pa_bits) << p.name;
+		}
 }

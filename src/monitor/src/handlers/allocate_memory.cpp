@@ -3,11 +3,12 @@
 //   Inputs   x1        size in bytes
 //            x2[31:24] alignment, log2 of bytes (16 = 64 KiB)
 //            x2[15:0]  region id: 0 = always new memory; 1.. = tagged, handed back on re-request
+//            x2, other bits: ignored, as the seed's code ignores them (el3d logs a warning)
 //   Outputs  x0        1 for newly allocated (zeroed) memory, E_RMM_OK for an existing tagged
 //                      region returned with its content, or an error
 //            x1        physical address; on failure the caller's x2, as the seed leaves it
 //   Failure conditions, in order of checking:
-//            E_RMM_INVAL  region id >= region slots; alignment >= 64 (el3d); other x2 bits set (el3d)
+//            E_RMM_INVAL  region id >= region slots; alignment >= 64 (el3d: the seed's shift is undefined)
 //            E_RMM_UNK    --strict-boot and this CPU has completed its boot
 //            E_RMM_NOMEM  tagged region exists but is smaller than requested; the request does not
 //                         fit above RMM_PAYLOAD_LIMIT (el3d: also when size exceeds what is left,
@@ -44,7 +45,10 @@ void handle_allocate_memory(Monitor::Impl& m, SmcContext& c)
 	if (align_bits >= 64)
 		return fail(E_RMM_INVAL, "alignment of 2^" + std::to_string(align_bits) + " bytes is not representable");
 	if ((x2 & ~kDefinedX2Bits) != 0)
-		return fail(E_RMM_INVAL, "x2 bits outside [31:24] and [15:0] must be zero (x2=" + hex(x2) + ")");
+		spdlog::warn("cpu{} RMM_ALLOCATE_MEMORY(size={}, x2={}): x2 bits {} are outside [31:24] and [15:0] and "
+		             "ignored, as the seed does (an RMM built for RMM_RESERVE_MEMORY's encoding sends alignment in "
+		             "[63:56] and LOCAL_CPU in bit 0)",
+		             c.cpu, hex(size), hex(x2), hex(x2 & ~kDefinedX2Bits));
 
 	const bool after_boot = m.after_boot(c.cpu);
 	if (after_boot) {

@@ -17,7 +17,8 @@ namespace el3d {
 //                attestation key (generated once per carveout file, kept across resets).
 //   Failure conditions, in order of checking:
 //            E_RMM_BAD_ADDR  buffer does not start in the shared page
-//            E_RMM_INVAL     buffer does not end in the shared page (size 0 included); curve != 0
+//            E_RMM_INVAL     size 0, or the buffer does not end in the shared page (el3d: also a
+//                            size so large that TF-A's end computation wraps); curve != 0
 //            E_RMM_UNK       buffer smaller than the key (TF-A's platform hook fails)
 void handle_get_realm_key(Monitor::Impl& m, SmcContext& c)
 {
@@ -47,7 +48,9 @@ void handle_get_realm_key(Monitor::Impl& m, SmcContext& c)
 //   Failure conditions, in order of checking (TF-A's code; its specification lists E_RMM_AGAIN
 //   first):
 //            E_RMM_BAD_ADDR  buffer does not start in the shared page
-//            E_RMM_INVAL     buffer does not end in the shared page; x3 not 0, 32, 48 or 64
+//            E_RMM_INVAL     size 0, or the buffer does not end in the shared page (el3d: also a
+//                            wrapping size); x3 not 0, 32, 48 or 64; x3 larger than the buffer
+//                            (el3d: TF-A copies x3 bytes from it regardless)
 //            E_RMM_AGAIN     --inject-again N: each hunk is refused N times before it is served
 //            E_RMM_INVAL     x3 = 0 with no token started
 // A new start (x3 != 0) always builds a fresh token. After the last hunk, further continuations
@@ -60,6 +63,11 @@ void handle_get_plat_token(Monitor::Impl& m, SmcContext& c)
 		return fail(e);
 	if (csize != 0 && csize != 32 && csize != 48 && csize != 64)
 		return fail(E_RMM_INVAL);
+	if (csize > len) {
+		spdlog::info("cpu{} RMM_ATTEST_GET_PLAT_TOKEN: E_RMM_INVAL, a {}-byte challenge does not fit a {}-byte buffer",
+		             c.cpu, csize, len);
+		return fail(E_RMM_INVAL);
+	}
 
 	PlatTokenState& t = m.plat_token;
 	if (m.options.inject_again != 0) {

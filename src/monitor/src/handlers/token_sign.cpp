@@ -4,10 +4,13 @@
 //            x2  buffer PA (in the shared page), x3 buffer size, x4 curve (GET_RAK_PUB only)
 //   Outputs  x0  E_RMM_OK or an error; x1 public key size (GET_RAK_PUB)
 //   Failure conditions, in order of checking:
-//            unknown operation: E_RMM_INVAL (seed, as the specification says) / SMC_UNK (tfa, as
-//                               TF-A's code does)
+//            unknown operation: E_RMM_INVAL (seed: the seed defines its interface by the
+//                               specification's text, which says E_RMM_INVAL) / SMC_UNK (tfa
+//                               profiles: they emulate TF-A's code, which answers SMC_UNK, as it
+//                               already did when the seed was written)
 //            E_RMM_BAD_ADDR  buffer does not start in the shared page
-//            E_RMM_INVAL     buffer does not end in the shared page
+//            E_RMM_INVAL     size 0, or the buffer does not end in the shared page (el3d: also a
+//                            wrapping size)
 //   PUSH_REQ:  E_RMM_INVAL size < 0x60, sig_alg_id != 0 (ECDSA P-384) or hash_alg_id != 1 (SHA-384);
 //              E_RMM_AGAIN the queue (--sign-queue-depth) is full
 //   PULL_RESP: E_RMM_INVAL size < 0x218; E_RMM_AGAIN no signed response yet

@@ -29,6 +29,10 @@ enum class Abi {
 const char* abi_name(Abi a);
 std::optional<Abi> abi_from_name(std::string_view name);
 uint32_t interface_version(Abi a);  // x1 at cold boot: bits [30:16] major, [15:0] minor
+// The payload size a new carveout file for this ABI gets unless --payload-size says otherwise:
+// the seed's 0x800000, or upstream TF-A's (docs/platforms.md). For CarveoutOpenRequest's
+// overrides.payload_default, which must be set before the file is created.
+PayloadDefault payload_default(Abi a);
 
 struct MonitorOptions {
 	Abi abi = Abi::Seed;

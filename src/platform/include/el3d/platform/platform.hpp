@@ -23,6 +23,28 @@ struct MemRange {
 
 inline constexpr unsigned kMaxDramBanks = 4;
 
+// Granule protection information (GPI) values, as the architecture encodes them.
+enum class Gpi : uint8_t {
+	NoAccess = 0x0,
+	SecureOnly = 0x8,
+	NonSecure = 0x9,
+	Root = 0xA,
+	Realm = 0xB,
+	NonSecureOnly = 0xD,
+	Any = 0xF,
+};
+
+// A range of physical memory the emulated GPT maps granule by granule, and the PAS its granules
+// start in. Everything else below 2^pa_bits is treated as block-mapped.
+struct GptRange {
+	uint64_t base;
+	uint64_t size;
+	Gpi initial;
+	uint64_t end() const { return base + size; }
+};
+
+inline constexpr unsigned kMaxFixedPasRanges = 2;
+
 struct PlatformProfile {
 	std::string_view name;
 	std::string_view description;
@@ -34,6 +56,9 @@ struct PlatformProfile {
 	uint32_t core_count;       // PLATFORM_CORE_COUNT
 	unsigned pa_bits;          // protected physical address size (PPS) of the GPT, in bits
 	MemRange dram[kMaxDramBanks];  // DRAM banks, ascending; unused entries have size 0
+	// Memory outside DRAM and the carveout that the platform's GPT maps granule by granule in a
+	// PAS no Realm-world call can change (Secure or Root), ascending; unused entries have size 0.
+	GptRange fixed_pas[kMaxFixedPasRanges];
 
 	std::span<const MemRange> dram_banks() const
 	{
@@ -41,6 +66,13 @@ struct PlatformProfile {
 		while (n < kMaxDramBanks && dram[n].size != 0)
 			++n;
 		return {dram, n};
+	}
+	std::span<const GptRange> fixed_pas_ranges() const
+	{
+		unsigned n = 0;
+		while (n < kMaxFixedPasRanges && fixed_pas[n].size != 0)
+			++n;
+		return {fixed_pas, n};
 	}
 };
 
@@ -73,12 +105,21 @@ inline constexpr uint32_t kDefaultRegionSlots = 4;   // the seed's NR_MEM_SLOTS
 inline constexpr uint32_t kMaxRegionSlots = 65536;   // the id field is 16 bits wide
 inline constexpr uint32_t kMaxCores = 4096;          // RMM_EL3_IFC_MAX_CPUS
 
+// The payload size (RMM_PAYLOAD_LIMIT - RMM_BASE) a new carveout gets when none is given: the
+// seed ABI's 0x800000 on every platform, or upstream TF-A's (6 MiB on fvp and qemu-sbsa; the seed's
+// on qemu, where upstream defines no payload limit).
+enum class PayloadDefault : uint8_t { Seed, Tfa };
+uint64_t default_payload_size(const PlatformProfile& profile, PayloadDefault d);
+
 struct GeometryOverrides {
 	std::optional<uint64_t> rmm_base;
 	std::optional<uint64_t> rmm_size;      // RMM_LIMIT - RMM_BASE
 	std::optional<uint64_t> payload_size;  // RMM_PAYLOAD_LIMIT - RMM_BASE
 	std::optional<uint32_t> region_slots;
 	std::optional<uint32_t> core_count;
+	// Not an override: the default that applies when payload_size is unset (the ABI the file is
+	// created for). any() ignores it.
+	PayloadDefault payload_default = PayloadDefault::Seed;
 
 	bool any() const { return rmm_base || rmm_size || payload_size || region_slots || core_count; }
 };
@@ -87,36 +128,23 @@ class GeometryError : public std::invalid_argument {
 	using std::invalid_argument::invalid_argument;
 };
 
-// Profile numbers (with the seed payload size) plus overrides, validated: page alignment, payload
+// Profile numbers (payload size: overrides.payload_size, else default_payload_size()) plus
+// overrides, validated: page alignment, payload
 // inside the carveout, no wrap-around past 2^64, slot and core counts in range. Throws GeometryError.
 Geometry make_geometry(const PlatformProfile& profile, const GeometryOverrides& overrides);
 
 // One line per field, e.g. "  rmm_base: 0xfdc00000"
 std::string describe(const Geometry& g);
 
-// Granule protection information (GPI) values, as the architecture encodes them.
-enum class Gpi : uint8_t {
-	NoAccess = 0x0,
-	SecureOnly = 0x8,
-	NonSecure = 0x9,
-	Root = 0xA,
-	Realm = 0xB,
-	NonSecureOnly = 0xD,
-	Any = 0xF,
-};
-
-// A range of physical memory the emulated GPT tracks granule by granule, and the PAS its granules
-// start in. Everything else below 2^pa_bits is treated as block-mapped.
-struct GptRange {
-	uint64_t base;
-	uint64_t size;
-	Gpi initial;
-	uint64_t end() const { return base + size; }
-};
-
 // DRAM banks (Non-secure) with the carveout [rmm_base, image_end) cut out of them (Realm),
-// ascending and non-overlapping.
+// ascending and non-overlapping. This is the part of the GPT the carveout file stores (its map's
+// size is part of the file's header), so it must not change for an existing geometry.
 std::vector<GptRange> gpt_layout(const Geometry& g);
+
+// The platform's fixed-PAS ranges (PlatformProfile::fixed_pas) with whatever gpt_layout(g) tracks
+// cut out of them (a carveout moved with --rmm-base wins), ascending. They are derived from the
+// platform name, never stored: their PAS is Secure or Root, which no RMM-EL3 call can change.
+std::vector<GptRange> gpt_fixed_ranges(const Geometry& g);
 
 // The GPT map keeps 4 bits per granule, range after range, each range's part starting 8-byte
 // aligned. Byte offset of range `i`'s part, and the size of the whole map.
