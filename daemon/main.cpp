@@ -25,7 +25,7 @@ namespace {
 // Exit codes (documented in docs/daemon.md).
 constexpr int kExitOk = 0;
 constexpr int kExitUsage = 1;
-constexpr int kExitRefused = 2;  // carveout file or socket refused
+constexpr int kExitRefused = 2;  // carveout file, socket or an unsafe default directory refused
 constexpr int kExitFailed = 3;   // could not start serving
 
 struct Options {
@@ -138,10 +138,16 @@ int main(int argc, char** argv)
 	std::unique_ptr<el3d::Monitor> monitor;
 	const auto t0 = std::chrono::steady_clock::now();
 	try {
+		// The default directories are el3d's own (and in /tmp anyone can guess their names):
+		// create them private and refuse one that someone else could control. A path the user
+		// gave (--socket, $EL3D_SOCKET, --carveout) is used as it is.
+		if (o.socket.empty() && el3d::env_socket_path().empty())
+			el3d::make_private_dir(el3d::default_runtime_dir());
 		guard = std::make_unique<el3d::SocketGuard>(socket_path);
 		socket_path = guard->path();
 		if (o.carveout.empty()) {
 			// Default file per platform; with no --platform, use the fvp file.
+			el3d::make_private_dir(el3d::default_state_dir());
 			o.carveout = el3d::default_carveout_path(o.platform.value_or("fvp"));
 		}
 		req.path = o.carveout;
@@ -172,6 +178,9 @@ int main(int argc, char** argv)
 	} catch (const el3d::SocketBusy& e) {
 		spdlog::critical("{}", e.what());
 		return kExitRefused;
+	} catch (const el3d::UnsafePath& e) {
+		spdlog::critical("{}", e.what());
+		return kExitRefused;
 	} catch (const el3d::manifest::ConfigError& e) {
 		spdlog::critical("boot configuration: {}", e.what());
 		return kExitUsage;
@@ -193,7 +202,8 @@ int main(int argc, char** argv)
 		spdlog::critical("cannot serve on unix:{}", socket_path);
 		return kExitFailed;
 	}
-	::chmod(socket_path.c_str(), 0600);
+	if (std::error_code ec = guard->restrict_socket_mode())
+		spdlog::warn("cannot make {} private (mode 0600): {}", socket_path, ec.message());
 	const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 	spdlog::info("el3d {} ready in {:.1f} ms: platform {} ({} ABI, interface {}.{}), carveout [{}, {}) + shared page "
 	             "{}, payload limit {}, {} CPUs, {} region slots{}",

@@ -28,6 +28,24 @@ std::vector<char*> cstrs(const std::vector<std::string>& v)
 	return out;
 }
 
+// This process's environment with `extra` (NAME=VALUE) replacing or adding variables: getenv()
+// takes the first of two entries with one name, so an override must not just be appended.
+std::vector<std::string> environment_with(const std::vector<std::string>& extra)
+{
+	auto name_of = [](const std::string& e) { return e.substr(0, e.find('=')); };
+	std::vector<std::string> env;
+	for (char** e = environ; *e; ++e) {
+		const std::string entry = *e;
+		bool replaced = false;
+		for (const auto& x : extra)
+			replaced = replaced || name_of(x) == name_of(entry);
+		if (!replaced)
+			env.push_back(entry);
+	}
+	env.insert(env.end(), extra.begin(), extra.end());
+	return env;
+}
+
 int decode_status(int status)
 {
 	if (WIFEXITED(status))
@@ -49,11 +67,7 @@ ProcResult run(const std::vector<std::string>& argv, const std::vector<std::stri
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-	std::vector<std::string> env;
-	for (char** e = environ; *e; ++e)
-		env.emplace_back(*e);
-	for (const auto& e : extra_env)
-		env.push_back(e);
+	const std::vector<std::string> env = environment_with(extra_env);
 	auto a = cstrs(argv);
 	auto en = cstrs(env);
 	pid_t pid;
@@ -119,15 +133,21 @@ Daemon::~Daemon()
 void Daemon::spawn()
 {
 	log_path_ = dir_.file("el3d-" + std::to_string(++spawned_) + ".log");
-	std::vector<std::string> argv = {EL3D_BINARY, "--carveout", carveout, "--socket", socket, "--log-level", "debug"};
+	std::vector<std::string> argv = {EL3D_BINARY, "--log-level", "debug"};
+	if (!default_carveout)
+		argv.insert(argv.end(), {"--carveout", carveout});
+	if (!default_socket)
+		argv.insert(argv.end(), {"--socket", socket});
 	argv.insert(argv.end(), args.begin(), args.end());
+	const std::vector<std::string> environment = environment_with(env);
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 1, log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	posix_spawn_file_actions_adddup2(&fa, 1, 2);
 	auto a = cstrs(argv);
-	int rc = posix_spawn(&pid_, a[0], &fa, nullptr, a.data(), environ);
+	auto en = cstrs(environment);
+	int rc = posix_spawn(&pid_, a[0], &fa, nullptr, a.data(), en.data());
 	posix_spawn_file_actions_destroy(&fa);
 	if (rc != 0)
 		throw std::runtime_error(std::string("cannot start el3d: ") + std::strerror(rc));

@@ -46,6 +46,12 @@ public:
 	std::string socket;
 	std::string carveout;
 	std::vector<std::string> args;
+	// NAME=VALUE added to el3d's environment (e.g. XDG_RUNTIME_DIR).
+	std::vector<std::string> env;
+	// Leave out --socket / --carveout, so el3d uses its defaults; `socket` and `carveout` should
+	// then say where those are (start() waits on `socket`).
+	bool default_socket = false;
+	bool default_carveout = false;
 
 private:
 	void spawn();

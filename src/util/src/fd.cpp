@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -71,6 +72,32 @@ void make_dirs(const std::string& dir, unsigned mode)
 			continue;
 		if (::mkdir(cur.c_str(), mode) != 0 && errno != EEXIST)
 			throw SystemError("cannot create directory " + cur, errno);
+	}
+}
+
+void make_private_dir(const std::string& dir)
+{
+	if (dir.empty())
+		throw std::runtime_error("empty directory path");
+	make_dirs(dir, 0700);
+	struct stat st {};
+	if (::lstat(dir.c_str(), &st) != 0)
+		throw SystemError("cannot examine directory " + dir, errno);
+	const std::string fix = "; el3d keeps its socket or its carveout file there, so it must be a directory of yours "
+	                        "that only you can access: remove it, or choose another place (XDG_RUNTIME_DIR, "
+	                        "XDG_STATE_HOME, --socket, --carveout)";
+	if (S_ISLNK(st.st_mode))
+		throw UnsafePath("refusing to use " + dir + ": it is a symbolic link" + fix);
+	if (!S_ISDIR(st.st_mode))
+		throw UnsafePath("refusing to use " + dir + ": it is not a directory" + fix);
+	if (st.st_uid != ::getuid())
+		throw UnsafePath("refusing to use " + dir + ": it is owned by uid " + std::to_string(st.st_uid) +
+		                 ", not by you (uid " + std::to_string(::getuid()) + ")" + fix);
+	if ((st.st_mode & 077) != 0) {
+		char mode[8];
+		std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(st.st_mode & 07777));
+		throw UnsafePath("refusing to use " + dir + ": its mode is " + mode +
+		                 ", so group or others may access it; make it private with `chmod 700 " + dir + "`");
 	}
 }
 

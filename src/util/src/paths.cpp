@@ -35,9 +35,15 @@ std::string default_carveout_path(const std::string& platform)
 	return default_state_dir() + "/carveout-" + platform + ".img";
 }
 
+std::string env_socket_path()
+{
+	const char* s = std::getenv("EL3D_SOCKET");
+	return (s != nullptr && s[0] != '\0') ? std::string(s) : std::string();
+}
+
 std::string default_socket_path()
 {
-	if (const char* s = std::getenv("EL3D_SOCKET"); s != nullptr && s[0] != '\0')
+	if (auto s = env_socket_path(); !s.empty())
 		return s;
 	return default_runtime_dir() + "/el3d.sock";
 }

@@ -51,6 +51,18 @@ void write_exact(int fd, const void* buf, std::size_t len, uint64_t off, const s
 // Create the directory and its parents with the given mode (existing ones are left alone).
 void make_dirs(const std::string& dir, unsigned mode);
 
+// A path el3d will not use because someone else could control what it points to.
+class UnsafePath : public std::runtime_error {
+	using std::runtime_error::runtime_error;
+};
+
+// A directory el3d keeps for itself (its default state and runtime directories): create it and
+// any missing parents with mode 0700, then check, without following a symbolic link, that it is a
+// directory owned by getuid() that neither group nor others may access. Throws UnsafePath, saying
+// what is wrong and how to fix it, if the existing path fails a check (nothing is changed then),
+// SystemError if it cannot be created or examined.
+void make_private_dir(const std::string& dir);
+
 // PID of a process holding a flock() on the file's inode, from /proc/locks; 0 if none is found.
 long flock_holder_pid(int fd);
 
