@@ -31,6 +31,19 @@ SmcArgs args_of(const v1::SmcRequest& r)
 {
 	return {r.x1(), r.x2(), r.x3(), r.x4(), r.x5(), r.x6(), r.x7(), r.x8(), r.x9(), r.x10(), r.x11(), r.x12()};
 }
+
+// The name a session's client gives itself, fit for one log line: printable ASCII only, at most
+// 120 characters (a client could send megabytes, or newlines that forge log lines).
+std::string client_name(const v1::EnterRequest& en, const grpc::ServerContext& ctx)
+{
+	const std::string& raw = en.client().empty() ? ctx.peer() : en.client();
+	std::string out;
+	for (char ch : raw.substr(0, 120))
+		out += (ch >= 0x20 && ch < 0x7f) ? ch : '?';
+	if (raw.size() > 120)
+		out += "...";
+	return out;
+}
 }  // namespace
 
 Status MonitorService::dispatch(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out)
@@ -133,20 +146,35 @@ Status MonitorService::Session(grpc::ServerContext* ctx,
 		return {StatusCode::INVALID_ARGUMENT, "the first message of a session must be `enter`"};
 	const v1::EnterRequest& en = req.enter();
 	const uint32_t cpu = en.cpu();
+	const std::string client = client_name(en, *ctx);
 	try {
 		monitor_.attach(cpu);
 	} catch (const SessionConflict& e) {
-		spdlog::warn("session from {} refused: {}", en.client().empty() ? ctx->peer() : en.client(), e.what());
+		spdlog::warn("session from {} refused: {}", client, e.what());
 		return {StatusCode::ALREADY_EXISTS, e.what()};
 	} catch (const EntryRefused& e) {
 		return {StatusCode::INVALID_ARGUMENT, e.what()};
+	} catch (const std::exception& e) {
+		spdlog::error("session from {} for cpu{}: {}", client, cpu, e.what());
+		return {StatusCode::INTERNAL, e.what()};
 	}
+	// Released however the session ends. A destructor must not throw (that would end el3d), so
+	// nothing escapes it even if the carveout file cannot record the release.
 	struct Detach {
 		Monitor& m;
 		uint32_t cpu;
-		~Detach() { m.detach(cpu); }
+		~Detach()
+		{
+			try {
+				m.detach(cpu);
+			} catch (const std::exception& e) {
+				spdlog::error("cpu{} session close: {}", cpu, e.what());
+			} catch (...) {
+				spdlog::error("cpu{} session close: unknown error", cpu);
+			}
+		}
 	} detach{monitor_, cpu};
-	spdlog::info("cpu{} session opened by {}", cpu, en.client().empty() ? ctx->peer() : en.client());
+	spdlog::info("cpu{} session opened by {}", cpu, client);
 
 	v1::SessionResponse out;
 	v1::Entered* entered = out.mutable_entered();
