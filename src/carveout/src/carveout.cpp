@@ -5,6 +5,7 @@
 #include "el3d/util/numbers.hpp"
 #include "format.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <sys/file.h>
@@ -42,6 +43,61 @@ std::string dirname_of(const std::string& path)
 	if (slash == 0)
 		return "/";
 	return path.substr(0, slash);
+}
+
+std::string basename_of(const std::string& path)
+{
+	auto slash = path.rfind('/');
+	return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// The name create_file() builds a new file under: "<name>.new." and mkostemp's six letters or digits.
+bool is_temp_name(const std::string& name, const std::string& carveout_name)
+{
+	const std::string prefix = carveout_name + ".new.";
+	if (name.size() != prefix.size() + 6 || name.compare(0, prefix.size(), prefix) != 0)
+		return false;
+	return std::all_of(name.begin() + static_cast<std::ptrdiff_t>(prefix.size()), name.end(), [](char ch) {
+		return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+	});
+}
+
+// Remove the temporary files that an opener killed while it created the carveout file left next
+// to it. Called with the carveout file's lock held, so no el3d is creating or replacing this file
+// now; a temporary file is removed only if it is a regular file of ours that nobody holds locked
+// (its creator locks it until it is in place), or a second name of the file we hold (a creator
+// that died between link() and unlink()).
+void remove_stale_temp_files(const std::string& path, int own_fd)
+{
+	struct stat own {};
+	if (::fstat(own_fd, &own) != 0)
+		return;
+	const std::string dir = dirname_of(path);
+	const std::string name = basename_of(path);
+	std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir);
+	if (!d)
+		return;
+	while (const dirent* e = ::readdir(d.get())) {
+		const std::string entry = e->d_name;
+		if (!is_temp_name(entry, name))
+			continue;
+		const std::string tmp = dir + "/" + entry;
+		UniqueFd fd(::open(tmp.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+		struct stat st {};
+		if (!fd.valid() || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ::geteuid())
+			continue;
+		const bool second_name = st.st_ino == own.st_ino && st.st_dev == own.st_dev;
+		if (!second_name && ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0)
+			continue;  // its creator is still at work
+		struct stat now {};
+		if (::lstat(tmp.c_str(), &now) != 0 || now.st_ino != st.st_ino || now.st_dev != st.st_dev)
+			continue;
+		if (::unlink(tmp.c_str()) != 0) {
+			spdlog::warn("cannot remove stale temporary file {}: {}", tmp, std::strerror(errno));
+			continue;
+		}
+		spdlog::info("removed stale temporary file {} (left by a process killed while it created {})", tmp, path);
+	}
 }
 
 // Take the exclusive lock or explain who has it.
@@ -205,6 +261,11 @@ std::unique_ptr<Carveout> Carveout::open(const CarveoutOpenRequest& req)
 
 	std::unique_ptr<Carveout> c(new Carveout());
 	c->path_ = req.path;
+	// Once the file is ours (locked and accepted), clear what killed creators left next to it.
+	auto opened = [&] {
+		remove_stale_temp_files(c->path_, c->fd_);
+		return std::move(c);
+	};
 
 	if (req.reset) {
 		Geometry g = new_geometry();
@@ -214,7 +275,7 @@ std::unique_ptr<Carveout> Carveout::open(const CarveoutOpenRequest& req)
 			lock_or_refuse(old.get(), req.path);
 		c->fd_ = create_file(req, g, /*replace=*/true);
 		c->map_and_load(true);
-		return c;
+		return opened();
 	}
 
 	for (int attempt = 0; attempt < 3; ++attempt) {
@@ -226,7 +287,7 @@ std::unique_ptr<Carveout> Carveout::open(const CarveoutOpenRequest& req)
 				continue;  // created by someone else meanwhile: open theirs
 			c->fd_ = fd;
 			c->map_and_load(true);
-			return c;
+			return opened();
 		}
 		if (fd < 0)
 			refuse(CarveoutRefusal::Io, req.path, std::string("cannot open: ") + std::strerror(errno));
@@ -234,7 +295,7 @@ std::unique_ptr<Carveout> Carveout::open(const CarveoutOpenRequest& req)
 		lock_or_refuse(fd, req.path);
 		c->map_and_load(false);
 		check_geometry(c->geom_, req);
-		return c;
+		return opened();
 	}
 	refuse(CarveoutRefusal::Io, req.path, "the file keeps appearing and disappearing");
 }
@@ -431,12 +492,39 @@ bool Carveout::append(const AllocRecord& rec)
 	r.align_bits = rec.align_bits;
 	r.crc = format::log_record_crc(r);
 	const uint64_t off = log_offset_ + idx * sizeof(LogRecord);
-	write_exact(fd_, &r, sizeof(r), off, "append to allocation log of " + path_);
 	const uint64_t page = (off - state_offset_) & ~(kPage - 1);
-	if (::msync(meta_ + page, kPage, MS_SYNC) != 0)
-		throw SystemError("sync allocation log of " + path_, errno);
+	try {
+		write_exact(fd_, &r, sizeof(r), off, "append to allocation log of " + path_);
+		if (sync_meta(page, kPage) != 0)
+			throw SystemError("sync allocation log of " + path_, errno);
+	} catch (const SystemError&) {
+		// The caller is told that the allocation failed, but the record may be in the page cache
+		// (and reach the disk later): the next open would find it. Void it. If even that cannot be
+		// flushed, the next append, which takes the same slot, overwrites it.
+		const LogRecord none{};
+		try {
+			write_exact(fd_, &none, sizeof(none), off, "void allocation log record of " + path_);
+			if (sync_meta(page, kPage) != 0)
+				throw SystemError("sync allocation log of " + path_, errno);
+		} catch (const SystemError& e) {
+			spdlog::error("{}: the record of the failed allocation at {} may survive a restart of el3d unless "
+			              "another allocation succeeds first",
+			              e.what(), hex(rec.addr));
+		}
+		throw;
+	}
 	log_.push_back(rec);
 	return true;
+}
+
+int Carveout::sync_meta(uint64_t rel, uint64_t len)
+{
+	if (failing_syncs_ > 0) {
+		--failing_syncs_;
+		errno = EIO;
+		return -1;
+	}
+	return ::msync(meta_ + rel, len, MS_SYNC);
 }
 
 void Carveout::write_state_copy(unsigned copy, uint64_t generation, uint64_t epoch, const std::vector<uint8_t>& cbor)
@@ -454,10 +542,26 @@ void Carveout::write_state_copy(unsigned copy, uint64_t generation, uint64_t epo
 	std::vector<uint8_t> buf(sizeof(h) + cbor.size());
 	std::memcpy(buf.data(), &h, sizeof(h));
 	std::memcpy(buf.data() + sizeof(h), cbor.data(), cbor.size());
-	write_exact(fd_, buf.data(), buf.size(), off, "write state of " + path_);
 	const uint64_t rel = off - state_offset_;
-	if (::msync(meta_ + rel, (buf.size() + kPage - 1) & ~(kPage - 1), MS_SYNC) != 0)
-		throw SystemError("sync state of " + path_, errno);
+	try {
+		write_exact(fd_, buf.data(), buf.size(), off, "write state of " + path_);
+		if (sync_meta(rel, (buf.size() + kPage - 1) & ~(kPage - 1)) != 0)
+			throw SystemError("sync state of " + path_, errno);
+	} catch (const SystemError&) {
+		// As in append(): a copy the caller was told did not commit must not win the next open.
+		// Voiding its header leaves the current copy, which is what the daemon keeps using.
+		const StateHeader none{};
+		try {
+			write_exact(fd_, &none, sizeof(none), off, "void state copy of " + path_);
+			if (sync_meta(rel, kPage) != 0)
+				throw SystemError("sync state of " + path_, errno);
+		} catch (const SystemError& e) {
+			spdlog::error("{}: the state change that failed may survive a restart of el3d unless another one "
+			              "succeeds first",
+			              e.what());
+		}
+		throw;
+	}
 }
 
 void Carveout::commit_state(const nlohmann::json& doc)

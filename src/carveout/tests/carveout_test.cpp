@@ -1,9 +1,11 @@
 #include "el3d/carveout/carveout.hpp"
 
 #include "../src/format.hpp"
+#include "el3d/util/fd.hpp"
 #include "tempdir.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -349,4 +351,149 @@ TEST(Carveout, GptMapPersistsAndResets)
 	EXPECT_EQ(c->geometry().pa_bits, 40u);
 	c->reset({});
 	EXPECT_EQ(c->gpt_map()[100], 0);
+}
+
+// A failing disk: the record or state copy was written (it is in the page cache) but could not be
+// flushed, so the caller is told the change failed. It must not come back when the file is opened
+// again, or a client would find an allocation it was told did not happen.
+TEST(CarveoutIoError, FailedLogFlushDoesNotBringTheAllocationBack)
+{
+	TempDir d;
+	const auto path = d.file("c.img");
+	uint64_t limit;
+	{
+		auto c = Carveout::open(req(path));
+		limit = c->geometry().rmm_limit;
+		ASSERT_TRUE(c->append(AllocRecord{.addr = limit - 0x1000, .size = 0x1000, .id = 1}));
+		c->fail_metadata_syncs_for_testing(1);
+		EXPECT_THROW(c->append(AllocRecord{.addr = limit - 0x3000, .size = 0x2000, .id = 2}), SystemError);
+		EXPECT_EQ(c->log().size(), 1u);
+	}
+	{
+		auto c = Carveout::open(req(path));
+		ASSERT_EQ(c->log().size(), 1u) << "the allocation that failed came back";
+		EXPECT_EQ(c->log()[0].id, 1u);
+		// The slot is used by the next allocation as if nothing had happened.
+		ASSERT_TRUE(c->append(AllocRecord{.addr = limit - 0x2000, .size = 0x1000, .id = 3}));
+	}
+	auto c = Carveout::open(req(path));
+	ASSERT_EQ(c->log().size(), 2u);
+	EXPECT_EQ(c->log()[1].id, 3u);
+	EXPECT_EQ(c->log()[1].addr, limit - 0x2000);
+}
+
+TEST(CarveoutIoError, UnvoidableRecordIsOverwrittenByTheNextAppend)
+{
+	TempDir d;
+	const auto path = d.file("c.img");
+	uint64_t limit;
+	{
+		auto c = Carveout::open(req(path));
+		limit = c->geometry().rmm_limit;
+		c->fail_metadata_syncs_for_testing(2);  // the record's flush and the voiding's flush
+		EXPECT_THROW(c->append(AllocRecord{.addr = limit - 0x1000, .size = 0x1000, .id = 1}), SystemError);
+		EXPECT_TRUE(c->log().empty());
+		ASSERT_TRUE(c->append(AllocRecord{.addr = limit - 0x4000, .size = 0x4000, .id = 2}));
+	}
+	auto c = Carveout::open(req(path));
+	ASSERT_EQ(c->log().size(), 1u);
+	EXPECT_EQ(c->log()[0].id, 2u);
+	EXPECT_EQ(c->log()[0].size, 0x4000u);
+}
+
+TEST(CarveoutIoError, FailedStateFlushKeepsTheCommittedState)
+{
+	TempDir d;
+	const auto path = d.file("c.img");
+	{
+		auto c = Carveout::open(req(path));
+		c->commit_state({{"answer", 1}});
+		ASSERT_TRUE(c->append(AllocRecord{.addr = c->geometry().rmm_limit - 0x1000, .size = 0x1000, .id = 1}));
+		c->fail_metadata_syncs_for_testing(1);
+		EXPECT_THROW(c->commit_state({{"answer", 2}}), SystemError);
+		EXPECT_EQ(c->state()["answer"], 1);
+		EXPECT_EQ(c->state_generation(), 2u);
+		// A reset whose commit cannot be flushed changes nothing either.
+		c->fail_metadata_syncs_for_testing(1);
+		EXPECT_THROW(c->reset({{"answer", 0}}), SystemError);
+		EXPECT_EQ(c->epoch(), 1u);
+		EXPECT_EQ(c->log().size(), 1u);
+	}
+	auto c = Carveout::open(req(path));
+	EXPECT_EQ(c->state()["answer"], 1) << "a state change that failed came back";
+	EXPECT_EQ(c->state_generation(), 2u);
+	EXPECT_EQ(c->epoch(), 1u);
+	EXPECT_EQ(c->log().size(), 1u);
+	// And the next commit works and wins.
+	c->commit_state({{"answer", 3}});
+	c.reset();
+	EXPECT_EQ(Carveout::open(req(path))->state()["answer"], 3);
+}
+
+// A creator killed while it built the file under its temporary name leaves that name behind.
+TEST(Carveout, StaleTemporaryFilesOfKilledCreatorsAreRemoved)
+{
+	TempDir d;
+	const auto path = d.file("c.img");
+	auto exists = [&](const std::string& name) {
+		struct stat st {};
+		return ::lstat(d.file(name).c_str(), &st) == 0;
+	};
+	const std::vector<std::string> stale = {"c.img.new.Ab3xYz", "c.img.new.000000"};
+	// Not el3d's pattern exactly, or not for this file: kept.
+	const std::vector<std::string> other = {"c.img.new.Ab3xY",  "c.img.new.Ab3xYz1", "c.img.new.Ab3-Yz",
+	                                        "d.img.new.Ab3xYz", "c.img.old.Ab3xYz",  "xc.img.new.Ab3xYz",
+	                                        "c.img.new."};
+	for (const auto& n : stale)
+		test::write_file(d.file(n), "stale");
+	for (const auto& n : other)
+		test::write_file(d.file(n), "other");
+	// A creator still at work holds its temporary file locked: kept.
+	test::write_file(d.file("c.img.new.BUSY00"), "busy");
+	el3d::UniqueFd busy(::open(d.file("c.img.new.BUSY00").c_str(), O_RDONLY | O_CLOEXEC));
+	ASSERT_EQ(::flock(busy.get(), LOCK_EX), 0);
+	// A symbolic link with a matching name: kept, and its target too.
+	test::write_file(d.file("victim"), "precious");
+	ASSERT_EQ(::symlink(d.file("victim").c_str(), d.file("c.img.new.Link00").c_str()), 0);
+	// A matching file of another user: kept (only checkable as root).
+	if (::getuid() == 0) {
+		test::write_file(d.file("c.img.new.Other0"), "theirs");
+		ASSERT_EQ(::chown(d.file("c.img.new.Other0").c_str(), 12345, 12345), 0);
+	}
+
+	{
+		auto c = Carveout::open(req(path));  // creates the file
+		EXPECT_TRUE(c->created());
+		ASSERT_TRUE(c->append(AllocRecord{.addr = c->geometry().rmm_limit - 0x1000, .size = 0x1000, .id = 1}));
+	}
+	for (const auto& n : stale)
+		EXPECT_FALSE(exists(n)) << n;
+	for (const auto& n : other)
+		EXPECT_EQ(test::read_file(d.file(n)), "other") << n;
+	EXPECT_EQ(test::read_file(d.file("c.img.new.BUSY00")), "busy");
+	EXPECT_TRUE(exists("c.img.new.Link00"));
+	EXPECT_EQ(test::read_file(d.file("victim")), "precious");
+	if (::getuid() == 0) {
+		EXPECT_EQ(test::read_file(d.file("c.img.new.Other0")), "theirs");
+	}
+
+	// Opening an existing file cleans up too, including a second name of the file itself (a
+	// creator killed between link() and unlink()); the file under its real name is unharmed.
+	test::write_file(d.file("c.img.new.Later0"), "stale");
+	ASSERT_EQ(::link(path.c_str(), d.file("c.img.new.Hard00").c_str()), 0);
+	{
+		auto c = Carveout::open(req(path));
+		EXPECT_FALSE(c->created());
+		EXPECT_EQ(c->log().size(), 1u);
+	}
+	EXPECT_FALSE(exists("c.img.new.Later0"));
+	EXPECT_FALSE(exists("c.img.new.Hard00"));
+	EXPECT_EQ(Carveout::open(req(path))->log().size(), 1u);
+	EXPECT_EQ(test::read_file(d.file("c.img.new.BUSY00")), "busy");
+
+	// A refused open touches nothing, temporary files included.
+	auto held = Carveout::open(req(path));
+	test::write_file(d.file("c.img.new.Kept00"), "stale");
+	EXPECT_EQ(refusal_of(req(path)), CarveoutRefusal::Locked);
+	EXPECT_TRUE(exists("c.img.new.Kept00"));
 }

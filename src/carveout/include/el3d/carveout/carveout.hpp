@@ -99,13 +99,15 @@ public:
 	// --- Allocation log ---------------------------------------------------------------------
 	const std::vector<AllocRecord>& log() const { return log_; }
 	uint64_t log_capacity() const { return log_capacity_; }
-	// Durably append; false if the log is full. Throws SystemError on I/O failure.
+	// Durably append; false if the log is full. Throws SystemError on I/O failure, after voiding
+	// the record on disk so that the failed allocation does not come back on the next open.
 	bool append(const AllocRecord& rec);
 
 	// --- State block ------------------------------------------------------------------------
 	// The JSON document committed last (an empty object for a new file).
 	const nlohmann::json& state() const { return state_; }
-	// Durably replace the state document. Throws SystemError / std::length_error.
+	// Durably replace the state document. Throws SystemError / std::length_error; on either the
+	// committed document stays the current one, in memory and on disk.
 	void commit_state(const nlohmann::json& doc);
 	uint64_t epoch() const { return epoch_; }
 	uint64_t state_generation() const { return generation_; }
@@ -114,10 +116,16 @@ public:
 	// the GPT map, in that order; the first step is one atomic commit.
 	void reset(const nlohmann::json& fresh_state);
 
+	// For tests: the next `count` flushes of the metadata (allocation log, state block) fail with
+	// EIO, as they would on a failing disk.
+	void fail_metadata_syncs_for_testing(unsigned count) { failing_syncs_ = count; }
+
 private:
 	Carveout() = default;
 	void map_and_load(bool created);
 	void write_state_copy(unsigned copy, uint64_t generation, uint64_t epoch, const std::vector<uint8_t>& cbor);
+	// msync(MS_SYNC) of [rel, rel + len) of the metadata mapping; -1 with errno on failure.
+	int sync_meta(uint64_t rel, uint64_t len);
 
 	std::string path_;
 	int fd_ = -1;
@@ -138,6 +146,7 @@ private:
 	nlohmann::json state_ = nlohmann::json::object();
 	uint64_t epoch_ = 0, generation_ = 0;
 	unsigned current_copy_ = 0;
+	unsigned failing_syncs_ = 0;
 };
 
 }  // namespace el3d
