@@ -20,6 +20,10 @@ const char* cpu_state_name(v1::CpuBootState s)
 	default: return "?";
 	}
 }
+
+// A request of size 0 is recorded (it can move the top down to its alignment) but never claims
+// its tag: the core, like the seed, marks a region id used by a non-zero size.
+bool claims_tag(const v1::Region& r) { return r.id() != 0 && r.size() != 0; }
 }  // namespace
 
 nlohmann::json state_json(const v1::State& s)
@@ -29,6 +33,7 @@ nlohmann::json state_json(const v1::State& s)
 		regions.push_back({{"id", r.id()},
 		                   {"addr", r.address()},
 		                   {"size", r.size()},
+		                   {"claims_tag", claims_tag(r)},
 		                   {"align_bits", r.align_bits()},
 		                   {"cpu", r.cpu()},
 		                   {"activation", r.activation()},
@@ -86,7 +91,8 @@ nlohmann::json state_json(const v1::State& s)
 	                    {"platform_public_key", to_hex(reinterpret_cast<const uint8_t*>(pk.data()), pk.size())},
 	                    {"realm_public_key", to_hex(reinterpret_cast<const uint8_t*>(rk.data()), rk.size())},
 	                    {"token_sign", {{"pending", s.sign_pending()}, {"ready", s.sign_ready()}, {"done", s.sign_done()}}},
-	                    {"mec_refreshes", s.mec_refreshes()}};
+	                    {"mec_refreshes", s.mec_refreshes()},
+	                    {"boot_config", s.boot_config()}};
 	if (s.has_boot_failure())
 		j["boot_failure"] = {{"cpu", s.boot_failure().cpu()},
 		                     {"code", s.boot_failure().code()},
@@ -129,12 +135,16 @@ std::string state_text(const v1::State& s, unsigned width)
 		return a.address() != b.address() ? a.address() > b.address() : a.size() > b.size();
 	});
 	uint64_t cursor = s.rmm_limit();
-	uint64_t tagged = 0, untagged = 0, used = 0;
+	uint64_t tagged = 0, untagged = 0, empty = 0, used = 0;
 	for (const auto& r : regions) {
 		const uint64_t end = r.address() + r.size();
 		if (end < cursor)
 			row(end, human_size(cursor - end), "(alignment gap)");
-		std::string what = r.id() != 0 ? "region id " + std::to_string(r.id()) : "untagged";
+		std::string what;
+		if (r.size() == 0)
+			what = r.id() != 0 ? "size 0 with id " + std::to_string(r.id()) + ", tag not claimed" : "size 0, untagged";
+		else
+			what = r.id() != 0 ? "region id " + std::to_string(r.id()) : "untagged";
 		what += "  (cpu " + std::to_string(r.cpu()) + ", activation " + std::to_string(r.activation());
 		if (r.align_bits() != 0)
 			what += ", align 2^" + std::to_string(r.align_bits());
@@ -143,7 +153,7 @@ std::string state_text(const v1::State& s, unsigned width)
 		what += ")";
 		row(r.address(), human_size(r.size()), what);
 		cursor = std::min(cursor, r.address());
-		(r.id() != 0 ? tagged : untagged) += 1;
+		(r.size() == 0 ? empty : claims_tag(r) ? tagged : untagged) += 1;
 		used += r.size();
 	}
 	if (s.top() < cursor)
@@ -155,25 +165,33 @@ std::string state_text(const v1::State& s, unsigned width)
 	mark(s.rmm_base(), "-- RMM_BASE");
 	line("");
 
-	// A bar, low addresses on the left: the allocatable carveout, then the shared page.
+	// A bar, low addresses on the left: the allocatable carveout, then the shared page. A cell
+	// shows the kind of memory in it; a cell that holds any tagged byte shows '#'.
 	const uint64_t span = s.rmm_limit() - s.rmm_base();
 	const unsigned cells = width > 2 ? width - 1 : 1;
 	std::string bar(cells, '.');
+	// The cell of a byte of [rmm_base, rmm_limit); addresses outside are clamped to the ends.
 	auto cell = [&](uint64_t pa) {
+		if (span == 0 || pa <= s.rmm_base())
+			return 0u;
 		return static_cast<unsigned>(std::min<uint64_t>(cells - 1, (pa - s.rmm_base()) * cells / span));
 	};
-	for (unsigned i = 0; i <= cell(s.payload_limit() - 1); ++i)
-		bar[i] = 'P';
+	// An empty range [lo, hi) paints nothing.
+	auto paint = [&](uint64_t lo, uint64_t hi, char c) {
+		if (hi <= lo || span == 0)
+			return;
+		for (unsigned i = cell(lo); i <= cell(hi - 1); ++i)
+			bar[i] = (c == '+' && bar[i] == '#') ? '#' : c;
+	};
+	paint(s.rmm_base(), s.payload_limit(), 'P');
 	for (const auto& r : regions)
-		if (r.size() != 0)
-			for (unsigned i = cell(r.address()); i <= cell(r.address() + r.size() - 1); ++i)
-				bar[i] = (r.id() != 0 || bar[i] == '#') ? '#' : '+';
+		paint(r.address(), r.address() + r.size(), claims_tag(r) ? '#' : '+');
 	line("  [" + bar + "S]");
 	line("   P payload  . free  # tagged  + untagged  S shared page   (1 char = " + human_size(span / cells) + ")");
 	line("");
 	line("  " + std::to_string(regions.size()) + " allocations (" + std::to_string(tagged) + " tagged, " +
-	     std::to_string(untagged) + " untagged), " + human_size(used) + " allocated, " +
-	     human_size(s.top() - s.payload_limit()) + " free");
+	     std::to_string(untagged) + " untagged" + (empty != 0 ? ", " + std::to_string(empty) + " of size 0" : "") +
+	     "), " + human_size(used) + " allocated, " + human_size(s.top() - s.payload_limit()) + " free");
 	unsigned booted = 0, booting = 0, failed = 0;
 	for (const auto& c : s.cpus()) {
 		booted += c.state() == v1::CPU_BOOT_STATE_BOOTED;

@@ -59,3 +59,90 @@ TEST(El3ctlView, TextMapShowsGapsAndBar)
 	EXPECT_EQ(j["regions"][1]["addr"], 0x1f0000u);
 	EXPECT_EQ(j["free"], 0x1f0000u - 0x140000u);
 }
+
+namespace {
+// A 1 MiB carveout at 1 MiB with nothing allocated; payload_limit as given.
+v1::State small_carveout(uint64_t payload_limit)
+{
+	v1::State s;
+	s.set_platform("fvp");
+	s.set_rmm_base(0x100000);
+	s.set_rmm_limit(0x200000);
+	s.set_shared_base(0x200000);
+	s.set_shared_size(0x1000);
+	s.set_payload_limit(payload_limit);
+	s.set_top(0x200000);
+	return s;
+}
+
+std::string bar_of(const std::string& text)
+{
+	const auto open = text.find("  [");
+	const auto close = text.find("S]", open);
+	return open == std::string::npos || close == std::string::npos ? "" : text.substr(open + 3, close - open - 3);
+}
+}  // namespace
+
+TEST(El3ctlView, ZeroPayloadDrawsNoPayload)
+{
+	// --payload-size 0: the whole carveout is allocatable.
+	auto s = small_carveout(0x100000);
+	EXPECT_EQ(bar_of(state_text(s, 17)), "................");
+	// One granule of payload fills the first cell only; a payload ending on a cell boundary
+	// exactly fills its cells.
+	EXPECT_EQ(bar_of(state_text(small_carveout(0x101000), 17)), "P...............");
+	EXPECT_EQ(bar_of(state_text(small_carveout(0x120000), 17)), "PP..............");
+	// A region next to the empty payload is drawn where it is.
+	auto* r = s.add_regions();
+	r->set_id(1);
+	r->set_address(0x100000);
+	r->set_size(0x10000);
+	s.set_top(0x100000);
+	EXPECT_EQ(bar_of(state_text(s, 17)), "#...............");
+}
+
+TEST(El3ctlView, ZeroSizeTaggedRequestIsNotShownAsATaggedRegion)
+{
+	// What the core records for `alloc --size 0 --align-bits 16 --id 1` then `--size 4K --id 2`:
+	// the size-0 request moves the top down to its alignment but claims no tag.
+	auto s = small_carveout(0x140000);
+	auto* z = s.add_regions();
+	z->set_id(1);
+	z->set_address(0x1f0000);
+	z->set_size(0);
+	z->set_align_bits(16);
+	auto* t = s.add_regions();
+	t->set_id(2);
+	t->set_address(0x1ef000);
+	t->set_size(0x1000);
+	auto* u = s.add_regions();
+	u->set_address(0x1ee000);
+	u->set_size(0x1000);
+	auto* zu = s.add_regions();
+	zu->set_address(0x1ee000);
+	zu->set_size(0);
+	s.set_top(0x1ee000);
+	const std::string text = state_text(s, 17);
+	EXPECT_NE(text.find("0x00000000001f0000      64 KiB  (alignment gap)"), std::string::npos) << text;
+	EXPECT_NE(text.find("0x00000000001f0000         0 B  size 0 with id 1, tag not claimed  (cpu 0, activation 0, "
+	                    "align 2^16)"),
+	          std::string::npos)
+	    << text;
+	EXPECT_EQ(text.find("region id 1"), std::string::npos) << text;
+	EXPECT_NE(text.find("0x00000000001ef000       4 KiB  region id 2"), std::string::npos) << text;
+	EXPECT_NE(text.find("0x00000000001ee000         0 B  size 0, untagged"), std::string::npos) << text;
+	EXPECT_NE(text.find("4 allocations (1 tagged, 1 untagged, 2 of size 0), 8 KiB allocated"), std::string::npos)
+	    << text;
+	auto j = state_json(s);
+	EXPECT_EQ(j["regions"][0]["id"], 1);
+	EXPECT_EQ(j["regions"][0]["claims_tag"], false);
+	EXPECT_EQ(j["regions"][1]["claims_tag"], true);
+	EXPECT_EQ(j["regions"][2]["claims_tag"], false);
+}
+
+TEST(El3ctlView, JsonCarriesTheBootConfiguration)
+{
+	auto s = small_carveout(0x140000);
+	s.set_boot_config("{\"manifest\":{}}");
+	EXPECT_EQ(state_json(s)["boot_config"], "{\"manifest\":{}}");
+}
