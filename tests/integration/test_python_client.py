@@ -131,6 +131,51 @@ class PythonClient(unittest.TestCase):
         self.assertEqual(e.exception.code(), grpc.StatusCode.OUT_OF_RANGE)
 
 
+class ProtoDocs(unittest.TestCase):
+    """The API is documented where a generic client looks: every field, enum value and method."""
+
+    def test_every_field_and_method_has_a_comment(self):
+        out = tempfile.mkdtemp(prefix="el3d-pydesc-")
+        try:
+            desc = os.path.join(out, "monitor.desc")
+            subprocess.run(["protoc", "-I", ARGS.proto_dir, "--include_source_info", "--descriptor_set_out", desc,
+                            "el3d/v1/monitor.proto"], check=True)
+            with open(desc, "rb") as f:
+                fds = descriptor_pb2.FileDescriptorSet.FromString(f.read())
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
+        fd = fds.file[0]
+        commented = {tuple(loc.path) for loc in fd.source_code_info.location
+                     if loc.leading_comments.strip() or loc.trailing_comments.strip()}
+        missing = []
+
+        def check(path, what):
+            if tuple(path) not in commented:
+                missing.append(what)
+
+        def walk_message(m, path, prefix):
+            for i, field in enumerate(m.field):
+                check(path + [2, i], prefix + m.name + "." + field.name)
+            for i, e in enumerate(m.enum_type):
+                walk_enum(e, path + [4, i], prefix + m.name + ".")
+            for i, n in enumerate(m.nested_type):
+                walk_message(n, path + [3, i], prefix + m.name + ".")
+
+        def walk_enum(e, path, prefix):
+            for i, v in enumerate(e.value):
+                check(path + [2, i], prefix + e.name + "." + v.name)
+
+        for i, m in enumerate(fd.message_type):
+            walk_message(m, [4, i], "")
+        for i, e in enumerate(fd.enum_type):
+            walk_enum(e, [5, i], "")
+        for i, svc in enumerate(fd.service):
+            for j, method in enumerate(svc.method):
+                check([6, i, 2, j], svc.name + "." + method.name)
+        self.assertGreater(len(commented), 100)
+        self.assertEqual(missing, [], "undocumented in monitor.proto: " + ", ".join(missing))
+
+
 if __name__ == "__main__":
     p = argparse.ArgumentParser()
     p.add_argument("--el3d", required=True)
