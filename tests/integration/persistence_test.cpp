@@ -246,3 +246,38 @@ TEST(Persistence, ResetForgetsEverythingAndZeroesMemory)
 	auto again = el3ctl(el3d.socket, {"alloc", "--size", "0x1000", "--id", "2"});
 	EXPECT_NE(again.out.find(" fresh"), std::string::npos);
 }
+
+// docs/persistence.md, "A new RMM process is a new instance only if it says so": plain Smc
+// clients share one activation across their restarts; a boot entry starts a new one.
+TEST(Persistence, PlainSmcClientsShareOneActivationUntilABootEntry)
+{
+	TempDir d;
+	Daemon el3d(d, {"--strict-boot"});
+	ASSERT_TRUE(el3d.start()) << el3d.log();
+	const uint64_t x2 = EL3_ALLOC_X2(12, 1);
+	uint64_t addr = 0, activation = 0;
+	ASSERT_EQ(el3ctl(el3d.socket, {"boot"}).rc, 0);  // the platform's first boot
+	{
+		// First RMM process: allocates its tagged region and completes its boot on CPU 0.
+		auto stub = connect(el3d.socket);
+		auto r = smc(*stub, kAlloc, 0x1000, x2);
+		ASSERT_EQ(r.x0(), 1u);
+		addr = r.x1();
+		ASSERT_EQ(smc(*stub, EL3_FID_RMM_BOOT_COMPLETE, 0).x0(), 0u);
+		activation = get_state(*stub).activation();
+	}
+	{
+		// Second RMM process, plain Smc again: the same activation, and CPU 0 has booted in it.
+		auto stub = connect(el3d.socket);
+		EXPECT_EQ(static_cast<int64_t>(smc(*stub, kAlloc, 0x1000, x2).x0()), E_RMM_UNK);
+		EXPECT_EQ(get_state(*stub).activation(), activation);
+	}
+	// With a boot entry first, the next process is a new instance and finds its region again.
+	auto boot = el3ctl(el3d.socket, {"boot"});
+	ASSERT_EQ(boot.rc, 0) << boot.err;
+	auto stub = connect(el3d.socket);
+	auto again = smc(*stub, kAlloc, 0x1000, x2);
+	EXPECT_EQ(again.x0(), static_cast<uint64_t>(E_RMM_OK));
+	EXPECT_EQ(again.x1(), addr);
+	EXPECT_GT(get_state(*stub).activation(), activation);
+}
