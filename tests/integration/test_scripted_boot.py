@@ -103,6 +103,19 @@ class ScriptedBoot(unittest.TestCase):
         self.assertEqual(self.smc(0xC40001B0, 0x80000000)[0], U64 - 2)  # E_RMM_BAD_PAS
         self.assertEqual(self.smc(0xC40001B0, 0x80010000)[0], 0)
         self.assertEqual(self.smc(0xC40001B1, 0x80000000)[0], 0)
+        # TF-A's FVP GPT maps the TZC Secure region and EL3's Root memory (TZC DRAM, L1 GPT) granule
+        # by granule: E_RMM_BAD_PAS there, E_RMM_BAD_ADDR above them (block-mapped).
+        for pa in (0xFC000000, 0xFDBFF000, 0xFFC00000, 0xFFFFF000):
+            self.assertEqual(self.smc(0xC40001B0, pa)[0], U64 - 2, hex(pa))
+            self.assertEqual(self.smc(0xC40001B1, pa)[0], U64 - 2, hex(pa))
+        self.assertEqual(self.smc(0xC40001B0, 0x100000000)[0], U64 - 1)
+        # A buffer size that wraps past 2^64, a challenge larger than its buffer: E_RMM_INVAL, and
+        # el3d is still serving.
+        self.assertEqual(self.smc(0xC40001B2, S + 0xFF0, 0xFFFFFFFFFFFFF011, 0)[:2], [U64 - 4, 0xFFFFFFFFFFFFF011])
+        self.assertEqual(self.smc(0xC40001B3, S + 0xFF0, 0x10, 64)[:3], [U64 - 4, 0x10, 0])
+        self.assertEqual(self.smc(0xC40001B5, 3, S + 0xFF0, 0xFFFFFFFFFFFFF011, 0)[0], U64 - 4)
+        self.assertEqual(self.smc(0xC40001B5, 2, S + 0xFF0, 0xFFFFFFFFFFFFF011)[0], U64 - 4)
+        self.assertIsNone(self.proc.poll())
         # Realm attestation key.
         r = self.smc(0xC40001B2, S, 0x1000, 0)
         self.assertEqual(r[:2], [0, 48])
@@ -164,6 +177,7 @@ class ScriptedBoot(unittest.TestCase):
         self.assertEqual(self.regs("smc", "--cpu", "1", "0xC40001CF", "0", "0xfe001000")[0], 0)
         before = self.status()
         self.assertEqual(before["gpt"]["realm"], 0x2000000 // 0x1000 + 1)
+        self.assertEqual((before["gpt"]["secure"], before["gpt"]["root"]), (0x1C00000 // 0x1000, 0x400000 // 0x1000))
 
         # Restart el3d: everything is still there.
         self.stop()
@@ -179,6 +193,23 @@ class ScriptedBoot(unittest.TestCase):
         self.assertEqual(x[4], 0xfe000000)
         self.assertEqual(self.regs("boot", "--cpu", "1")[1], 0xfe001000)
         self.assertEqual(self.status()["activation"], before["activation"] + 1)
+
+    def test_premarked_range_is_not_reapplied_on_restart(self):
+        cfg = os.path.join(self.tmp, "premark.toml")
+        with open(cfg, "w") as f:
+            f.write('[[gpt]]\nbase = 0x80100000\nsize = "8K"\npas = "realm"\n'
+                    '[[gpt]]\nbase = 0x80200000\nsize = "4K"\npas = "root"\n')
+        self.start("--boot-config", cfg)
+        self.regs("boot")
+        self.assertEqual(self.smc(0xC40001B0, 0x80200000)[0], U64 - 2)  # Root: E_RMM_BAD_PAS
+        self.assertEqual(self.smc(0xC40001B1, 0x80100000)[0], 0)       # the RMM undelegates a pre-marked granule
+        self.stop()
+        self.start("--boot-config", cfg)
+        self.assertEqual(self.smc(0xC40001B1, 0x80100000)[0], U64 - 2)  # still Non-secure after the restart
+        self.assertEqual(self.smc(0xC40001B1, 0x80101000)[0], 0)        # its neighbour is still Realm
+        self.assertEqual(self.smc(0xC40001B0, 0x80200000)[0], U64 - 2)
+        self.ctl("reset")                                               # a reset applies the pre-marks again
+        self.assertEqual(self.smc(0xC40001B1, 0x80100000)[0], 0)
 
     def test_broken_manifest_and_failed_boot(self):
         self.start()

@@ -68,6 +68,7 @@ struct Row {
 	std::function<void(Env&)> setup = nullptr;       // runs after the cold boot, before the call
 	std::function<void(MonitorOptions&)> opts = nullptr;
 	std::optional<uint64_t> x2 = std::nullopt;
+	uint64_t log_capacity = 0;                       // allocation-log records of the file; 0 = default
 };
 
 const std::vector<Row>& rows()
@@ -209,6 +210,8 @@ const std::vector<Row>& rows()
 	    {"allocate_larger_than_recorded", SEED, B7, {0x2000, 1}, NOMEM, 1, [](Env& e) { e.call(B7, {0x1000, 1}); }},
 	    {"allocate_too_large", SEED, B7, {0x1800000, 0}, NOMEM},
 	    {"allocate_wraps_in_seed", SEED, B7, {UINT64_MAX - 0xFFF, 0}, NOMEM, 0},
+	    {"allocate_log_full", SEED, B7, {0x1000, EL3_ALLOC_X2(12, 2)}, NOMEM, EL3_ALLOC_X2(12, 2),
+	     [](Env& e) { e.call(B7, {0x1000, 0}); }, nullptr, std::nullopt, 1},
 	    {"allocate_absent_in_tfa", UPSTREAM, B7, {0x1000, 0}, UNK},
 	    // --- RMM_RESERVE_MEMORY (tfa only): x1 echoes x2 on failure ---------------------------------------------------
 	    {"reserve_ok", UPSTREAM, BB, {0x1000, (uint64_t{12} << 56) | 1}, OK, 0xFFBFE000},
@@ -220,6 +223,8 @@ const std::vector<Row>& rows()
 	     [](MonitorOptions& o) { o.strict_boot = true; }},
 	    {"reserve_too_large", UPSTREAM, BB, {0x1800000, 0}, NOMEM},
 	    {"reserve_wraps_in_tfa", UPSTREAM, BB, {UINT64_MAX - 0xFFF, 0}, NOMEM},
+	    {"reserve_log_full", UPSTREAM, BB, {0x1000, uint64_t{12} << 56}, NOMEM, uint64_t{12} << 56,
+	     [](Env& e) { e.call(BB, {0x1000, 0}); }, nullptr, std::nullopt, 1},
 	    {"reserve_absent_in_seed", SEED, BB, {0x1000, 0}, UNK},
 	    // --- RMM_BOOT_COMPLETE -------------------------------------------------------------------------------------
 	    {"boot_complete_ok", ALL, CF, {0, 0x1234}, OK},
@@ -279,6 +284,7 @@ TEST_P(AbiTable, Row)
 		row.opts(o);
 	CarveoutOpenRequest req;
 	req.path = dir.file("c.img");
+	req.log_capacity = row.log_capacity;
 	Monitor m(Carveout::open(req), o);
 	m.enter(0, EntryKind::Cold);
 	Env env{m};

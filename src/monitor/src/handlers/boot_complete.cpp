@@ -1,11 +1,12 @@
 // RMM_BOOT_COMPLETE, FID 0xC40001CF.
 //
-//   Inputs   x1  boot result, signed: E_RMM_BOOT_SUCCESS (0) or a negative E_RMM_BOOT_* code
+//   Inputs   x1  boot result: E_RMM_BOOT_SUCCESS (0), or a failure: any other value (the
+//                E_RMM_BOOT_* codes are negative; TF-A tests x1 != E_RMM_BOOT_SUCCESS)
 //            x2  activation token (interface 0.7 and later): opaque, kept per CPU and handed back
 //                at this CPU's next entry (x4 cold, x1 warm) by the tfa profiles
 //   Outputs  x0  E_RMM_OK. On hardware EL3 does not return to the RMM here: the next entry is the
 //                next RMI. el3d returns so that a host-built RMM can carry on.
-//   Effects  the CPU's boot is recorded as complete (or failed). A negative result disables the
+//   Effects  the CPU's boot is recorded as complete (or failed). A non-zero result disables the
 //            Realm world: every later RMM-EL3 call gets SMC_UNK until a reset.
 #include "../monitor_impl.hpp"
 
