@@ -533,7 +533,8 @@ int el3_tfrmm_call(uint64_t fid, const uint64_t args[EL3_SMC_ARGS], el3_regs* ou
 		el3_regs got;
 		el3_cpu* h = handle_of(e->id);
 		if (fid == EL3_FID_RMM_BOOT_COMPLETE)  // a failed boot ends the process in there
-			rc = el3_boot_complete(h, static_cast<int64_t>(args[0]), args[1], &got, &err);
+			rc = el3_boot_complete(h, args != nullptr ? static_cast<int64_t>(args[0]) : 0,
+			                       args != nullptr ? args[1] : 0, &got, &err);
 		else
 			rc = el3_smc(h, fid, args, &got, &err);
 		if (rc == EL3_OK)
