@@ -49,7 +49,8 @@ struct BootOverrides {
 };
 
 // A GPT range to mark before the RMM boots (Secure or Root memory that the RMM must not be able to delegate).
-// Consumed by the GPT emulation, not here.
+// Consumed by the GPT emulation, not here: the monitor applies the ranges when the carveout file is created or
+// reset, never at a plain restart (docs/boot.md).
 struct PasRange {
 	uint64_t base = 0;  // 4 KiB aligned
 	uint64_t size = 0;  // 4 KiB multiple, non-zero
