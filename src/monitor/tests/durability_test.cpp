@@ -245,3 +245,35 @@ TEST_F(Durability, MemoryAccessIsSerialisedWithTheMonitor)
 	EXPECT_GT(reads.load(), 0u);
 	EXPECT_EQ(torn.load(), 0u);
 }
+
+// What the daemon gets once it passes its --abi to the new file (overrides.payload_default).
+TEST(PayloadDefault, NewFilesForTheTfaProfilesGetUpstreamsPayloadAndKeepIt)
+{
+	EXPECT_EQ(payload_default(Abi::Seed), PayloadDefault::Seed);
+	EXPECT_EQ(payload_default(Abi::Tfa), PayloadDefault::Tfa);
+	EXPECT_EQ(payload_default(Abi::TfaV1Compat), PayloadDefault::Tfa);
+	test::TempDir dir;
+	CarveoutOpenRequest r;
+	r.path = dir.file("c.img");
+	r.overrides.payload_default = payload_default(Abi::Tfa);
+	EXPECT_EQ(Carveout::open(r)->geometry().payload_limit, 0xFE200000u);
+	// An existing file keeps its payload limit whatever the ABI of a later start...
+	CarveoutOpenRequest seed;
+	seed.path = r.path;
+	EXPECT_EQ(Carveout::open(seed)->geometry().payload_limit, 0xFE200000u);
+	// ...unless the platform is named: then its numbers for that ABI must match, and the refusal says why.
+	seed.platform = "fvp";
+	try {
+		Carveout::open(seed);
+		ADD_FAILURE() << "a seed-geometry request opened a tfa-geometry file";
+	} catch (const CarveoutError& e) {
+		EXPECT_EQ(e.refusal(), CarveoutRefusal::GeometryMismatch);
+		EXPECT_NE(std::string(e.what()).find("payload_limit"), std::string::npos) << e.what();
+	}
+	// --payload-size still wins over the default.
+	CarveoutOpenRequest big;
+	big.path = dir.file("d.img");
+	big.overrides.payload_default = PayloadDefault::Tfa;
+	big.overrides.payload_size = 0x800000;
+	EXPECT_EQ(Carveout::open(big)->geometry().payload_limit, 0xFE400000u);
+}
