@@ -8,7 +8,12 @@ build=$1
 src=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d /tmp/el3d-pkg-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
+# Quiet steps; their output is shown when they fail.
+step() {
+	local log=$tmp/step.log
+	"$@" >"$log" 2>&1 || { cat "$log"; echo "FAIL: $*"; exit 1; }
+}
+step cmake --install "$build" --prefix "$tmp/prefix"
 for f in bin/el3d bin/el3ctl include/el3d/el3_client.h include/el3d/el3_tfrmm.h include/el3d/smc.h \
          lib/libel3client.so lib/libel3client.a lib/libel3client_tfrmm.a lib/libel3client_tfrmm_wrap.a \
          lib/cmake/el3d/el3dConfig.cmake \
@@ -17,8 +22,8 @@ for f in bin/el3d bin/el3ctl include/el3d/el3_client.h include/el3d/el3_tfrmm.h 
 done
 
 # 1. CMake package.
-cmake -S "$src" -B "$tmp/cmake-build" -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
-cmake --build "$tmp/cmake-build" >/dev/null
+step cmake -S "$src" -B "$tmp/cmake-build" -DCMAKE_PREFIX_PATH="$tmp/prefix"
+step cmake --build "$tmp/cmake-build"
 # 2. pkg-config.
 PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig" cc -std=c11 -Wall -Wextra -Werror -o "$tmp/pc-consumer" \
 	"$src/consumer.c" $(PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig" pkg-config --cflags --libs el3d) \
@@ -31,7 +36,11 @@ ldd "$tmp/cmake-build/consumer_static" | grep -q libel3client && { echo "FAIL: c
 LD_LIBRARY_PATH="$tmp/prefix/lib" ldd "$tmp/cmake-build/consumer" | grep -q "$tmp/prefix/lib/libel3client.so" ||
 	{ echo "FAIL: consumer does not use the installed libel3client.so"; exit 1; }
 "$src/../client/tfrmm_link/test_link_recipes.sh" "$tmp/prefix/include" "$tmp/prefix/lib"
+out=$(LD_LIBRARY_PATH="$tmp/prefix/lib" "$tmp/cmake-build/rmm_wrap_cmake" "inproc:$tmp/wrap.img") ||
+	{ echo "$out"; echo "FAIL: el3d::tfrmm_wrap through CMake"; exit 1; }
+[ "$out" = "rmm-link: ok x0=1" ] || { echo "FAIL: el3d::tfrmm_wrap through CMake printed '$out'"; exit 1; }
+echo "el3d::tfrmm_wrap through CMake: $out"
 # The installed el3ctl and el3d run.
-"$tmp/prefix/bin/el3d" --version >/dev/null
-"$tmp/prefix/bin/el3ctl" --version >/dev/null
+step "$tmp/prefix/bin/el3d" --version
+step "$tmp/prefix/bin/el3ctl" --version
 echo "packaging: installed tree, CMake package (shared and static) and pkg-config consumers, TF-RMM link recipes OK"
