@@ -1,7 +1,8 @@
 # Project-wide compiler flags: warnings everywhere, -Werror when asked (CI asks), sanitizers on request.
 add_library(el3d_warnings INTERFACE)
 target_compile_options(el3d_warnings INTERFACE
-  -Wall -Wextra -Wshadow -Wnon-virtual-dtor -Wcast-align -Wunused -Woverloaded-virtual
+  -Wall -Wextra -Wshadow -Wcast-align -Wunused
+  $<$<COMPILE_LANGUAGE:CXX>:-Wnon-virtual-dtor -Woverloaded-virtual>
   -Wformat=2 -Wimplicit-fallthrough -Wno-missing-field-initializers
   $<$<BOOL:${EL3D_WERROR}>:-Werror>)
 

@@ -75,7 +75,8 @@ int main(int argc, char** argv)
 	                                             " (default fvp; an existing file keeps its own)");
 	app.add_option("--rmm-base", o.rmm_base, "override RMM_BASE (physical address)");
 	app.add_option("--rmm-size", o.rmm_size, "override RMM_LIMIT - RMM_BASE (bytes; K/M/G suffixes)");
-	app.add_option("--payload-size", o.payload_size, "override RMM_PAYLOAD_LIMIT - RMM_BASE (default 0x800000)");
+	app.add_option("--payload-size", o.payload_size, "override RMM_PAYLOAD_LIMIT - RMM_BASE of a new carveout file (default 0x800000; "
+	               "0x600000 with --abi tfa or tfa-v1-compat on fvp and qemu-sbsa)");
 	app.add_option("--region-slots", o.region_slots, "number of region ids (1..65536, default 4)")
 	    ->check(CLI::Range(1, 65536));
 	app.add_flag("--reset", o.reset, "recreate the carveout file, erasing every region (also replaces a foreign file)");
@@ -112,6 +113,8 @@ int main(int argc, char** argv)
 		return rc == 0 ? kExitOk : kExitUsage;
 	}
 	req.overrides.region_slots = o.region_slots;
+	// A new carveout file gets its ABI's payload size (tfa: 6 MiB on fvp and qemu-sbsa, as upstream).
+	req.overrides.payload_default = el3d::payload_default(*el3d::abi_from_name(o.abi));
 	req.platform = o.platform;
 	req.reset = o.reset;
 	if (o.platform && !el3d::find_platform(*o.platform)) {

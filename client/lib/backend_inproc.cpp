@@ -113,6 +113,7 @@ public:
 		}
 		if (path.empty())
 			throw Error(EL3_ERR_INVALID, "inproc: needs a carveout file path");
+		req.overrides.payload_default = payload_default(opts.abi);  // as the daemon does for a new file
 		try {
 			monitor_ = std::make_unique<Monitor>(Carveout::open(req), opts);
 		} catch (const std::exception& e) {

@@ -375,7 +375,7 @@ int el3_boot_complete(el3_cpu* cpu, int64_t result, uint64_t token, el3_regs* ou
 	el3_regs r{};
 	el3_error e{};
 	const int rc = el3_smc(cpu, EL3_FID_RMM_BOOT_COMPLETE, args, &r, &e);
-	if (result < 0) {
+	if (result != 0) {  // EL3 takes any non-zero result as a failed boot
 		std::fprintf(stderr,
 		             "el3client: cpu %d reported a failed boot (RMM_BOOT_COMPLETE x1 = %lld)%s%s; the Realm world is "
 		             "disabled, exiting\n",

@@ -100,8 +100,9 @@ int el3_cpu_enter(el3_client *c, unsigned cpu, enum el3_entry_kind kind, el3_cpu
  * instruction it returns when EL3 has answered, however long that takes. */
 int el3_smc(el3_cpu *cpu, uint64_t fid, const uint64_t args[EL3_SMC_ARGS], el3_regs *out, el3_error *err);
 /* RMM_BOOT_COMPLETE with x1 = result, x2 = token; el3d's x0..x7 into `out` (may be NULL). A
- * negative `result` is reported to el3d and then ends the process with a message on stderr and
- * exit status 1 (an RMM that panics at boot would spin forever). */
+ * non-zero `result` (a failed boot: EL3 takes any non-zero x1 as one; the boot error codes are
+ * negative) is reported to el3d and then ends the process with a message on stderr and exit
+ * status 1 (an RMM that panics at boot would spin forever). */
 int el3_boot_complete(el3_cpu *cpu, int64_t result, uint64_t token, el3_regs *out, el3_error *err);
 /* The CPU's index; (unsigned)-1 for NULL or a handle that has ended. */
 unsigned el3_cpu_index(const el3_cpu *cpu);

@@ -141,7 +141,10 @@ void check_geometry(const Geometry& have, const CarveoutOpenRequest& req)
 			diffs += "\n  platform: file has " + have.platform + ", asked for " + want.platform;
 		diff("rmm_base", have.rmm_base, want.rmm_base);
 		diff("rmm_limit", have.rmm_limit, want.rmm_limit);
-		diff("payload_limit", have.payload_limit, want.payload_limit);
+		// The payload size is a default for new files (it depends on the ABI): an existing file keeps
+		// its own unless --payload-size asks for another.
+		if (req.overrides.payload_size)
+			diff("payload_limit", have.payload_limit, want.payload_limit);
 		diff("region_slots", have.region_slots, want.region_slots);
 		diff("core_count", have.core_count, want.core_count);
 	} else {

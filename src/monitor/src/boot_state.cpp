@@ -30,6 +30,14 @@ bool BootState::any_entered() const
 	return false;
 }
 
+bool BootState::any_ran() const
+{
+	for (const auto& c : cpus_)
+		if (c.state != CpuBootState::Off)
+			return true;
+	return false;
+}
+
 bool BootState::any_attached() const
 {
 	for (bool a : attached_)

@@ -233,7 +233,9 @@ Entry Monitor::enter(uint32_t cpu, EntryKind kind, const manifest::BootConfig* c
 	e.kind = kind;
 	CpuStatus& st = m.boot.cpu(cpu);
 	if (kind == EntryKind::Cold) {
-		if (m.boot.started())
+		// A cold boot is a new RMM instance: after an earlier cold boot, and also when plain SMCs
+		// ran RMM code before the first one (their CPUs' boot states belong to that earlier instance).
+		if (m.boot.started() || m.boot.any_ran())
 			m.boot.new_activation();
 		m.boot.set_started();
 		const manifest::BootConfig& cfg = config ? *config : m.boot_config;

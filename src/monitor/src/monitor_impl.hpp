@@ -35,6 +35,8 @@ public:
 	void mark_entered(uint32_t n) { entered_[n] = true; }
 	// A cold boot happened in the current activation (the next one starts a new activation).
 	bool started() const { return started_; }
+	// Some CPU ran RMM code in this activation (entered it, or made SMCs without a boot entry).
+	bool any_ran() const;
 	void set_started() { started_ = true; }
 	// Begin a new activation: every CPU's boot state restarts; tokens are kept.
 	void new_activation();

@@ -261,11 +261,15 @@ TEST(PayloadDefault, NewFilesForTheTfaProfilesGetUpstreamsPayloadAndKeepIt)
 	CarveoutOpenRequest seed;
 	seed.path = r.path;
 	EXPECT_EQ(Carveout::open(seed)->geometry().payload_limit, 0xFE200000u);
-	// ...unless the platform is named: then its numbers for that ABI must match, and the refusal says why.
+	// ...also with the platform named (the payload size is a default for new files: `--abi seed` on a file
+	// made for tfa, or the other way round, must not be refused)...
 	seed.platform = "fvp";
+	EXPECT_EQ(Carveout::open(seed)->geometry().payload_limit, 0xFE200000u);
+	// ...unless --payload-size asks for another one: then the refusal says why.
+	seed.overrides.payload_size = 0x800000;
 	try {
 		Carveout::open(seed);
-		ADD_FAILURE() << "a seed-geometry request opened a tfa-geometry file";
+		ADD_FAILURE() << "--payload-size 0x800000 opened a file with a 6 MiB payload";
 	} catch (const CarveoutError& e) {
 		EXPECT_EQ(e.refusal(), CarveoutRefusal::GeometryMismatch);
 		EXPECT_NE(std::string(e.what()).find("payload_limit"), std::string::npos) << e.what();
