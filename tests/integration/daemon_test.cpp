@@ -160,6 +160,36 @@ TEST(Daemon, OtherGeometryIsRefusedAndLeftUnchanged)
 	EXPECT_EQ(get_state(*connect(reset.socket)).platform(), "qemu");
 }
 
+// docs/platforms.md: a new file gets its ABI's payload size; a later start with another ABI (and
+// the platform named) keeps the file's, and only an explicit --payload-size that differs is refused.
+TEST(Daemon, PayloadSizeIsTheNewFilesAbiDefault)
+{
+	TempDir d;
+	{
+		Daemon tfa(d, {"--abi", "tfa"});
+		ASSERT_TRUE(tfa.start()) << tfa.log();
+		EXPECT_EQ(get_state(*connect(tfa.socket)).payload_limit(), 0xFE200000u);  // RMM_BASE + 6 MiB
+		tfa.signal(SIGTERM);
+		ASSERT_EQ(tfa.wait(), 0);
+	}
+	{
+		Daemon seed(d, {"--abi", "seed", "--platform", "fvp"});
+		ASSERT_TRUE(seed.start()) << seed.log();
+		EXPECT_EQ(get_state(*connect(seed.socket)).payload_limit(), 0xFE200000u);
+		seed.signal(SIGTERM);
+		ASSERT_EQ(seed.wait(), 0);
+	}
+	const std::string before = read_file(d.file("c.img"));
+	Daemon asked(d, {"--payload-size", "0x800000"});
+	EXPECT_EQ(asked.run_to_exit(), 2);
+	EXPECT_NE(asked.log().find("payload"), std::string::npos) << asked.log();
+	EXPECT_TRUE(read_file(d.file("c.img")) == before);
+	TempDir s;
+	Daemon seed_new(s);
+	ASSERT_TRUE(seed_new.start()) << seed_new.log();
+	EXPECT_EQ(get_state(*connect(seed_new.socket)).payload_limit(), 0xFE400000u);  // the seed's 8 MiB
+}
+
 TEST(Daemon, BadOptionsExitWithUsageError)
 {
 	TempDir d;
