@@ -366,23 +366,25 @@ TEST(Daemon, SessionsFromBadClientsDoNotHurtTheDaemon)
 	call.mutable_smc()->set_fid(0xC40001B7);
 	call.mutable_smc()->set_x1(0x1000);
 	v1::SessionResponse resp;
+	// Sends `last` and expects the daemon to end the session with `code`, answering nothing.
+	using Stream = std::unique_ptr<grpc::ClientReaderWriter<v1::SessionRequest, v1::SessionResponse>>;
+	auto expect_ended = [&](Stream& s, const v1::SessionRequest& last, grpc::StatusCode code) {
+		ASSERT_TRUE(s->Write(last));
+		s->WritesDone();
+		EXPECT_FALSE(s->Read(&resp));
+		EXPECT_EQ(s->Finish().error_code(), code);
+	};
 	{
 		auto c = ctx();
 		auto s = session(*c);
-		ASSERT_TRUE(s->Write(call));  // smc before enter
-		s->WritesDone();
-		EXPECT_FALSE(s->Read(&resp));
-		EXPECT_EQ(s->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+		expect_ended(s, call, grpc::StatusCode::INVALID_ARGUMENT);  // smc before enter
 	}
 	{
 		auto c = ctx();
 		auto s = session(*c);
 		v1::SessionRequest bad = enter;
 		bad.mutable_enter()->set_cpu(1000);
-		ASSERT_TRUE(s->Write(bad));
-		s->WritesDone();
-		EXPECT_FALSE(s->Read(&resp));
-		EXPECT_EQ(s->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+		expect_ended(s, bad, grpc::StatusCode::INVALID_ARGUMENT);
 	}
 	{
 		auto c = ctx();
@@ -393,15 +395,9 @@ TEST(Daemon, SessionsFromBadClientsDoNotHurtTheDaemon)
 		// The CPU is taken while this session lives.
 		auto c2 = ctx();
 		auto s2 = session(*c2);
-		ASSERT_TRUE(s2->Write(enter));
-		s2->WritesDone();
-		EXPECT_FALSE(s2->Read(&resp));
-		EXPECT_EQ(s2->Finish().error_code(), grpc::StatusCode::ALREADY_EXISTS);
+		expect_ended(s2, enter, grpc::StatusCode::ALREADY_EXISTS);
 		// A second enter ends the session with an error and frees the CPU.
-		ASSERT_TRUE(s->Write(enter));
-		s->WritesDone();
-		EXPECT_FALSE(s->Read(&resp));
-		EXPECT_EQ(s->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+		expect_ended(s, enter, grpc::StatusCode::INVALID_ARGUMENT);
 	}
 	{
 		// A client that goes away in the middle of its session.

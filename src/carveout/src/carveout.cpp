@@ -496,26 +496,13 @@ bool Carveout::append(const AllocRecord& rec)
 	r.crc = format::log_record_crc(r);
 	const uint64_t off = log_offset_ + idx * sizeof(LogRecord);
 	const uint64_t page = (off - state_offset_) & ~(kPage - 1);
-	try {
-		write_exact(fd_, &r, sizeof(r), off, "append to allocation log of " + path_);
-		if (sync_meta(page, kPage) != 0)
-			throw SystemError("sync allocation log of " + path_, errno);
-	} catch (const SystemError&) {
-		// The caller is told that the allocation failed, but the record may be in the page cache
-		// (and reach the disk later): the next open would find it. Void it. If even that cannot be
-		// flushed, the next append, which takes the same slot, overwrites it.
-		const LogRecord none{};
-		try {
-			write_exact(fd_, &none, sizeof(none), off, "void allocation log record of " + path_);
-			if (sync_meta(page, kPage) != 0)
-				throw SystemError("sync allocation log of " + path_, errno);
-		} catch (const SystemError& e) {
-			spdlog::error("{}: the record of the failed allocation at {} may survive a restart of el3d unless "
-			              "another allocation succeeds first",
-			              e.what(), hex(rec.addr));
-		}
-		throw;
-	}
+	// The caller is told that the allocation failed if this throws, but the record may be in the page
+	// cache (and reach the disk later), so it is voided; if even that cannot be flushed, the next
+	// append, which takes the same slot, overwrites it.
+	const LogRecord none{};
+	write_metadata(&r, sizeof(r), off, page, kPage, &none, sizeof(none), "allocation log of " + path_,
+	               "the record of the failed allocation at " + hex(rec.addr) +
+	                   " may survive a restart of el3d unless another allocation succeeds first");
 	log_.push_back(rec);
 	return true;
 }
@@ -546,22 +533,29 @@ void Carveout::write_state_copy(unsigned copy, uint64_t generation, uint64_t epo
 	std::memcpy(buf.data(), &h, sizeof(h));
 	std::memcpy(buf.data() + sizeof(h), cbor.data(), cbor.size());
 	const uint64_t rel = off - state_offset_;
+	// As in append(): a copy the caller was told did not commit must not win the next open. Voiding
+	// its header leaves the current copy, which is what the daemon keeps using.
+	const StateHeader none{};
+	write_metadata(buf.data(), buf.size(), off, rel, (buf.size() + kPage - 1) & ~(kPage - 1), &none, sizeof(none),
+	               "state of " + path_,
+	               "the state change that failed may survive a restart of el3d unless another one succeeds first");
+}
+
+void Carveout::write_metadata(const void* data, std::size_t n, uint64_t off, uint64_t rel, uint64_t sync_len,
+                              const void* voided, std::size_t voided_n, const std::string& what,
+                              const std::string& if_void_fails)
+{
 	try {
-		write_exact(fd_, buf.data(), buf.size(), off, "write state of " + path_);
-		if (sync_meta(rel, (buf.size() + kPage - 1) & ~(kPage - 1)) != 0)
-			throw SystemError("sync state of " + path_, errno);
+		write_exact(fd_, data, n, off, "write " + what);
+		if (sync_meta(rel, sync_len) != 0)
+			throw SystemError("sync " + what, errno);
 	} catch (const SystemError&) {
-		// As in append(): a copy the caller was told did not commit must not win the next open.
-		// Voiding its header leaves the current copy, which is what the daemon keeps using.
-		const StateHeader none{};
 		try {
-			write_exact(fd_, &none, sizeof(none), off, "void state copy of " + path_);
+			write_exact(fd_, voided, voided_n, off, "void " + what);
 			if (sync_meta(rel, kPage) != 0)
-				throw SystemError("sync state of " + path_, errno);
+				throw SystemError("sync " + what, errno);
 		} catch (const SystemError& e) {
-			spdlog::error("{}: the state change that failed may survive a restart of el3d unless another one "
-			              "succeeds first",
-			              e.what());
+			spdlog::error("{}: {}", e.what(), if_void_fails);
 		}
 		throw;
 	}

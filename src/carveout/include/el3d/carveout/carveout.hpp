@@ -126,6 +126,12 @@ private:
 	void write_state_copy(unsigned copy, uint64_t generation, uint64_t epoch, const std::vector<uint8_t>& cbor);
 	// msync(MS_SYNC) of [rel, rel + len) of the metadata mapping; -1 with errno on failure.
 	int sync_meta(uint64_t rel, uint64_t len);
+	// pwrite `n` bytes at file offset `off` and flush metadata pages [rel, rel + sync_len); if either fails,
+	// overwrite the start with `voided` (a record or header that does not count), flush again (if even that
+	// fails, log `if_void_fails`) and rethrow.
+	void write_metadata(const void* data, std::size_t n, uint64_t off, uint64_t rel, uint64_t sync_len,
+	                    const void* voided, std::size_t voided_n, const std::string& what,
+	                    const std::string& if_void_fails);
 
 	std::string path_;
 	int fd_ = -1;
