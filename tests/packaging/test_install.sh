@@ -22,10 +22,14 @@ for f in bin/el3d bin/el3ctl include/el3d/el3_client.h include/el3d/el3_tfrmm.h 
 done
 
 # 1. CMake package.
-step cmake -S "$src" -B "$tmp/cmake-build" -DCMAKE_PREFIX_PATH="$tmp/prefix"
+# EL3D_CONSUMER_FLAGS: what programs linked against this el3d build need too (sanitizers).
+flags=${EL3D_CONSUMER_FLAGS:-}
+read -r -a extra <<<"$flags"
+step cmake -S "$src" -B "$tmp/cmake-build" -DCMAKE_PREFIX_PATH="$tmp/prefix" -DCMAKE_C_FLAGS="$flags" \
+	-DCMAKE_CXX_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="$flags"
 step cmake --build "$tmp/cmake-build"
 # 2. pkg-config.
-PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig" cc -std=c11 -Wall -Wextra -Werror -o "$tmp/pc-consumer" \
+PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig" cc -std=c11 -Wall -Wextra -Werror "${extra[@]}" -o "$tmp/pc-consumer" \
 	"$src/consumer.c" $(PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig" pkg-config --cflags --libs el3d) \
 	-Wl,-rpath,"$tmp/prefix/lib"
 

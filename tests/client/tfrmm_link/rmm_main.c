@@ -11,6 +11,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "standin.h"
@@ -64,7 +65,10 @@ int main(int argc, char **argv)
 			fprintf(stderr, "rmm-link: cpu %u: %s\n", n, err.message);
 			return 1;
 		}
-	CHECK(el3_identity_mapped(c) == 1, "the carveout is not mapped at PA == VA");
+	/* EL3D_EXPECT_IDENTITY=0: PA == VA cannot be had here (AddressSanitizer's shadow gap). */
+	const char *want = getenv("EL3D_EXPECT_IDENTITY");
+	const int identity = want == NULL || strcmp(want, "0") != 0;
+	CHECK(el3_identity_mapped(c) == identity, "the carveout is %smapped at PA == VA", identity ? "not " : "");
 
 	select_cpu(0);
 	CHECK(el3_tfrmm_bound() == cpu[0], "CPU 0 is not bound");
@@ -73,7 +77,8 @@ int main(int argc, char **argv)
 	CHECK(x0 == 0 || x0 == 1, "RMM_ALLOCATE_MEMORY x0 = 0x%lx", x0);
 	CHECK(pa >= info.rmm_base && pa < info.rmm_base + info.carveout_size, "region 0x%lx not in the carveout", pa);
 	if (!failed) {
-		volatile uint64_t *p = (volatile uint64_t *)(uintptr_t)pa; /* PA == VA */
+		volatile uint64_t *p = identity ? (volatile uint64_t *)(uintptr_t)pa /* PA == VA */
+		                                : (volatile uint64_t *)el3_pa_to_va(c, pa);
 		if (x0 == 1)
 			*p = 0x6c696e6b6564; /* "linked" */
 		CHECK(*p == 0x6c696e6b6564, "the region does not hold what the first run wrote");

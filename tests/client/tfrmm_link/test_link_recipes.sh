@@ -12,7 +12,9 @@ src=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d /tmp/el3d-link-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 cc=${CC:-cc}
-cflags=(-std=c11 -Wall -Wextra -Werror -O1 -I"$inc")
+# EL3D_CONSUMER_FLAGS: what programs linked against this el3client build need too (sanitizers).
+read -r -a extra <<<"${EL3D_CONSUMER_FLAGS:-}"
+cflags=(-std=c11 -Wall -Wextra -Werror -O1 -I"$inc" "${extra[@]}")
 fail() { echo "FAIL: $*"; exit 1; }
 
 # The drop-in libraries define exactly their entry points (external symbols).
@@ -37,14 +39,14 @@ recipe_b=(-Wl,--wrap=host_monitor_call -Wl,--whole-archive "$EL3D_LIB/libel3clie
           -Wl,--no-whole-archive "${shim[@]}")
 
 # A. Drop-in: TF-RMM's smc_wrapper.o must not be extracted at all.
-$cc -o "$tmp/rmm-dropin" "${recipe_a[@]}" "${rmm_objects[@]}" "$tmp/librmm-lib-smc.a" 2>"$tmp/dropin.log" ||
+$cc "${extra[@]}" -o "$tmp/rmm-dropin" "${recipe_a[@]}" "${rmm_objects[@]}" "$tmp/librmm-lib-smc.a" 2>"$tmp/dropin.log" ||
 	{ cat "$tmp/dropin.log"; fail "drop-in recipe does not link"; }
 if nm "$tmp/rmm-dropin" | grep -q standin_smc_object; then
 	fail "drop-in recipe: TF-RMM's smc_wrapper.o was linked as well"
 fi
 
 # B. --wrap: TF-RMM's own smc_wrapper.o, its host_monitor_call() call redirected.
-$cc -o "$tmp/rmm-wrap" "${recipe_b[@]}" "${rmm_objects[@]}" "$tmp/librmm-lib-smc.a" 2>"$tmp/wrap.log" ||
+$cc "${extra[@]}" -o "$tmp/rmm-wrap" "${recipe_b[@]}" "${rmm_objects[@]}" "$tmp/librmm-lib-smc.a" 2>"$tmp/wrap.log" ||
 	{ cat "$tmp/wrap.log"; fail "--wrap recipe does not link"; }
 nm "$tmp/rmm-wrap" | grep -q standin_smc_object || fail "--wrap recipe: TF-RMM's smc_wrapper.o is not the one used"
 
