@@ -22,8 +22,8 @@ using namespace el3d::test;
 
 namespace {
 #if defined(__SANITIZE_ADDRESS__)
-// AddressSanitizer reserves the low 2 TiB of the address space on x86-64 (its shadow memory and the
-// shadow gap), which holds the carveout's range: el3client falls back to its offset mapping.
+// AddressSanitizer reserves [0x7fff8000, 0x10007fff8000) of the address space on x86-64 (its shadow
+// memory and the shadow gap), which holds the carveout's range: el3client falls back to its offset mapping.
 constexpr int kIdentity = 0;
 #else
 constexpr int kIdentity = 1;
