@@ -158,21 +158,12 @@ Status MonitorService::Session(grpc::ServerContext* ctx,
 		spdlog::error("session from {} for cpu{}: {}", client, cpu, e.what());
 		return {StatusCode::INTERNAL, e.what()};
 	}
-	// Released however the session ends. A destructor must not throw (that would end el3d), so
-	// nothing escapes it even if the carveout file cannot record the release.
+	// Released however the session ends (detach() never throws, so this destructor cannot end
+	// el3d even if the carveout file cannot record the release).
 	struct Detach {
 		Monitor& m;
 		uint32_t cpu;
-		~Detach()
-		{
-			try {
-				m.detach(cpu);
-			} catch (const std::exception& e) {
-				spdlog::error("cpu{} session close: {}", cpu, e.what());
-			} catch (...) {
-				spdlog::error("cpu{} session close: unknown error", cpu);
-			}
-		}
+		~Detach() { m.detach(cpu); }
 	} detach{monitor_, cpu};
 	spdlog::info("cpu{} session opened by {}", cpu, client);
 

@@ -274,7 +274,7 @@ void Monitor::attach(uint32_t cpu)
 	m.boot.set_attached(cpu, true);
 }
 
-void Monitor::detach(uint32_t cpu)
+void Monitor::detach(uint32_t cpu) noexcept
 {
 	// Called from session destructors: never throws. The in-memory state is always updated (the
 	// session is gone whatever the file says); if the file cannot record it, the next state

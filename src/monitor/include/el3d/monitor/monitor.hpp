@@ -136,8 +136,9 @@ public:
 	// Sessions: a client claims a CPU for the life of one RMM instance on it. attach() throws
 	// SessionConflict if the CPU is already claimed (EntryRefused for a bad CPU). When the last
 	// session detaches, the RMM instance is gone and the next entry starts a new activation.
+	// detach() never throws (it runs in session destructors): errors are logged.
 	void attach(uint32_t cpu);
-	void detach(uint32_t cpu);
+	void detach(uint32_t cpu) noexcept;
 
 	MonitorStatus status() const;
 	// Forget every region, delegation and CPU's boot state; the image reads as zero afterwards.
