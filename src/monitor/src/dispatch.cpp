@@ -69,12 +69,7 @@ bool Monitor::call(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out)
 		// Implicit entry: the CPU is running RMM code. Durable like every other boot-state change
 		// (once per CPU and activation); if the file refuses it, the SMC is not made.
 		st.state = CpuBootState::Booting;
-		try {
-			m.commit();
-		} catch (...) {
-			st.state = CpuBootState::Off;
-			throw;
-		}
+		m.commit_or_undo([&] { st.state = CpuBootState::Off; });
 	}
 
 	if (m.boot.failure() && is_rmm_el3(f)) {

@@ -103,10 +103,10 @@ Monitor::Impl::Impl(std::unique_ptr<Carveout> c, MonitorOptions o)
 	if (auto it = doc.find("boot"); it != doc.end())
 		boot.load(*it);
 	// Attestation keys: made once per carveout file and kept, like a device's provisioned keys.
-	bool created = false;
+	bool keys_made = false;
 	const nlohmann::json keys = doc.value("keys", nlohmann::json::object());
-	realm_key = load_or_make_key(keys, "realm", created);
-	platform_key = load_or_make_key(keys, "platform", created);
+	realm_key = load_or_make_key(keys, "realm", keys_made);
+	platform_key = load_or_make_key(keys, "platform", keys_made);
 	if (auto it = doc.find("plat_token"); it != doc.end() && it->is_object()) {
 		plat_token.active = it->value("active", false);
 		plat_token.offset = it->value("offset", uint64_t{0});
@@ -157,7 +157,7 @@ Monitor::Impl::Impl(std::unique_ptr<Carveout> c, MonitorOptions o)
 			             "the configured ones ({}) and does not apply them again; `el3ctl reset` applies them",
 			             carveout->path(), describe_premarks(wanted));
 	}
-	if (created || record)
+	if (keys_made || record)
 		commit();
 }
 

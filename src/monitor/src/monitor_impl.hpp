@@ -96,6 +96,18 @@ struct Monitor::Impl {
 	~Impl();
 
 	void commit();  // persist the state block durably
+	// commit(); if the file refuses it, undo() takes the in-memory change back first and the error
+	// goes on, so a failed SMC changes nothing.
+	template <class Undo>
+	void commit_or_undo(Undo&& undo)
+	{
+		try {
+			commit();
+		} catch (...) {
+			undo();
+			throw;
+		}
+	}
 	void apply_premarks();  // the boot configuration's [[gpt]] ranges, into the GPT
 	nlohmann::json state_document() const;
 

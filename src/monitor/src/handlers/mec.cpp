@@ -33,12 +33,7 @@ void refresh(Monitor::Impl& m, SmcContext& c, uint64_t mecid, bool reserved_ok, 
 		return c.ret(E_RMM_INVAL);
 	}
 	++m.mec_refreshes;  // shown in status and kept in the file: durable before the SMC returns
-	try {
-		m.commit();
-	} catch (...) {
-		--m.mec_refreshes;
-		throw;
-	}
+	m.commit_or_undo([&] { --m.mec_refreshes; });
 	spdlog::debug("cpu{} {}(MECID {}) -> E_RMM_OK", c.cpu, name, mecid);
 	c.ret(E_RMM_OK);
 }
