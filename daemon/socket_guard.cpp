@@ -88,8 +88,7 @@ SocketGuard::SocketGuard(const std::string& socket_path)
 		}
 		// The previous owner may have removed the lock file between our open and our lock.
 		struct stat by_path {};
-		if (::lstat(lock_path_.c_str(), &by_path) != 0 || by_fd.st_ino != by_path.st_ino ||
-		    by_fd.st_dev != by_path.st_dev)
+		if (::lstat(lock_path_.c_str(), &by_path) != 0 || !same_file(by_fd, by_path))
 			continue;
 		const std::string pid = std::to_string(::getpid()) + "\n";
 		if (::ftruncate(fd.get(), 0) != 0)
@@ -146,8 +145,7 @@ void SocketGuard::release()
 	// Before unlocking: a waiter that opened it re-checks the inode. Only if it is still ours
 	// (someone may have deleted it and another el3d made a new one).
 	struct stat mine {}, there {};
-	if (::fstat(lock_.get(), &mine) == 0 && ::lstat(lock_path_.c_str(), &there) == 0 && mine.st_ino == there.st_ino &&
-	    mine.st_dev == there.st_dev)
+	if (::fstat(lock_.get(), &mine) == 0 && ::lstat(lock_path_.c_str(), &there) == 0 && same_file(mine, there))
 		::unlink(lock_path_.c_str());
 	lock_.reset();
 }

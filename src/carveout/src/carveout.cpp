@@ -86,11 +86,11 @@ void remove_stale_temp_files(const std::string& path, int own_fd)
 		struct stat st {};
 		if (!fd.valid() || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ::geteuid())
 			continue;
-		const bool second_name = st.st_ino == own.st_ino && st.st_dev == own.st_dev;
+		const bool second_name = same_file(st, own);
 		if (!second_name && ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0)
 			continue;  // its creator is still at work
 		struct stat now {};
-		if (::lstat(tmp.c_str(), &now) != 0 || now.st_ino != st.st_ino || now.st_dev != st.st_dev)
+		if (::lstat(tmp.c_str(), &now) != 0 || !same_file(now, st))
 			continue;
 		if (::unlink(tmp.c_str()) != 0) {
 			spdlog::warn("cannot remove stale temporary file {}: {}", tmp, std::strerror(errno));

@@ -1,5 +1,7 @@
 #pragma once
 // RAII file descriptor and the few POSIX helpers the core needs, with errno turned into messages.
+#include <sys/stat.h>
+
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -47,6 +49,10 @@ private:
 // pread/pwrite the whole range or throw SystemError.
 void read_exact(int fd, void* buf, std::size_t len, uint64_t off, const std::string& what);
 void write_exact(int fd, const void* buf, std::size_t len, uint64_t off, const std::string& what);
+
+// Whether two stat results describe the same file (inode and device): a path that still names the
+// file a descriptor holds, or two names of one file.
+inline bool same_file(const struct stat& a, const struct stat& b) { return a.st_ino == b.st_ino && a.st_dev == b.st_dev; }
 
 // Create the directory and its parents with the given mode (existing ones are left alone).
 void make_dirs(const std::string& dir, unsigned mode);
