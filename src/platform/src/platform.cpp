@@ -26,6 +26,24 @@ constexpr std::array<PlatformProfile, 3> kProfiles{{
 }};
 
 bool page_aligned(uint64_t v) { return (v & (kGranule - 1)) == 0; }
+
+// Appends to `out` the pieces of [base, end) that none of `cuts` (ascending, non-overlapping)
+// covers, in PAS `pas`, ascending.
+void append_uncovered(uint64_t base, uint64_t end, const std::vector<GptRange>& cuts, Gpi pas,
+                      std::vector<GptRange>& out)
+{
+	for (const GptRange& c : cuts) {
+		if (base >= end)
+			break;
+		if (c.end() <= base || c.base >= end)
+			continue;
+		if (c.base > base)
+			out.push_back({base, c.base - base, pas});
+		base = std::max(base, c.end());
+	}
+	if (base < end)
+		out.push_back({base, end - base, pas});
+}
 }  // namespace
 
 std::span<const PlatformProfile> platform_profiles() { return kProfiles; }
@@ -107,29 +125,12 @@ uint64_t gpt_map_size(const std::vector<GptRange>& ranges) { return gpt_map_offs
 
 std::vector<GptRange> gpt_layout(const Geometry& g)
 {
+	const GptRange carveout{g.rmm_base, g.image_end() - g.rmm_base, Gpi::Realm};
 	std::vector<GptRange> out;
-	const uint64_t cb = g.rmm_base, ce = g.image_end();
-	bool carveout_added = false;
-	auto add_carveout = [&] {
-		if (!carveout_added)
-			out.push_back({cb, ce - cb, Gpi::Realm});
-		carveout_added = true;
-	};
-	for (const auto& bank : g.dram) {
-		const uint64_t b = bank.base, e = bank.end();
-		if (e <= cb || b >= ce) {  // no overlap
-			if (b >= ce)
-				add_carveout();
-			out.push_back({b, e - b, Gpi::NonSecure});
-			continue;
-		}
-		if (b < cb)
-			out.push_back({b, cb - b, Gpi::NonSecure});
-		add_carveout();
-		if (e > ce)
-			out.push_back({ce, e - ce, Gpi::NonSecure});
-	}
-	add_carveout();
+	for (const auto& bank : g.dram)
+		append_uncovered(bank.base, bank.end(), {carveout}, Gpi::NonSecure, out);
+	out.push_back(carveout);
+	std::sort(out.begin(), out.end(), [](const GptRange& a, const GptRange& b) { return a.base < b.base; });
 	return out;
 }
 
@@ -140,22 +141,8 @@ std::vector<GptRange> gpt_fixed_ranges(const Geometry& g)
 	if (p == nullptr)
 		return out;
 	const std::vector<GptRange> tracked = gpt_layout(g);  // ascending, non-overlapping
-	for (const GptRange& f : p->fixed_pas_ranges()) {
-		// Subtract every tracked range from [f.base, f.end()); what is left, piece by piece.
-		uint64_t b = f.base;
-		const uint64_t e = f.end();
-		for (const GptRange& t : tracked) {
-			if (b >= e)
-				break;
-			if (t.end() <= b || t.base >= e)
-				continue;
-			if (t.base > b)
-				out.push_back({b, t.base - b, f.initial});
-			b = std::max(b, t.end());
-		}
-		if (b < e)
-			out.push_back({b, e - b, f.initial});
-	}
+	for (const GptRange& f : p->fixed_pas_ranges())
+		append_uncovered(f.base, f.end(), tracked, f.initial, out);
 	return out;
 }
 

@@ -60,19 +60,18 @@ struct PlatformProfile {
 	// PAS no Realm-world call can change (Secure or Root), ascending; unused entries have size 0.
 	GptRange fixed_pas[kMaxFixedPasRanges];
 
-	std::span<const MemRange> dram_banks() const
+	std::span<const MemRange> dram_banks() const { return used(dram); }
+	std::span<const GptRange> fixed_pas_ranges() const { return used(fixed_pas); }
+
+private:
+	// The entries of a fixed-size table up to the first unused one (size 0).
+	template <class T, std::size_t N>
+	static std::span<const T> used(const T (&table)[N])
 	{
-		unsigned n = 0;
-		while (n < kMaxDramBanks && dram[n].size != 0)
+		std::size_t n = 0;
+		while (n < N && table[n].size != 0)
 			++n;
-		return {dram, n};
-	}
-	std::span<const GptRange> fixed_pas_ranges() const
-	{
-		unsigned n = 0;
-		while (n < kMaxFixedPasRanges && fixed_pas[n].size != 0)
-			++n;
-		return {fixed_pas, n};
+		return {table, n};
 	}
 };
 
