@@ -19,6 +19,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -151,19 +152,14 @@ std::optional<std::chrono::milliseconds> enter_timeout(std::string& why)
 	const char* v = std::getenv("EL3D_ENTER_TIMEOUT_MS");
 	if (v == nullptr || *v == '\0')
 		return std::chrono::milliseconds(10000);
-	uint64_t n = 0;
-	for (const char* p = v; *p != '\0'; ++p) {
-		if (*p < '0' || *p > '9' || n > 3600000) {
-			n = 0;
-			break;
-		}
-		n = n * 10 + static_cast<uint64_t>(*p - '0');
-	}
-	if (n == 0 || n > 3600000) {
+	// Decimal digits only (parse_u64 would also take hex and size suffixes).
+	const std::string_view s(v);
+	const auto n = s.find_first_not_of("0123456789") == std::string_view::npos ? el3d::parse_u64(s) : std::nullopt;
+	if (!n || *n == 0 || *n > 3600000) {
 		why = std::string("EL3D_ENTER_TIMEOUT_MS='") + v + "' is not a number of milliseconds in 1..3600000";
 		return std::nullopt;
 	}
-	return std::chrono::milliseconds(n);
+	return std::chrono::milliseconds(*n);
 }
 
 // Map the carveout image at VA == PA if that range is free in this process, else anywhere.
