@@ -12,7 +12,7 @@
  * host_util_set_cpuid(n). A thread that is bound to nothing uses the process's session if there
  * is exactly one; otherwise its SMCs return SMC_UNK, with a message on stderr (once per thread)
  * saying what to call. An SMC through a binding whose CPU has left (or whose client
- * disconnected) returns SMC_UNK with a message too. RMM_BOOT_COMPLETE with a negative x1 ends
+ * disconnected) returns SMC_UNK with a message too. RMM_BOOT_COMPLETE with a non-zero x1 ends
  * the process (see el3_boot_complete()).
  */
 #ifndef EL3D_EL3_TFRMM_H

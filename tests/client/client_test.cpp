@@ -387,10 +387,10 @@ TEST_P(Client, BootCompleteReturnsEl3sRegisters)
 	el3_cpu_leave(f);
 }
 
-TEST_P(Client, FailedBootEndsTheProcess)
+// A child process enters CPU 0 and reports `result` with el3_boot_complete(), which must end it:
+// its exit status (42: it could not enter; 43: el3_boot_complete returned).
+int boot_fails_in_a_child(const std::string& endpoint, int64_t result)
 {
-	el3_disconnect(c);  // the child makes its own connection (and, in process, its own lock)
-	c = nullptr;
 	pid_t pid = ::fork();
 	if (pid == 0) {
 		el3_client* cc;
@@ -398,19 +398,38 @@ TEST_P(Client, FailedBootEndsTheProcess)
 		if (el3_connect(endpoint.c_str(), &cc, nullptr) != EL3_OK ||
 		    el3_cpu_enter(cc, 0, EL3_ENTRY_AUTO, &cpu, nullptr, nullptr) != EL3_OK)
 			::_exit(42);
-		el3_boot_complete(cpu, E_RMM_BOOT_MANIFEST_DATA_ERROR, 0, nullptr, nullptr);
-		::_exit(43);  // not reached
+		el3_boot_complete(cpu, result, 0, nullptr, nullptr);
+		::_exit(43);
 	}
 	int st = 0;
 	::waitpid(pid, &st, 0);
-	ASSERT_TRUE(WIFEXITED(st));
-	EXPECT_EQ(WEXITSTATUS(st), 1);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+TEST_P(Client, FailedBootEndsTheProcess)
+{
+	el3_disconnect(c);  // the child makes its own connection (and, in process, its own lock)
+	c = nullptr;
+	EXPECT_EQ(boot_fails_in_a_child(endpoint, E_RMM_BOOT_MANIFEST_DATA_ERROR), 1);
 	el3_error err;
 	ASSERT_EQ(el3_connect(endpoint.c_str(), &c, &err), EL3_OK) << err.message;
 	el3_cpu* cpu;
 	// The Realm world is disabled now: no CPU can be entered until a reset.
 	EXPECT_EQ(el3_cpu_enter(c, 0, EL3_ENTRY_AUTO, &cpu, nullptr, &err), EL3_ERR_REFUSED);
 	EXPECT_NE(std::string(err.message).find("E_RMM_BOOT_MANIFEST_DATA_ERROR"), std::string::npos) << err.message;
+}
+
+// EL3 takes any non-zero x1 as a failed boot, not only the negative E_RMM_BOOT_* codes: a positive
+// value ends the process too, and the Realm world is disabled.
+TEST_P(Client, PositiveBootResultIsAFailedBootToo)
+{
+	el3_disconnect(c);
+	c = nullptr;
+	EXPECT_EQ(boot_fails_in_a_child(endpoint, 1), 1);
+	el3_error err;
+	ASSERT_EQ(el3_connect(endpoint.c_str(), &c, &err), EL3_OK) << err.message;
+	el3_cpu* cpu;
+	EXPECT_EQ(el3_cpu_enter(c, 0, EL3_ENTRY_AUTO, &cpu, nullptr, &err), EL3_ERR_REFUSED) << err.message;
 }
 
 INSTANTIATE_TEST_SUITE_P(Endpoints, Client, ::testing::Values(false, true),
