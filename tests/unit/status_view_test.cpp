@@ -33,33 +33,6 @@ TEST(El3ctlView, HexdumpLayout)
 	EXPECT_EQ(hexdump(0x10, std::string("AB\x01", 3)), "0000000000000010  41 42 01                                          |AB.|\n");
 }
 
-TEST(El3ctlView, TextMapShowsGapsAndBar)
-{
-	v1::State s;
-	s.set_platform("fvp");
-	s.set_rmm_base(0x100000);
-	s.set_rmm_limit(0x200000);
-	s.set_shared_base(0x200000);
-	s.set_shared_size(0x1000);
-	s.set_payload_limit(0x140000);
-	s.set_top(0x1f0000);
-	auto* r = s.add_regions();
-	r->set_id(1);
-	r->set_address(0x1ff000);
-	r->set_size(0x800);
-	auto* u = s.add_regions();
-	u->set_address(0x1f0000);
-	u->set_size(0x1000);
-	const std::string text = state_text(s, 17);
-	EXPECT_NE(text.find("0x00000000001ff800       2 KiB  (alignment gap)"), std::string::npos) << text;
-	EXPECT_NE(text.find("0x00000000001ff000       2 KiB  region id 1"), std::string::npos) << text;
-	EXPECT_NE(text.find("0x00000000001f0000       4 KiB  untagged"), std::string::npos) << text;
-	EXPECT_NE(text.find("[PPPP...........#S]"), std::string::npos) << text;
-	auto j = state_json(s);
-	EXPECT_EQ(j["regions"][1]["addr"], 0x1f0000u);
-	EXPECT_EQ(j["free"], 0x1f0000u - 0x140000u);
-}
-
 namespace {
 // A 1 MiB carveout at 1 MiB with nothing allocated; payload_limit as given.
 v1::State small_carveout(uint64_t payload_limit)
@@ -82,6 +55,28 @@ std::string bar_of(const std::string& text)
 	return open == std::string::npos || close == std::string::npos ? "" : text.substr(open + 3, close - open - 3);
 }
 }  // namespace
+
+TEST(El3ctlView, TextMapShowsGapsAndBar)
+{
+	v1::State s = small_carveout(0x140000);
+	s.set_top(0x1f0000);
+	auto* r = s.add_regions();
+	r->set_id(1);
+	r->set_address(0x1ff000);
+	r->set_size(0x800);
+	auto* u = s.add_regions();
+	u->set_address(0x1f0000);
+	u->set_size(0x1000);
+	const std::string text = state_text(s, 17);
+	EXPECT_NE(text.find("0x00000000001ff800       2 KiB  (alignment gap)"), std::string::npos) << text;
+	EXPECT_NE(text.find("0x00000000001ff000       2 KiB  region id 1"), std::string::npos) << text;
+	EXPECT_NE(text.find("0x00000000001f0000       4 KiB  untagged"), std::string::npos) << text;
+	EXPECT_NE(text.find("[PPPP...........#S]"), std::string::npos) << text;
+	auto j = state_json(s);
+	EXPECT_EQ(j["regions"][1]["addr"], 0x1f0000u);
+	EXPECT_EQ(j["free"], 0x1f0000u - 0x140000u);
+}
+
 
 TEST(El3ctlView, ZeroPayloadDrawsNoPayload)
 {
