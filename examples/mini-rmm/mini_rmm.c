@@ -121,23 +121,23 @@ static int check_list(const uint64_t *list, unsigned entry_words)
 static uint64_t manifest_granules(el3_cpu *cpu, uint64_t shared, uint64_t *base, uint64_t *size)
 {
 	if (!in_carveout(shared, GRANULE))
-		fail_boot(cpu, E_RMM_BOOT_INVALID_SHARED_BUFFER, "the shared page is not in the carveout");
+		fail_boot(cpu, EL3_E_RMM_BOOT_INVALID_SHARED_BUFFER, "the shared page is not in the carveout");
 	const uint8_t *m = pa_ptr(shared);
 	uint32_t version;
 	memcpy(&version, m, 4);
 	if ((version >> 16) != 0 || (version & 0xffff) < 3)
-		fail_boot(cpu, E_RMM_BOOT_MANIFEST_VERSION_NOT_SUPPORTED, "Boot Manifest version not supported");
+		fail_boot(cpu, EL3_E_RMM_BOOT_MANIFEST_VERSION_NOT_SUPPORTED, "Boot Manifest version not supported");
 	const uint64_t *dram = (const uint64_t *)(m + 16), *console = (const uint64_t *)(m + 40);
 	if (check_list(dram, 2) != 0 || check_list(console, 6) != 0)
-		fail_boot(cpu, E_RMM_BOOT_MANIFEST_DATA_ERROR, "Boot Manifest checksum or pointer error");
+		fail_boot(cpu, EL3_E_RMM_BOOT_MANIFEST_DATA_ERROR, "Boot Manifest checksum or pointer error");
 	if (dram[0] == 0 || dram[0] > 4)
-		fail_boot(cpu, E_RMM_BOOT_MANIFEST_DATA_ERROR, "no DRAM, or more DRAM banks than supported");
+		fail_boot(cpu, EL3_E_RMM_BOOT_MANIFEST_DATA_ERROR, "no DRAM, or more DRAM banks than supported");
 	const uint64_t *banks = pa_ptr(dram[1]);
 	uint64_t granules = 0, prev_end = 0;
 	for (uint64_t i = 0; i < dram[0]; ++i) {
 		const uint64_t b = banks[2 * i], s = banks[2 * i + 1];
 		if (b == 0 || s == 0 || (b | s) % GRANULE != 0 || b < prev_end)
-			fail_boot(cpu, E_RMM_BOOT_MANIFEST_DATA_ERROR, "invalid DRAM bank");
+			fail_boot(cpu, EL3_E_RMM_BOOT_MANIFEST_DATA_ERROR, "invalid DRAM bank");
 		base[i] = b;
 		size[i] = s;
 		prev_end = b + s;
@@ -158,7 +158,7 @@ static uint64_t get_memory(el3_cpu *cpu, uint64_t bytes, unsigned tag, int *fres
 		char why[128];
 		snprintf(why, sizeof(why), "%" PRIu64 " bytes with tag %u: EL3 returned %" PRId64, bytes, tag,
 		         (int64_t)r.x[0]);
-		fail_boot(cpu, E_RMM_BOOT_NO_MEM, why);
+		fail_boot(cpu, EL3_E_RMM_BOOT_NO_MEM, why);
 	}
 	*fresh = seed_abi ? (r.x[0] == (uint64_t)EL3_ALLOC_FRESH) : 1;
 	return r.x[1];
@@ -184,14 +184,14 @@ static void *cpu_main(void *arg)
 	if (n == 0) {
 		/* Cold boot: x0 cpu, x1 version, x2 CPUs, x3 shared page, x4 token. */
 		if ((e.x[1] >> 16) != 0 && (e.x[1] >> 16) != 2)
-			fail_boot(cpu, E_RMM_BOOT_VERSION_NOT_VALID, "unsupported RMM-EL3 interface version");
+			fail_boot(cpu, EL3_E_RMM_BOOT_VERSION_NOT_VALID, "unsupported RMM-EL3 interface version");
 		seed_abi = (e.x[1] >> 16) == 0 && (e.x[1] & 0xffff) < 7;
 		if (e.x[2] > 4096)
-			fail_boot(cpu, E_RMM_BOOT_CPUS_OUT_OF_RANGE, "too many CPUs");
+			fail_boot(cpu, EL3_E_RMM_BOOT_CPUS_OUT_OF_RANGE, "too many CPUs");
 		if (e.x[0] >= e.x[2] || opt.cpus > e.x[2])
-			fail_boot(cpu, E_RMM_BOOT_CPU_ID_OUT_OF_RANGE, "CPU index out of range");
+			fail_boot(cpu, EL3_E_RMM_BOOT_CPU_ID_OUT_OF_RANGE, "CPU index out of range");
 		if (e.x[3] == 0 || e.x[3] % GRANULE != 0)
-			fail_boot(cpu, E_RMM_BOOT_INVALID_SHARED_BUFFER, "shared buffer not page aligned");
+			fail_boot(cpu, EL3_E_RMM_BOOT_INVALID_SHARED_BUFFER, "shared buffer not page aligned");
 		uint64_t base[4] = {0}, size[4] = {0};
 		const uint64_t granules = manifest_granules(cpu, e.x[3], base, size);
 		const uint64_t bytes = sizeof(struct glob) + granules * opt.entry_bytes;
@@ -204,7 +204,7 @@ static void *cpu_main(void *arg)
 			fresh_g = 0;
 		}
 		if (!in_carveout(glob_pa, bytes))
-			fail_boot(cpu, E_RMM_BOOT_NO_MEM, "the granule array is not in the carveout");
+			fail_boot(cpu, EL3_E_RMM_BOOT_NO_MEM, "the granule array is not in the carveout");
 		glob = pa_ptr(glob_pa);
 		if (fresh_g) {
 			memset(glob, 0, sizeof(*glob));
@@ -232,7 +232,7 @@ static void *cpu_main(void *arg)
 			fresh_v = 0;
 		}
 		if (!in_carveout(vmids_pa, VMIDS / 8))
-			fail_boot(cpu, E_RMM_BOOT_NO_MEM, "the VMID bitmap is not in the carveout");
+			fail_boot(cpu, EL3_E_RMM_BOOT_NO_MEM, "the VMID bitmap is not in the carveout");
 		uint8_t *vmids = pa_ptr(vmids_pa);
 		if (!fresh_v && glob->vmids_pa != vmids_pa) {
 			fprintf(stderr, "mini-rmm: the VMID bitmap moved\n");
@@ -274,7 +274,7 @@ static void *cpu_main(void *arg)
 	 * is E_RMM_BAD_PAS. (An instance killed before it delegated anything recorded nothing.) */
 	if (n == 0 && glob->instance > 1 && entries[0] == G_DELEGATED) {
 		const uint64_t pa = glob->dram_base[0];
-		if ((int64_t)smc(cpu, EL3_FID_RMM_GTSI_DELEGATE, pa, 0, 0).x[0] != E_RMM_BAD_PAS) {
+		if ((int64_t)smc(cpu, EL3_FID_RMM_GTSI_DELEGATE, pa, 0, 0).x[0] != EL3_E_RMM_BAD_PAS) {
 			fprintf(stderr, "mini-rmm: granule 0x%" PRIx64 " of instance 1 is not delegated any more\n", pa);
 			__atomic_add_fetch(&failures, 1, __ATOMIC_SEQ_CST);
 		}

@@ -33,15 +33,15 @@ extern "C" {
 #define EL3_FID_RMM_BOOT_COMPLETE   UINT32_C(0xC40001CF)
 
 /* RMM-EL3 runtime return codes (sign-extended into x0). */
-#define E_RMM_OK          INT64_C(0)
-#define E_RMM_UNK         INT64_C(-1)
-#define E_RMM_BAD_ADDR    INT64_C(-2)
-#define E_RMM_BAD_PAS     INT64_C(-3)
-#define E_RMM_NOMEM       INT64_C(-4)
-#define E_RMM_INVAL       INT64_C(-5)
-#define E_RMM_AGAIN       INT64_C(-6)
-#define E_RMM_FAULT       INT64_C(-7)
-#define E_RMM_IN_PROGRESS INT64_C(-8)
+#define EL3_E_RMM_OK          INT64_C(0)
+#define EL3_E_RMM_UNK         INT64_C(-1)
+#define EL3_E_RMM_BAD_ADDR    INT64_C(-2)
+#define EL3_E_RMM_BAD_PAS     INT64_C(-3)
+#define EL3_E_RMM_NOMEM       INT64_C(-4)
+#define EL3_E_RMM_INVAL       INT64_C(-5)
+#define EL3_E_RMM_AGAIN       INT64_C(-6)
+#define EL3_E_RMM_FAULT       INT64_C(-7)
+#define EL3_E_RMM_IN_PROGRESS INT64_C(-8)
 
 /*
  * RMM_ALLOCATE_MEMORY (seed ABI) returns x0 = 1 for a freshly allocated region and
@@ -58,15 +58,15 @@ extern "C" {
 	 ((uint64_t)(id) & EL3_ALLOC_X2_ID_MASK))
 
 /* Boot return codes (x1 of RMM_BOOT_COMPLETE). */
-#define E_RMM_BOOT_SUCCESS                        INT64_C(0)
-#define E_RMM_BOOT_ERR_UNKNOWN                    INT64_C(-1)
-#define E_RMM_BOOT_VERSION_NOT_VALID              INT64_C(-2)
-#define E_RMM_BOOT_CPUS_OUT_OF_RANGE              INT64_C(-3)
-#define E_RMM_BOOT_CPU_ID_OUT_OF_RANGE            INT64_C(-4)
-#define E_RMM_BOOT_INVALID_SHARED_BUFFER          INT64_C(-5)
-#define E_RMM_BOOT_MANIFEST_VERSION_NOT_SUPPORTED INT64_C(-6)
-#define E_RMM_BOOT_MANIFEST_DATA_ERROR            INT64_C(-7)
-#define E_RMM_BOOT_NO_MEM                         INT64_C(-8)
+#define EL3_E_RMM_BOOT_SUCCESS                        INT64_C(0)
+#define EL3_E_RMM_BOOT_ERR_UNKNOWN                    INT64_C(-1)
+#define EL3_E_RMM_BOOT_VERSION_NOT_VALID              INT64_C(-2)
+#define EL3_E_RMM_BOOT_CPUS_OUT_OF_RANGE              INT64_C(-3)
+#define EL3_E_RMM_BOOT_CPU_ID_OUT_OF_RANGE            INT64_C(-4)
+#define EL3_E_RMM_BOOT_INVALID_SHARED_BUFFER          INT64_C(-5)
+#define EL3_E_RMM_BOOT_MANIFEST_VERSION_NOT_SUPPORTED INT64_C(-6)
+#define EL3_E_RMM_BOOT_MANIFEST_DATA_ERROR            INT64_C(-7)
+#define EL3_E_RMM_BOOT_NO_MEM                         INT64_C(-8)
 
 /* Registers of one SMC: x1..x12 in, x0..x7 out. */
 #define EL3_SMC_ARGS 12

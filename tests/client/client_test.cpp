@@ -372,7 +372,7 @@ TEST_P(Client, BootCompleteReturnsEl3sRegisters)
 	// CPU 2 fails its boot (a raw SMC: el3_boot_complete would end this process): the Realm
 	// world is disabled, so el3d answers CPU 1's BOOT_COMPLETE with SMC_UNK, and both the API
 	// and the drop-in must say so.
-	const uint64_t fail[12] = {static_cast<uint64_t>(E_RMM_BOOT_MANIFEST_DATA_ERROR)};
+	const uint64_t fail[12] = {static_cast<uint64_t>(EL3_E_RMM_BOOT_MANIFEST_DATA_ERROR)};
 	ASSERT_EQ(el3_smc(f, EL3_FID_RMM_BOOT_COMPLETE, fail, &r, &err), EL3_OK) << err.message;
 	ASSERT_EQ(el3_boot_complete(b, 0, 0x5678000, &r, &err), EL3_OK) << err.message;
 	EXPECT_EQ(r.x[0], EL3_SMC_UNK);
@@ -410,7 +410,7 @@ TEST_P(Client, FailedBootEndsTheProcess)
 {
 	el3_disconnect(c);  // the child makes its own connection (and, in process, its own lock)
 	c = nullptr;
-	EXPECT_EQ(boot_fails_in_a_child(endpoint, E_RMM_BOOT_MANIFEST_DATA_ERROR), 1);
+	EXPECT_EQ(boot_fails_in_a_child(endpoint, EL3_E_RMM_BOOT_MANIFEST_DATA_ERROR), 1);
 	el3_error err;
 	ASSERT_EQ(el3_connect(endpoint.c_str(), &c, &err), EL3_OK) << err.message;
 	el3_cpu* cpu;

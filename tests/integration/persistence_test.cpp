@@ -268,7 +268,7 @@ TEST(Persistence, PlainSmcClientsShareOneActivationUntilABootEntry)
 	{
 		// Second RMM process, plain Smc again: the same activation, and CPU 0 has booted in it.
 		auto stub = connect(el3d.socket);
-		EXPECT_EQ(static_cast<int64_t>(smc(*stub, kAlloc, 0x1000, x2).x0()), E_RMM_UNK);
+		EXPECT_EQ(static_cast<int64_t>(smc(*stub, kAlloc, 0x1000, x2).x0()), EL3_E_RMM_UNK);
 		EXPECT_EQ(get_state(*stub).activation(), activation);
 	}
 	// With a boot entry first (here the carveout file's very first one), the next process is a new
@@ -277,7 +277,7 @@ TEST(Persistence, PlainSmcClientsShareOneActivationUntilABootEntry)
 	ASSERT_EQ(boot.rc, 0) << boot.err;
 	auto stub = connect(el3d.socket);
 	auto again = smc(*stub, kAlloc, 0x1000, x2);
-	EXPECT_EQ(again.x0(), static_cast<uint64_t>(E_RMM_OK));
+	EXPECT_EQ(again.x0(), static_cast<uint64_t>(EL3_E_RMM_OK));
 	EXPECT_EQ(again.x1(), addr);
 	EXPECT_GT(get_state(*stub).activation(), activation);
 }

@@ -34,7 +34,7 @@ public:
 	}
 	void data_error(const std::string& kind, std::string message)
 	{
-		add(kind, E_RMM_BOOT_MANIFEST_DATA_ERROR, std::move(message));
+		add(kind, EL3_E_RMM_BOOT_MANIFEST_DATA_ERROR, std::move(message));
 	}
 
 	uint64_t u64(std::size_t off) const { return load64(page_.data() + off); }
@@ -256,7 +256,7 @@ Validation validate_manifest(std::span<const uint8_t> page, uint64_t shared_pa, 
 	const uint32_t version = c.u32(kVersion);
 	if ((version & 0x80000000u) != 0 || version_major(version) != version_major(kMinManifestVersion) ||
 	    version_minor(version) < version_minor(kMinManifestVersion)) {
-		c.add("manifest-version", E_RMM_BOOT_MANIFEST_VERSION_NOT_SUPPORTED,
+		c.add("manifest-version", EL3_E_RMM_BOOT_MANIFEST_VERSION_NOT_SUPPORTED,
 		      "version " + version_str(version) + ": the RMM needs major " +
 		          std::to_string(version_major(kMinManifestVersion)) + ", minor at least " +
 		          std::to_string(version_minor(kMinManifestVersion)));
@@ -285,17 +285,17 @@ Validation validate_boot_args(uint64_t x0, uint64_t x1, uint64_t x2, uint64_t x3
 	if (x1 > 0x7FFFFFFF || version_major(x1) != version_major(rmm_version) ||
 	    version_minor(x1) < version_minor(rmm_version))
 		v.problems.push_back(
-		    {"interface-version", E_RMM_BOOT_VERSION_NOT_VALID,
+		    {"interface-version", EL3_E_RMM_BOOT_VERSION_NOT_VALID,
 		     "x1 " + version_str(x1) + " is not compatible with the RMM's " + version_str(rmm_version)});
 	if (x2 > kRmmMaxCpus)
 		v.problems.push_back(
-		    {"cpu-count", E_RMM_BOOT_CPUS_OUT_OF_RANGE,
+		    {"cpu-count", EL3_E_RMM_BOOT_CPUS_OUT_OF_RANGE,
 		     "x2 " + std::to_string(x2) + " CPUs, more than the RMM's " + std::to_string(kRmmMaxCpus)});
 	if (x0 >= x2)
-		v.problems.push_back({"cpu-id", E_RMM_BOOT_CPU_ID_OUT_OF_RANGE,
+		v.problems.push_back({"cpu-id", EL3_E_RMM_BOOT_CPU_ID_OUT_OF_RANGE,
 		                      "x0 CPU index " + std::to_string(x0) + " is not below x2 " + std::to_string(x2)});
 	if (x3 == 0 || (x3 & (kPageSize - 1)) != 0)
-		v.problems.push_back({"shared-buffer-misaligned", E_RMM_BOOT_INVALID_SHARED_BUFFER,
+		v.problems.push_back({"shared-buffer-misaligned", EL3_E_RMM_BOOT_INVALID_SHARED_BUFFER,
 		                      "x3 shared buffer " + hex(x3) + " must be non-zero and 4 KiB aligned"});
 	return v;
 }

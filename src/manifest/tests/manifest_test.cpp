@@ -246,7 +246,7 @@ TEST(manifest_validate, DramRules)
 	EXPECT_TRUE(check({}).has("dram-none"));
 	const auto many = check({{0x1000, 0x1000}, {0x2000, 0x1000}, {0x3000, 0x1000}});
 	EXPECT_TRUE(many.has("dram-too-many"));
-	EXPECT_EQ(many.boot_error(), E_RMM_BOOT_MANIFEST_DATA_ERROR);
+	EXPECT_EQ(many.boot_error(), EL3_E_RMM_BOOT_MANIFEST_DATA_ERROR);
 	// The limit is the RMM build's.
 	Spec s = platform_spec("qemu");
 	s.dram = {{0x1000, 0x1000}, {0x2000, 0x1000}, {0x3000, 0x1000}};
@@ -287,7 +287,7 @@ TEST(manifest_validate, VersionGatesWhatIsRead)
 	v = validate_manifest(build_manifest(s, {Fault::DramChecksum}, {}, pa), pa, 40);
 	ASSERT_EQ(v.problems.size(), 1u);
 	EXPECT_EQ(v.problems[0].kind, "manifest-version");
-	EXPECT_EQ(v.boot_error(), E_RMM_BOOT_MANIFEST_VERSION_NOT_SUPPORTED);
+	EXPECT_EQ(v.boot_error(), EL3_E_RMM_BOOT_MANIFEST_VERSION_NOT_SUPPORTED);
 }
 
 TEST(manifest_validate, PointersMustStayInThePage)
@@ -344,5 +344,5 @@ TEST(manifest_validate, BootArgs)
 	// The RMM reports the first failure in its order: x1, x2, x0, x3.
 	const auto v = validate_boot_args(9000, 0x8, 5000, pa + 8);
 	EXPECT_EQ(v.problems.size(), 4u);
-	EXPECT_EQ(v.boot_error(), E_RMM_BOOT_VERSION_NOT_VALID);
+	EXPECT_EQ(v.boot_error(), EL3_E_RMM_BOOT_VERSION_NOT_VALID);
 }

@@ -191,13 +191,13 @@ int64_t Monitor::Impl::check_shared_buffer(uint64_t pa, uint64_t len) const
 {
 	const uint64_t page = carveout->geometry().shared_base();
 	if ((pa & ~(kGranule - 1)) != page)
-		return E_RMM_BAD_ADDR;
+		return EL3_E_RMM_BAD_ADDR;
 	// TF-A tests that the last byte, pa + len - 1, lies in the page, without an overflow check,
 	// so a huge len that wraps around to the page passes there. el3d compares len with the room
 	// left in the page instead: the same answer for every len that does not wrap, E_RMM_INVAL
 	// for one that does, and E_RMM_INVAL for len = 0 wherever the buffer starts.
 	if (len == 0 || len > page + kGranule - pa)
-		return E_RMM_INVAL;
+		return EL3_E_RMM_INVAL;
 	return 0;
 }
 

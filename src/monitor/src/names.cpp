@@ -8,16 +8,16 @@ namespace el3d {
 std::string rmm_result_name(uint64_t x0)
 {
 	switch (static_cast<int64_t>(x0)) {
-	case E_RMM_OK: return "E_RMM_OK";
+	case EL3_E_RMM_OK: return "E_RMM_OK";
 	case EL3_ALLOC_FRESH: return "FRESH(1)";
-	case E_RMM_UNK: return "E_RMM_UNK/SMC_UNK";
-	case E_RMM_BAD_ADDR: return "E_RMM_BAD_ADDR";
-	case E_RMM_BAD_PAS: return "E_RMM_BAD_PAS";
-	case E_RMM_NOMEM: return "E_RMM_NOMEM";
-	case E_RMM_INVAL: return "E_RMM_INVAL";
-	case E_RMM_AGAIN: return "E_RMM_AGAIN";
-	case E_RMM_FAULT: return "E_RMM_FAULT";
-	case E_RMM_IN_PROGRESS: return "E_RMM_IN_PROGRESS";
+	case EL3_E_RMM_UNK: return "E_RMM_UNK/SMC_UNK";
+	case EL3_E_RMM_BAD_ADDR: return "E_RMM_BAD_ADDR";
+	case EL3_E_RMM_BAD_PAS: return "E_RMM_BAD_PAS";
+	case EL3_E_RMM_NOMEM: return "E_RMM_NOMEM";
+	case EL3_E_RMM_INVAL: return "E_RMM_INVAL";
+	case EL3_E_RMM_AGAIN: return "E_RMM_AGAIN";
+	case EL3_E_RMM_FAULT: return "E_RMM_FAULT";
+	case EL3_E_RMM_IN_PROGRESS: return "E_RMM_IN_PROGRESS";
 	default: return "x0=" + hex(x0);
 	}
 }
@@ -25,15 +25,15 @@ std::string rmm_result_name(uint64_t x0)
 std::string boot_result_name(int64_t code)
 {
 	switch (code) {
-	case E_RMM_BOOT_SUCCESS: return "E_RMM_BOOT_SUCCESS";
-	case E_RMM_BOOT_ERR_UNKNOWN: return "E_RMM_BOOT_ERR_UNKNOWN";
-	case E_RMM_BOOT_VERSION_NOT_VALID: return "E_RMM_BOOT_VERSION_NOT_VALID";
-	case E_RMM_BOOT_CPUS_OUT_OF_RANGE: return "E_RMM_BOOT_CPUS_OUT_OF_RANGE";
-	case E_RMM_BOOT_CPU_ID_OUT_OF_RANGE: return "E_RMM_BOOT_CPU_ID_OUT_OF_RANGE";
-	case E_RMM_BOOT_INVALID_SHARED_BUFFER: return "E_RMM_BOOT_INVALID_SHARED_BUFFER";
-	case E_RMM_BOOT_MANIFEST_VERSION_NOT_SUPPORTED: return "E_RMM_BOOT_MANIFEST_VERSION_NOT_SUPPORTED";
-	case E_RMM_BOOT_MANIFEST_DATA_ERROR: return "E_RMM_BOOT_MANIFEST_DATA_ERROR";
-	case E_RMM_BOOT_NO_MEM: return "E_RMM_BOOT_NO_MEM";
+	case EL3_E_RMM_BOOT_SUCCESS: return "E_RMM_BOOT_SUCCESS";
+	case EL3_E_RMM_BOOT_ERR_UNKNOWN: return "E_RMM_BOOT_ERR_UNKNOWN";
+	case EL3_E_RMM_BOOT_VERSION_NOT_VALID: return "E_RMM_BOOT_VERSION_NOT_VALID";
+	case EL3_E_RMM_BOOT_CPUS_OUT_OF_RANGE: return "E_RMM_BOOT_CPUS_OUT_OF_RANGE";
+	case EL3_E_RMM_BOOT_CPU_ID_OUT_OF_RANGE: return "E_RMM_BOOT_CPU_ID_OUT_OF_RANGE";
+	case EL3_E_RMM_BOOT_INVALID_SHARED_BUFFER: return "E_RMM_BOOT_INVALID_SHARED_BUFFER";
+	case EL3_E_RMM_BOOT_MANIFEST_VERSION_NOT_SUPPORTED: return "E_RMM_BOOT_MANIFEST_VERSION_NOT_SUPPORTED";
+	case EL3_E_RMM_BOOT_MANIFEST_DATA_ERROR: return "E_RMM_BOOT_MANIFEST_DATA_ERROR";
+	case EL3_E_RMM_BOOT_NO_MEM: return "E_RMM_BOOT_NO_MEM";
 	default: return std::to_string(code);
 	}
 }

@@ -25,8 +25,8 @@ constexpr uint64_t B0 = EL3_FID_RMM_GTSI_DELEGATE, B1 = EL3_FID_RMM_GTSI_UNDELEG
                    B3 = EL3_FID_RMM_ATTEST_GET_PLAT_TOKEN, B4 = EL3_FID_RMM_EL3_FEATURES, B5 = EL3_FID_RMM_EL3_TOKEN_SIGN,
                    B6 = EL3_FID_RMM_MEC_REFRESH, B7 = EL3_FID_RMM_ALLOCATE_MEMORY, BB = EL3_FID_RMM_RESERVE_MEMORY,
                    CF = EL3_FID_RMM_BOOT_COMPLETE;
-constexpr int64_t OK = E_RMM_OK, UNK = E_RMM_UNK, BAD_ADDR = E_RMM_BAD_ADDR, BAD_PAS = E_RMM_BAD_PAS,
-                  NOMEM = E_RMM_NOMEM, INVAL = E_RMM_INVAL, AGAIN = E_RMM_AGAIN;
+constexpr int64_t OK = EL3_E_RMM_OK, UNK = EL3_E_RMM_UNK, BAD_ADDR = EL3_E_RMM_BAD_ADDR, BAD_PAS = EL3_E_RMM_BAD_PAS,
+                  NOMEM = EL3_E_RMM_NOMEM, INVAL = EL3_E_RMM_INVAL, AGAIN = EL3_E_RMM_AGAIN;
 
 enum Profiles { SEED = 1, TFA = 2, V1 = 4, ALL = 7, UPSTREAM = 6 };
 
@@ -56,7 +56,7 @@ std::vector<uint8_t> sign_request(uint32_t sig_alg = 0, uint32_t hash_alg = 1)
 }
 
 // CPU 3 reports a failed boot: the Realm world is disabled on every CPU.
-void failed_boot(Env& e) { e.call(CF, {static_cast<uint64_t>(E_RMM_BOOT_MANIFEST_DATA_ERROR)}, 3); }
+void failed_boot(Env& e) { e.call(CF, {static_cast<uint64_t>(EL3_E_RMM_BOOT_MANIFEST_DATA_ERROR)}, 3); }
 
 struct Row {
 	const char* name;

@@ -35,7 +35,7 @@ protected:
 		uint64_t csize = challenge_size;
 		for (int guard = 0; guard < 10000; ++guard) {
 			auto r = smc(EL3_FID_RMM_ATTEST_GET_PLAT_TOKEN, {S, buf_size, csize});
-			if (static_cast<int64_t>(r[0]) == E_RMM_AGAIN)
+			if (static_cast<int64_t>(r[0]) == EL3_E_RMM_AGAIN)
 				continue;  // retry the same call
 			EXPECT_EQ(r[0], 0u);
 			auto hunk = mem(S, r[1]);
@@ -111,7 +111,7 @@ TEST_F(Attestation, InjectedAgainThenServed)
 	open_with(o);
 	put(S, std::vector<uint8_t>(64, 1));
 	for (int i = 0; i < 3; ++i)
-		EXPECT_EQ(static_cast<int64_t>(smc(EL3_FID_RMM_ATTEST_GET_PLAT_TOKEN, {S, 0x1000, 64})[0]), E_RMM_AGAIN);
+		EXPECT_EQ(static_cast<int64_t>(smc(EL3_FID_RMM_ATTEST_GET_PLAT_TOKEN, {S, 0x1000, 64})[0]), EL3_E_RMM_AGAIN);
 	auto r = smc(EL3_FID_RMM_ATTEST_GET_PLAT_TOKEN, {S, 0x1000, 64});
 	EXPECT_EQ(r[0], 0u);
 	EXPECT_GT(r[1], 0u);
@@ -134,14 +134,14 @@ TEST_F(Attestation, TokenSignIsAsynchronousAndVerifies)
 	put(S, req);
 	ASSERT_EQ(smc(EL3_FID_RMM_EL3_TOKEN_SIGN, {1, S, 0x60})[0], 0u);
 	ASSERT_EQ(smc(EL3_FID_RMM_EL3_TOKEN_SIGN, {1, S, 0x60})[0], 0u);
-	EXPECT_EQ(static_cast<int64_t>(smc(EL3_FID_RMM_EL3_TOKEN_SIGN, {1, S, 0x60})[0]), E_RMM_AGAIN);  // depth 2
-	EXPECT_EQ(static_cast<int64_t>(smc(EL3_FID_RMM_EL3_TOKEN_SIGN, {2, S, 0x218})[0]), E_RMM_AGAIN);  // not yet
+	EXPECT_EQ(static_cast<int64_t>(smc(EL3_FID_RMM_EL3_TOKEN_SIGN, {1, S, 0x60})[0]), EL3_E_RMM_AGAIN);  // depth 2
+	EXPECT_EQ(static_cast<int64_t>(smc(EL3_FID_RMM_EL3_TOKEN_SIGN, {2, S, 0x218})[0]), EL3_E_RMM_AGAIN);  // not yet
 	// Pending requests survive a restart and are signed by the new instance.
 	open_with(o);
 	uint64_t pulled = 0;
 	for (int i = 0; i < 200 && pulled < 2; ++i) {
 		auto r = smc(EL3_FID_RMM_EL3_TOKEN_SIGN, {2, S, 0x218});
-		if (static_cast<int64_t>(r[0]) == E_RMM_AGAIN) {
+		if (static_cast<int64_t>(r[0]) == EL3_E_RMM_AGAIN) {
 			std::this_thread::sleep_for(std::chrono::milliseconds(10));
 			continue;
 		}

@@ -7,7 +7,7 @@ using BootComplete = MonitorTest;
 
 TEST_F(BootComplete, RecordedPerCpuAndPersisted)
 {
-	EXPECT_EQ(x0(smc(EL3_FID_RMM_BOOT_COMPLETE, {0, 0x1234}, 0)), E_RMM_OK);
+	EXPECT_EQ(x0(smc(EL3_FID_RMM_BOOT_COMPLETE, {0, 0x1234}, 0)), EL3_E_RMM_OK);
 	smc(EL3_FID_RMM_ALLOCATE_MEMORY, {0x10, 0}, 3);  // CPU 3 runs but does not complete
 	auto s = monitor->status();
 	ASSERT_EQ(s.cpus.size(), 2u);
@@ -24,11 +24,11 @@ TEST_F(BootComplete, RecordedPerCpuAndPersisted)
 
 TEST_F(BootComplete, NegativeResultDisablesRealmWorldUntilReset)
 {
-	EXPECT_EQ(x0(smc(EL3_FID_RMM_BOOT_COMPLETE, {static_cast<uint64_t>(E_RMM_BOOT_MANIFEST_DATA_ERROR)}, 2)), E_RMM_OK);
+	EXPECT_EQ(x0(smc(EL3_FID_RMM_BOOT_COMPLETE, {static_cast<uint64_t>(EL3_E_RMM_BOOT_MANIFEST_DATA_ERROR)}, 2)), EL3_E_RMM_OK);
 	auto s = monitor->status();
 	ASSERT_TRUE(s.boot_failure);
 	EXPECT_EQ(s.boot_failure->cpu, 2u);
-	EXPECT_EQ(s.boot_failure->code, E_RMM_BOOT_MANIFEST_DATA_ERROR);
+	EXPECT_EQ(s.boot_failure->code, EL3_E_RMM_BOOT_MANIFEST_DATA_ERROR);
 	// Every RMM-EL3 call, from every CPU, now gets SMC_UNK, and nothing is allocated.
 	auto r = smc(EL3_FID_RMM_ALLOCATE_MEMORY, {0x10, 0}, 0);
 	EXPECT_EQ(r[0], EL3_SMC_UNK);
@@ -46,6 +46,6 @@ TEST_F(BootComplete, NegativeResultDisablesRealmWorldUntilReset)
 TEST_F(BootComplete, RepeatIsRecordedWithoutError)
 {
 	smc(EL3_FID_RMM_BOOT_COMPLETE, {0}, 0);
-	EXPECT_EQ(x0(smc(EL3_FID_RMM_BOOT_COMPLETE, {0}, 0)), E_RMM_OK);
+	EXPECT_EQ(x0(smc(EL3_FID_RMM_BOOT_COMPLETE, {0}, 0)), EL3_E_RMM_OK);
 	EXPECT_EQ(monitor->status().cpus[0].completions, 2u);
 }

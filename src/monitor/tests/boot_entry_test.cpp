@@ -95,7 +95,7 @@ TEST_F(BootEntry, Refusals)
 	EXPECT_THROW(monitor->enter(1, EntryKind::Warm), EntryRefused);  // nothing cold-booted yet
 	EXPECT_THROW(monitor->enter(8, EntryKind::Cold), EntryRefused);  // no such CPU
 	monitor->enter(0, EntryKind::Cold);
-	smc(EL3_FID_RMM_BOOT_COMPLETE, {static_cast<uint64_t>(E_RMM_BOOT_CPUS_OUT_OF_RANGE)}, 0);
+	smc(EL3_FID_RMM_BOOT_COMPLETE, {static_cast<uint64_t>(EL3_E_RMM_BOOT_CPUS_OUT_OF_RANGE)}, 0);
 	try {
 		monitor->enter(0, EntryKind::Cold);
 		FAIL() << "entry after a failed boot succeeded";
@@ -132,7 +132,7 @@ TEST_F(BootEntry, DelegationsSurviveRestartAndResetClearsThem)
 	monitor->enter(0, EntryKind::Cold);
 	EXPECT_EQ(smc(EL3_FID_RMM_GTSI_DELEGATE, {0x80005000})[0], 0u);
 	open();
-	EXPECT_EQ(static_cast<int64_t>(smc(EL3_FID_RMM_GTSI_DELEGATE, {0x80005000})[0]), E_RMM_BAD_PAS);
+	EXPECT_EQ(static_cast<int64_t>(smc(EL3_FID_RMM_GTSI_DELEGATE, {0x80005000})[0]), EL3_E_RMM_BAD_PAS);
 	EXPECT_EQ(monitor->status().gpt_granules[static_cast<unsigned>(Gpi::Realm)], 0x2000000u / 0x1000 + 1);
 	monitor->reset();
 	EXPECT_EQ(smc(EL3_FID_RMM_GTSI_DELEGATE, {0x80005000})[0], 0u);

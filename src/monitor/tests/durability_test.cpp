@@ -91,8 +91,8 @@ protected:
 
 TEST_F(Durability, MecRefreshCountSurvivesARestart)
 {
-	EXPECT_EQ(x0(smc(EL3_FID_RMM_MECID_KEY_UPDATE, {5})), E_RMM_OK);
-	EXPECT_EQ(x0(smc(EL3_FID_RMM_MECID_KEY_UPDATE, {6})), E_RMM_OK);
+	EXPECT_EQ(x0(smc(EL3_FID_RMM_MECID_KEY_UPDATE, {5})), EL3_E_RMM_OK);
+	EXPECT_EQ(x0(smc(EL3_FID_RMM_MECID_KEY_UPDATE, {6})), EL3_E_RMM_OK);
 	open();  // nothing else committed after the second refresh
 	EXPECT_EQ(monitor->status().mec_refreshes, 2u);
 }
@@ -159,16 +159,16 @@ TEST_F(Durability, PreMarksAreAppliedWhenTheFileIsCreatedNotAtEveryStart)
 {
 	const auto cfg = premarks({{D + 0x100000, 0x2000, "realm"}, {D + 0x200000, 0x1000, "secure"}});
 	open(with_config(cfg), {}, /*reset=*/true);
-	EXPECT_EQ(delegate(D + 0x100000), E_RMM_BAD_PAS);  // pre-marked Realm
-	EXPECT_EQ(undelegate(D + 0x100000), E_RMM_OK);     // the RMM gives it back
-	EXPECT_EQ(delegate(D + 0x200000), E_RMM_BAD_PAS);
+	EXPECT_EQ(delegate(D + 0x100000), EL3_E_RMM_BAD_PAS);  // pre-marked Realm
+	EXPECT_EQ(undelegate(D + 0x100000), EL3_E_RMM_OK);     // the RMM gives it back
+	EXPECT_EQ(delegate(D + 0x200000), EL3_E_RMM_BAD_PAS);
 	open(with_config(cfg));  // a daemon restart with the same configuration
-	EXPECT_EQ(delegate(D + 0x100000), E_RMM_OK);       // still Non-secure: not re-marked
-	EXPECT_EQ(delegate(D + 0x101000), E_RMM_BAD_PAS);  // untouched by the RMM: still Realm
-	EXPECT_EQ(delegate(D + 0x200000), E_RMM_BAD_PAS);
+	EXPECT_EQ(delegate(D + 0x100000), EL3_E_RMM_OK);       // still Non-secure: not re-marked
+	EXPECT_EQ(delegate(D + 0x101000), EL3_E_RMM_BAD_PAS);  // untouched by the RMM: still Realm
+	EXPECT_EQ(delegate(D + 0x200000), EL3_E_RMM_BAD_PAS);
 	monitor->reset();  // a reset is a new platform: the pre-marks again
-	EXPECT_EQ(delegate(D + 0x100000), E_RMM_BAD_PAS);
-	EXPECT_EQ(undelegate(D + 0x100000), E_RMM_OK);
+	EXPECT_EQ(delegate(D + 0x100000), EL3_E_RMM_BAD_PAS);
+	EXPECT_EQ(undelegate(D + 0x100000), EL3_E_RMM_OK);
 }
 
 TEST_F(Durability, ChangedPreMarksWaitForAReset)
@@ -179,14 +179,14 @@ TEST_F(Durability, ChangedPreMarksWaitForAReset)
 		open(with_config(premarks({{D + 0x300000, 0x1000, "root"}})));
 		EXPECT_EQ(log.count("`el3ctl reset`"), 1u);
 	}
-	EXPECT_EQ(delegate(D + 0x100000), E_RMM_BAD_PAS);  // the file's pre-marks stay
-	EXPECT_EQ(delegate(D + 0x300000), E_RMM_OK);       // the new ones are not applied...
-	EXPECT_EQ(undelegate(D + 0x300000), E_RMM_OK);
+	EXPECT_EQ(delegate(D + 0x100000), EL3_E_RMM_BAD_PAS);  // the file's pre-marks stay
+	EXPECT_EQ(delegate(D + 0x300000), EL3_E_RMM_OK);       // the new ones are not applied...
+	EXPECT_EQ(undelegate(D + 0x300000), EL3_E_RMM_OK);
 	monitor->reset();                                  // ...until a reset
-	EXPECT_EQ(delegate(D + 0x100000), E_RMM_OK);
-	EXPECT_EQ(delegate(D + 0x300000), E_RMM_BAD_PAS);
+	EXPECT_EQ(delegate(D + 0x100000), EL3_E_RMM_OK);
+	EXPECT_EQ(delegate(D + 0x300000), EL3_E_RMM_BAD_PAS);
 	open(with_config(premarks({{D + 0x300000, 0x1000, "root"}})));  // now they match: nothing to say
-	EXPECT_EQ(delegate(D + 0x300000), E_RMM_BAD_PAS);
+	EXPECT_EQ(delegate(D + 0x300000), EL3_E_RMM_BAD_PAS);
 }
 
 TEST_F(Durability, PreMarksAreStillCheckedOnAnExistingFile)
@@ -194,7 +194,7 @@ TEST_F(Durability, PreMarksAreStillCheckedOnAnExistingFile)
 	EXPECT_THROW(open(with_config(premarks({{0x10000000, 0x1000, "secure"}}))), manifest::ConfigError);  // block-mapped
 	EXPECT_THROW(open(with_config(premarks({{0xFC000000, 0x1000, "ns"}}))), manifest::ConfigError);  // fixed Secure
 	open(with_config(premarks({{0xFC000000, 0x1000, "secure"}})), {}, true);  // what it already is: accepted
-	EXPECT_EQ(delegate(0xFC000000), E_RMM_BAD_PAS);
+	EXPECT_EQ(delegate(0xFC000000), EL3_E_RMM_BAD_PAS);
 }
 
 TEST_F(Durability, ReservedAllocateBitsAreIgnoredWithOneWarningPerCall)

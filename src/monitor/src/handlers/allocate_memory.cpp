@@ -35,15 +35,15 @@ void handle_allocate_memory(Monitor::Impl& m, SmcContext& c)
 	const Geometry& g = m.carveout->geometry();
 	auto fail = [&](int64_t code, const std::string& why) {
 		spdlog::info("cpu{} RMM_ALLOCATE_MEMORY(size={}, x2={}) -> {}: {}", c.cpu, hex(size), hex(x2),
-		             code == E_RMM_INVAL ? "E_RMM_INVAL" : code == E_RMM_UNK ? "E_RMM_UNK" : "E_RMM_NOMEM", why);
+		             code == EL3_E_RMM_INVAL ? "E_RMM_INVAL" : code == EL3_E_RMM_UNK ? "E_RMM_UNK" : "E_RMM_NOMEM", why);
 		c.ret(code, x2);
 	};
 
 	if (id >= g.region_slots)
-		return fail(E_RMM_INVAL, "region id " + std::to_string(id) + " is not below the " +
+		return fail(EL3_E_RMM_INVAL, "region id " + std::to_string(id) + " is not below the " +
 		                             std::to_string(g.region_slots) + " region slots");
 	if (align_bits >= 64)
-		return fail(E_RMM_INVAL, "alignment of 2^" + std::to_string(align_bits) + " bytes is not representable");
+		return fail(EL3_E_RMM_INVAL, "alignment of 2^" + std::to_string(align_bits) + " bytes is not representable");
 	if ((x2 & ~kDefinedX2Bits) != 0)
 		spdlog::warn("cpu{} RMM_ALLOCATE_MEMORY(size={}, x2={}): x2 bits {} are outside [31:24] and [15:0] and "
 		             "ignored, as the seed does (an RMM built for RMM_RESERVE_MEMORY's encoding sends alignment in "
@@ -53,7 +53,7 @@ void handle_allocate_memory(Monitor::Impl& m, SmcContext& c)
 	const bool after_boot = m.after_boot(c.cpu);
 	if (after_boot) {
 		if (m.options.strict_boot)
-			return fail(E_RMM_UNK, "cpu " + std::to_string(c.cpu) + " has completed its boot (--strict-boot)");
+			return fail(EL3_E_RMM_UNK, "cpu " + std::to_string(c.cpu) + " has completed its boot (--strict-boot)");
 		spdlog::warn("cpu{} RMM_ALLOCATE_MEMORY after RMM_BOOT_COMPLETE: allowed, as TF-A does, but allocations "
 		             "are meant for boot time",
 		             c.cpu);
@@ -73,14 +73,14 @@ void handle_allocate_memory(Monitor::Impl& m, SmcContext& c)
 	case AllocStatus::Existing:
 		spdlog::info("cpu{} RMM_ALLOCATE_MEMORY(size={}, id={}) -> existing region at {}", c.cpu, hex(size), id,
 		             hex(r.addr));
-		return c.ret(E_RMM_OK, r.addr);
+		return c.ret(EL3_E_RMM_OK, r.addr);
 	case AllocStatus::StorageError:
 	case AllocStatus::LogFull:
 		spdlog::error("cpu{} RMM_ALLOCATE_MEMORY: {}", c.cpu, r.detail);
-		return fail(E_RMM_NOMEM, r.detail);
+		return fail(EL3_E_RMM_NOMEM, r.detail);
 	case AllocStatus::TooLarge:
 	case AllocStatus::NoSpace:
-		return fail(E_RMM_NOMEM, r.detail);
+		return fail(EL3_E_RMM_NOMEM, r.detail);
 	}
 }
 

@@ -26,16 +26,16 @@ void handle_get_realm_key(Monitor::Impl& m, SmcContext& c)
 	if (int64_t e = m.check_shared_buffer(buf, len))
 		return c.ret(e, len);
 	if (curve != 0)
-		return c.ret(E_RMM_INVAL, len);
+		return c.ret(EL3_E_RMM_INVAL, len);
 	const auto key = m.realm_key.private_scalar();
 	if (len < key.size()) {
 		spdlog::info("cpu{} RMM_ATTEST_GET_REALM_KEY: E_RMM_UNK, buffer of {} bytes is smaller than the {}-byte key",
 		             c.cpu, len, key.size());
-		return c.ret(E_RMM_UNK, len);
+		return c.ret(EL3_E_RMM_UNK, len);
 	}
 	std::memcpy(m.carveout->ptr(buf), key.data(), key.size());
 	m.carveout->sync(buf, key.size());
-	c.ret(E_RMM_OK, key.size());
+	c.ret(EL3_E_RMM_OK, key.size());
 }
 
 // RMM_ATTEST_GET_PLAT_TOKEN
@@ -62,11 +62,11 @@ void handle_get_plat_token(Monitor::Impl& m, SmcContext& c)
 	if (int64_t e = m.check_shared_buffer(buf, len))
 		return fail(e);
 	if (csize != 0 && csize != 32 && csize != 48 && csize != 64)
-		return fail(E_RMM_INVAL);
+		return fail(EL3_E_RMM_INVAL);
 	if (csize > len) {
 		spdlog::info("cpu{} RMM_ATTEST_GET_PLAT_TOKEN: E_RMM_INVAL, a {}-byte challenge does not fit a {}-byte buffer",
 		             c.cpu, csize, len);
-		return fail(E_RMM_INVAL);
+		return fail(EL3_E_RMM_INVAL);
 	}
 
 	PlatTokenState& t = m.plat_token;
@@ -75,7 +75,7 @@ void handle_get_plat_token(Monitor::Impl& m, SmcContext& c)
 			t.again_left = m.options.inject_again + 1;  // N refusals, then the hunk
 		if (--t.again_left != 0) {
 			spdlog::debug("cpu{} RMM_ATTEST_GET_PLAT_TOKEN: E_RMM_AGAIN (injected)", c.cpu);
-			return fail(E_RMM_AGAIN);
+			return fail(EL3_E_RMM_AGAIN);
 		}
 	}
 	if (csize != 0) {
@@ -87,7 +87,7 @@ void handle_get_plat_token(Monitor::Impl& m, SmcContext& c)
 		             t.token.size(), csize);
 	} else if (!t.active) {
 		spdlog::info("cpu{} RMM_ATTEST_GET_PLAT_TOKEN: E_RMM_INVAL, continuation with no token started", c.cpu);
-		return fail(E_RMM_INVAL);
+		return fail(EL3_E_RMM_INVAL);
 	}
 	uint64_t hunk = std::min<uint64_t>(len, t.token.size() - t.offset);
 	if (m.options.token_hunk_size != 0)
@@ -98,7 +98,7 @@ void handle_get_plat_token(Monitor::Impl& m, SmcContext& c)
 	}
 	t.offset += hunk;
 	m.commit();
-	c.ret(E_RMM_OK, hunk, t.token.size() - t.offset);
+	c.ret(EL3_E_RMM_OK, hunk, t.token.size() - t.offset);
 }
 
 }  // namespace el3d

@@ -28,7 +28,7 @@ void handle_boot_complete(Monitor::Impl& m, SmcContext& c)
 	cpu.boot_result = result;
 	cpu.completions += 1;
 	cpu.token = c.x(2);
-	if (result == E_RMM_BOOT_SUCCESS) {
+	if (result == EL3_E_RMM_BOOT_SUCCESS) {
 		cpu.state = CpuBootState::Booted;
 		spdlog::info("cpu{} RMM_BOOT_COMPLETE: boot succeeded", c.cpu);
 	} else {
@@ -40,7 +40,7 @@ void handle_boot_complete(Monitor::Impl& m, SmcContext& c)
 		              c.cpu, boot_result_name(result));
 	}
 	m.commit();
-	c.ret(E_RMM_OK);
+	c.ret(EL3_E_RMM_OK);
 }
 
 }  // namespace el3d

@@ -13,8 +13,8 @@ namespace el3d {
 void handle_el3_features(Monitor::Impl& m, SmcContext& c)
 {
 	if (c.x(1) != 0)
-		return c.ret(E_RMM_INVAL, c.x(2));
-	c.ret(E_RMM_OK, m.options.token_sign ? 1u : 0u);
+		return c.ret(EL3_E_RMM_INVAL, c.x(2));
+	c.ret(EL3_E_RMM_OK, m.options.token_sign ? 1u : 0u);
 }
 
 }  // namespace el3d

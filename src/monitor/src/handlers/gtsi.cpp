@@ -25,15 +25,15 @@ void transition(Monitor::Impl& m, SmcContext& c, bool delegate)
 	switch (r) {
 	case Gpt::Result::Ok:
 		spdlog::debug("cpu{} {}({}) -> E_RMM_OK", c.cpu, name, hex(pa));
-		return c.ret(E_RMM_OK);
+		return c.ret(EL3_E_RMM_OK);
 	case Gpt::Result::BadAddr:
 		spdlog::info("cpu{} {}({}) -> E_RMM_BAD_ADDR", c.cpu, name, hex(pa));
-		return c.ret(E_RMM_BAD_ADDR);
+		return c.ret(EL3_E_RMM_BAD_ADDR);
 	case Gpt::Result::BadPas: {
 		auto cur = m.gpt.lookup(pa & ~(kGranule - 1));
 		spdlog::info("cpu{} {}({}) -> E_RMM_BAD_PAS: the granule is {}", c.cpu, name, hex(pa),
 		             cur ? gpi_name(*cur) : "untracked");
-		return c.ret(E_RMM_BAD_PAS);
+		return c.ret(EL3_E_RMM_BAD_PAS);
 	}
 	}
 }

@@ -21,21 +21,21 @@ void refresh(Monitor::Impl& m, SmcContext& c, uint64_t mecid, bool reserved_ok, 
 {
 	if (!m.options.mec) {
 		spdlog::info("cpu{} {}: E_RMM_UNK, FEAT_MEC is not present", c.cpu, name);
-		return c.ret(E_RMM_UNK);
+		return c.ret(EL3_E_RMM_UNK);
 	}
 	if (!reserved_ok) {
 		spdlog::info("cpu{} {}(x1={}): E_RMM_INVAL, reserved bits set", c.cpu, name, hex(c.x(1)));
-		return c.ret(E_RMM_INVAL);
+		return c.ret(EL3_E_RMM_INVAL);
 	}
 	if (m.options.mecid_width < 64 && (mecid >> m.options.mecid_width) != 0) {
 		spdlog::info("cpu{} {}: E_RMM_INVAL, MECID {} is wider than {} bits", c.cpu, name, mecid,
 		             m.options.mecid_width);
-		return c.ret(E_RMM_INVAL);
+		return c.ret(EL3_E_RMM_INVAL);
 	}
 	++m.mec_refreshes;  // shown in status and kept in the file: durable before the SMC returns
 	m.commit_or_undo([&] { --m.mec_refreshes; });
 	spdlog::debug("cpu{} {}(MECID {}) -> E_RMM_OK", c.cpu, name, mecid);
-	c.ret(E_RMM_OK);
+	c.ret(EL3_E_RMM_OK);
 }
 }  // namespace
 

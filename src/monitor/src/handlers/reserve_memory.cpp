@@ -33,13 +33,13 @@ void handle_reserve_memory(Monitor::Impl& m, SmcContext& c)
 	};
 
 	if (align_bits >= 64)
-		return fail(E_RMM_INVAL, "E_RMM_INVAL", "alignment of 2^" + std::to_string(align_bits) + " bytes is not representable");
+		return fail(EL3_E_RMM_INVAL, "E_RMM_INVAL", "alignment of 2^" + std::to_string(align_bits) + " bytes is not representable");
 	if ((x2 & ((uint64_t{1} << 56) - 2)) != 0)
-		return fail(E_RMM_INVAL, "E_RMM_INVAL", "x2 bits [55:1] are reserved and must be zero");
+		return fail(EL3_E_RMM_INVAL, "E_RMM_INVAL", "x2 bits [55:1] are reserved and must be zero");
 	const bool after_boot = m.after_boot(c.cpu);
 	if (after_boot) {
 		if (m.options.strict_boot)
-			return fail(E_RMM_UNK, "E_RMM_UNK", "cpu " + std::to_string(c.cpu) + " has completed its boot (--strict-boot)");
+			return fail(EL3_E_RMM_UNK, "E_RMM_UNK", "cpu " + std::to_string(c.cpu) + " has completed its boot (--strict-boot)");
 		spdlog::warn("cpu{} RMM_RESERVE_MEMORY after RMM_BOOT_COMPLETE: allowed, as TF-A does", c.cpu);
 	}
 	const AllocOutcome r = m.allocator.allocate(AllocRequest{.size = size,
@@ -52,11 +52,11 @@ void handle_reserve_memory(Monitor::Impl& m, SmcContext& c)
 	if (r.status != AllocStatus::Fresh) {
 		if (r.status == AllocStatus::StorageError || r.status == AllocStatus::LogFull)
 			spdlog::error("cpu{} RMM_RESERVE_MEMORY: {}", c.cpu, r.detail);
-		return fail(E_RMM_NOMEM, "E_RMM_NOMEM", r.detail);
+		return fail(EL3_E_RMM_NOMEM, "E_RMM_NOMEM", r.detail);
 	}
 	spdlog::info("cpu{} RMM_RESERVE_MEMORY(size={}, align=2^{}{}) -> {}", c.cpu, hex(size), align_bits,
 	             local_cpu ? ", local" : "", hex(r.addr));
-	c.ret(E_RMM_OK, r.addr);
+	c.ret(EL3_E_RMM_OK, r.addr);
 }
 
 }  // namespace el3d

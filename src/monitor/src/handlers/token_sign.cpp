@@ -35,44 +35,44 @@ void handle_token_sign(Monitor::Impl& m, SmcContext& c)
 {
 	const uint64_t op = c.x(1), buf = c.x(2), len = c.x(3), curve = c.x(4);
 	if (op != kPush && op != kPull && op != kGetRakPub)
-		return c.ret(m.options.abi == Abi::Seed ? E_RMM_INVAL : E_RMM_UNK);
+		return c.ret(m.options.abi == Abi::Seed ? EL3_E_RMM_INVAL : EL3_E_RMM_UNK);
 	if (int64_t e = m.check_shared_buffer(buf, len))
 		return c.ret(e);
 
 	if (op == kPush) {
 		if (len < kSignRequestSize)
-			return c.ret(E_RMM_INVAL);
+			return c.ret(EL3_E_RMM_INVAL);
 		const SignRequest req = SignRequest::decode(m.carveout->ptr(buf));
 		if (req.sig_alg_id != kSigAlgEcdsaP384 || req.hash_alg_id != kHashAlgSha384) {
 			spdlog::info("cpu{} RMM_EL3_TOKEN_SIGN push: E_RMM_INVAL, sig_alg_id {} hash_alg_id {}", c.cpu,
 			             req.sig_alg_id, req.hash_alg_id);
-			return c.ret(E_RMM_INVAL);
+			return c.ret(EL3_E_RMM_INVAL);
 		}
 		if (!m.signer->push(req))
-			return c.ret(E_RMM_AGAIN);
+			return c.ret(EL3_E_RMM_AGAIN);
 		m.commit();
-		return c.ret(E_RMM_OK);
+		return c.ret(EL3_E_RMM_OK);
 	}
 	if (op == kPull) {
 		if (len < kSignResponseSize)
-			return c.ret(E_RMM_INVAL);
+			return c.ret(EL3_E_RMM_INVAL);
 		auto resp = m.signer->pull();
 		if (!resp)
-			return c.ret(E_RMM_AGAIN);
+			return c.ret(EL3_E_RMM_AGAIN);
 		resp->encode(m.carveout->ptr(buf));
 		m.carveout->sync(buf, kSignResponseSize);
 		m.commit();
-		return c.ret(E_RMM_OK);
+		return c.ret(EL3_E_RMM_OK);
 	}
 	// GET_RAK_PUB
 	if (curve != 0)
-		return c.ret(E_RMM_INVAL);
+		return c.ret(EL3_E_RMM_INVAL);
 	const auto pub = m.realm_key.public_uncompressed();
 	if (len < pub.size())
-		return c.ret(E_RMM_UNK);
+		return c.ret(EL3_E_RMM_UNK);
 	std::memcpy(m.carveout->ptr(buf), pub.data(), pub.size());
 	m.carveout->sync(buf, pub.size());
-	c.ret(E_RMM_OK, pub.size());
+	c.ret(EL3_E_RMM_OK, pub.size());
 }
 
 }  // namespace el3d
