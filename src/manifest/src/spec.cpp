@@ -14,15 +14,13 @@ namespace el3d::manifest {
 namespace {
 
 // The values of TF-A's plat_rmmd_load_manifest() (arm-trusted-firmware 6a164dda7208), see tfa-rmmd.md §4.5, §7.
-// Only the DRAM banks come from el3d's platform profile, so that a profile change cannot leave them behind.
+// The DRAM banks and the device (PCIe) windows come from el3d's platform profile, so that a profile change cannot
+// leave them behind.
 Spec fvp_spec()
 {
 	Spec s;
 	// plat/arm/board/fvp/fvp_common.c: FVP_RMM_CONSOLE_{BASE,CLK_IN_HZ,BAUD,NAME}, map_pages 1.
 	s.consoles = {{0x1C0C0000, 1, "pl011", 14745600, 115200, 0}};
-	// The PCIe memory windows of fdts/fvp-base-psci-common.dtsi (pci 'ranges': 256 MiB at 0x5000_0000, the first
-	// 3 GiB of the 256 GiB window at 0x40_0000_0000); fvp_common.c adds the second one itself if a DT lacks it.
-	s.ncoh = {{0x50000000, 0x10000000}, {0x4000000000, 0xC0000000}};
 	// PLAT_FVP_SMMUV3_BASE. TF-A reads the Realm page offset from SMMU_ROOT_IDR0.BA_REALM: 0x20000 + BA_REALM *
 	// 0x10000. The FVP command lines of TF-A/TF-RMM/Shrinkwrap set SMMU_ROOT_IDR0=3, i.e. BA_REALM 0.
 	s.smmus = {{0x2B400000, 0x2B400000 + 0x20000}};
@@ -46,8 +44,6 @@ Spec qemu_sbsa_spec()
 	Spec s;
 	// plat/qemu/qemu_sbsa/include/platform_def.h: UART0 at 0x6000_0000, clock 1, 115200 baud.
 	s.consoles = {{0x60000000, 1, "pl011", 1, 115200, 0}};
-	// SBSA_PCIE_MMIO_{BASE,SIZE} and SBSA_PCIE_MMIO_HIGH_{BASE,SIZE}.
-	s.ncoh = {{0x80000000, 0x70000000}, {0x100000000, 0x280000000}};
 	// qemu_common.c rc_data: one RC with ECAM at 0xF000_0000 (QEMU's sbsa_ref_memmap), root port 0 with BDFs
 	// [0, 0x8000] on SMMU index 0, although the platform lists no SMMU (QEMU_RMM_SMMU_COUNT 0).
 	s.root_complexes = {{0xF0000000, 0, {{0, {{0x0000, 0x8000, 0, 0}}}}}};
@@ -123,6 +119,8 @@ Spec platform_spec(std::string_view platform)
 		throw std::invalid_argument("no Boot Manifest contents for platform '" + std::string(platform) + "'");
 	for (const MemRange& r : p->dram_banks())
 		s.dram.push_back({r.base, r.size});
+	for (const MemRange& r : p->device_windows())  // plat_ncoh_region: the PCIe memory windows
+		s.ncoh.push_back({r.base, r.size});
 	return s;
 }
 

@@ -15,14 +15,19 @@ constexpr std::array<PlatformProfile, 3> kProfiles{{
     // below the carveout, Root above it (EL3's TZC DRAM and the L1 GPT).
     {"fvp", "Arm FVP Base RevC with RME", 0xFDC00000, 0xFFBFF000, 0x1000, 0x800000, 0x600000, 8, 40,
      {{0x80000000, 0x7C000000}, {0x880000000, 0x80000000}},
-     {{0xFC000000, 0x1C00000, Gpi::SecureOnly}, {0xFFC00000, 0x400000, Gpi::Root}}},
+     {{0xFC000000, 0x1C00000, Gpi::SecureOnly}, {0xFFC00000, 0x400000, Gpi::Root}},
+     // The PCIe memory windows of fdts/fvp-base-psci-common.dtsi (pci 'ranges': 256 MiB at 0x5000_0000, the
+     // first 3 GiB of the 256 GiB window at 0x40_0000_0000); fvp_common.c adds the second one if a DT lacks it.
+     {{0x50000000, 0x10000000}, {0x4000000000, 0xC0000000}}},
     // QEMU virt: one 3 GiB bank that contains the RMM carveout.
     {"qemu", "QEMU virt with RME", 0x40100000, 0x418FF000, 0x1000, 0x800000, 0, 32, 40,
-     {{0x40000000, 0xC0000000}}, {}},
+     {{0x40000000, 0xC0000000}}, {}, {}},
     // QEMU sbsa-ref: normal-world DRAM starts right above the 1072 MiB Realm region (el3d's default
     // size: 4 GiB; the real machine takes it from its NUMA nodes).
     {"qemu-sbsa", "QEMU sbsa-ref with RME", 0x10000000000, 0x10042FFF000, 0x1000, 0x800000, 0x600000, 512, 44,
-     {{0x10043000000, 0x100000000}}, {}},
+     {{0x10043000000, 0x100000000}}, {},
+     // SBSA_PCIE_MMIO_{BASE,SIZE} and SBSA_PCIE_MMIO_HIGH_{BASE,SIZE}.
+     {{0x80000000, 0x70000000}, {0x100000000, 0x280000000}}},
 }};
 
 bool page_aligned(uint64_t v) { return (v & (kGranule - 1)) == 0; }

@@ -178,3 +178,14 @@ TEST(Platform, FixedPasRangesAreNeverNonSecureOrRealm)
 			EXPECT_LE(f.end(), uint64_t{1} << p.pa_bits) << p.name;
 		}
 }
+
+TEST(Platform, DeviceWindowsPerProfile)
+{
+	auto windows = [](const char* name) {
+		const auto w = find_platform(name)->device_windows();
+		return std::vector<MemRange>(w.begin(), w.end());
+	};
+	EXPECT_EQ(windows("fvp"), (std::vector<MemRange>{{0x50000000, 0x10000000}, {0x4000000000, 0xC0000000}}));
+	EXPECT_EQ(windows("qemu"), std::vector<MemRange>{});
+	EXPECT_EQ(windows("qemu-sbsa"), (std::vector<MemRange>{{0x80000000, 0x70000000}, {0x100000000, 0x280000000}}));
+}

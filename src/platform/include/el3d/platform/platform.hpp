@@ -44,6 +44,7 @@ struct GptRange {
 };
 
 inline constexpr unsigned kMaxFixedPasRanges = 2;
+inline constexpr unsigned kMaxDeviceWindows = 2;
 
 struct PlatformProfile {
 	std::string_view name;
@@ -59,9 +60,14 @@ struct PlatformProfile {
 	// Memory outside DRAM and the carveout that the platform's GPT maps granule by granule in a
 	// PAS no Realm-world call can change (Secure or Root), ascending; unused entries have size 0.
 	GptRange fixed_pas[kMaxFixedPasRanges];
+	// The platform's non-coherent device (PCIe) memory windows, Non-secure: the Boot Manifest's
+	// plat_ncoh_region list and part of the Non-secure memory el3d backs (src/nsmem). Ascending;
+	// unused entries have size 0.
+	MemRange device[kMaxDeviceWindows];
 
 	std::span<const MemRange> dram_banks() const { return used(dram); }
 	std::span<const GptRange> fixed_pas_ranges() const { return used(fixed_pas); }
+	std::span<const MemRange> device_windows() const { return used(device); }
 
 private:
 	// The entries of a fixed-size table up to the first unused one (size 0).
