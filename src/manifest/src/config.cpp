@@ -362,7 +362,7 @@ BootConfig default_boot_config(std::string_view platform)
 {
 	BootConfig cfg;
 	try {
-		cfg.manifest = platform_spec(platform);
+		cfg.manifest = default_spec(platform);
 	} catch (const std::invalid_argument& e) {
 		throw ConfigError(e.what());
 	}

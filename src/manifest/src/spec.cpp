@@ -124,6 +124,17 @@ Spec platform_spec(std::string_view platform)
 	return s;
 }
 
+Spec default_spec(std::string_view platform)
+{
+	Spec s = platform_spec(platform);
+	// el3d backs no SMMU register pages and no ECAM: an RMM that is a host process would fault reading them
+	// (TF-RMM's SMMUv3 driver probes every SMMU the manifest lists at boot). A boot configuration can still list
+	// them, e.g. TF-A's own values (docs/boot.md).
+	s.smmus.clear();
+	s.root_complexes.clear();
+	return s;
+}
+
 std::span<const FaultInfo> fault_table() { return kFaults; }
 
 const FaultInfo& fault_info(Fault f)

@@ -113,7 +113,7 @@ TEST(manifest_config, EmptyFileIsThePlatformDefault)
 {
 	for (const auto& p : platform_profiles()) {
 		const BootConfig d = default_boot_config(p.name);
-		EXPECT_EQ(d.manifest, platform_spec(p.name));
+		EXPECT_EQ(d.manifest, default_spec(p.name));
 		EXPECT_TRUE(d.faults.empty());
 		EXPECT_EQ(d.params, FaultParams{});
 		EXPECT_EQ(d.boot, BootOverrides{});
@@ -156,7 +156,7 @@ TEST(manifest_config, AFileReplacesOnlyTheListsItNames)
 {
 	const BootConfig c =
 	    parse_boot_config("[[manifest.dram]]\nbase = 0x80000000\nsize = \"1G\"\n", Format::Toml, "fvp");
-	const Spec fvp = platform_spec("fvp");
+	const Spec fvp = default_spec("fvp");
 	EXPECT_EQ(c.manifest.dram, (std::vector<Bank>{{0x80000000, 0x40000000}}));
 	EXPECT_EQ(c.manifest.consoles, fvp.consoles);
 	EXPECT_EQ(c.manifest.ncoh, fvp.ncoh);
@@ -167,6 +167,10 @@ TEST(manifest_config, AFileReplacesOnlyTheListsItNames)
 	EXPECT_TRUE(e.manifest.smmus.empty());
 	EXPECT_TRUE(e.manifest.root_complexes.empty());
 	EXPECT_EQ(e.manifest.dram, fvp.dram);
+	// A list el3d leaves out by default (SMMUs: el3d backs no register pages) is there when a file names it.
+	const BootConfig m = parse_boot_config(
+	    R"({"manifest": {"smmus": [{"base": "0x2B400000", "r_base": "0x2B420000"}]}})", Format::Json, "fvp");
+	EXPECT_EQ(m.manifest.smmus, platform_spec("fvp").smmus);
 	// Duplicate faults collapse.
 	EXPECT_EQ(parse_boot_config(R"(faults = ["dram-none", "dram-none"])", Format::Toml, "fvp").faults,
 	          std::vector<Fault>{Fault::DramNone});

@@ -117,6 +117,10 @@ struct Spec {
 // unknown platform. Sources are listed next to each value in spec.cpp.
 Spec platform_spec(std::string_view platform);
 
+// The manifest el3d gives an RMM when no boot configuration says otherwise: platform_spec() without what el3d does
+// not back (SMMUs and PCIe root complexes, whose register pages and ECAM an RMM process could not read).
+Spec default_spec(std::string_view platform);
+
 // ---- Deliberate breakage ----
 
 // Each fault breaks one thing an RMM checks at cold boot, and nothing else, so that each boot error path can be
