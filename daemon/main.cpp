@@ -1,6 +1,7 @@
 // el3d: emulates EL3 (the RMM-EL3 interface) for RMM development, over gRPC on a Unix socket.
 #include "el3d/carveout/carveout.hpp"
 #include "el3d/monitor/monitor.hpp"
+#include "el3d/nsmem/nsmem.hpp"
 #include "el3d/util/numbers.hpp"
 #include "el3d/util/paths.hpp"
 #include "service.hpp"
@@ -25,11 +26,12 @@ namespace {
 // Exit codes (documented in docs/daemon.md).
 constexpr int kExitOk = 0;
 constexpr int kExitUsage = 1;
-constexpr int kExitRefused = 2;  // carveout file, socket or an unsafe default directory refused
+constexpr int kExitRefused = 2;  // carveout or NS memory file, socket or an unsafe default directory refused
 constexpr int kExitFailed = 3;   // could not start serving
 
 struct Options {
 	std::string carveout;
+	std::string ns_memory;
 	std::string socket;
 	std::optional<std::string> platform;
 	std::string rmm_base, rmm_size, payload_size;
@@ -70,6 +72,9 @@ int main(int argc, char** argv)
 	app.set_version_flag("--version", EL3D_VERSION);
 	app.add_option("--carveout", o.carveout,
 	               "carveout file (default: $XDG_STATE_HOME/el3d/carveout-<platform>.img); created if missing");
+	app.add_option("--ns-memory", o.ns_memory,
+	               "Non-secure memory file (DRAM outside the carveout, device windows; default: <carveout>.ns); "
+	               "created sparse if missing");
 	app.add_option("--socket", o.socket, "Unix socket to serve (default: $XDG_RUNTIME_DIR/el3d/el3d.sock)");
 	app.add_option("--platform", o.platform, "platform profile for a new carveout: " + el3d::platform_names() +
 	                                             " (default fvp; an existing file keeps its own)");
@@ -139,6 +144,7 @@ int main(int argc, char** argv)
 	std::string socket_path = o.socket.empty() ? el3d::default_socket_path() : o.socket;
 	std::unique_ptr<el3d::SocketGuard> guard;
 	std::unique_ptr<el3d::Monitor> monitor;
+	std::unique_ptr<el3d::NsMemory> ns;  // opened while the carveout is (its lock covers the file)
 	const auto t0 = std::chrono::steady_clock::now();
 	try {
 		// The default directories are el3d's own (and in /tmp anyone can guess their names):
@@ -157,6 +163,9 @@ int main(int argc, char** argv)
 		auto carveout = el3d::Carveout::open(req);
 		spdlog::info("{} carveout {} (id {}, epoch {}, {} regions)", carveout->created() ? "created" : "opened",
 		             carveout->path(), carveout->uuid_string(), carveout->epoch(), carveout->log().size());
+		ns = el3d::NsMemory::open(*carveout, {o.ns_memory, o.reset});
+		if (!ns->created())  // a new one is logged as it is created
+			spdlog::info("opened NS memory file {} (id {}, {} windows)", ns->path(), ns->id_string(), ns->windows().size());
 		el3d::MonitorOptions mo;
 		mo.abi = *el3d::abi_from_name(o.abi);
 		mo.strict_boot = o.strict_boot;
@@ -178,6 +187,9 @@ int main(int argc, char** argv)
 	} catch (const el3d::CarveoutError& e) {
 		spdlog::critical("{}", e.what());
 		return kExitRefused;
+	} catch (const el3d::NsMemoryError& e) {
+		spdlog::critical("{}", e.what());
+		return kExitRefused;
 	} catch (const el3d::SocketBusy& e) {
 		spdlog::critical("{}", e.what());
 		return kExitRefused;
@@ -193,7 +205,7 @@ int main(int argc, char** argv)
 	}
 
 	const el3d::Geometry& g = monitor->geometry();
-	el3d::MonitorService service(*monitor);
+	el3d::MonitorService service(*monitor, ns.get());
 	grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 	grpc::ServerBuilder builder;
 	builder.AddListeningPort("unix:" + socket_path, grpc::InsecureServerCredentials());
@@ -231,6 +243,7 @@ int main(int argc, char** argv)
 
 	server.reset();
 	guard->release();
+	ns.reset();
 	monitor.reset();  // flushes and unlocks the carveout file
 	spdlog::info("stopped");
 	return exit_code;

@@ -93,6 +93,8 @@ Status MonitorService::AllocateMemory(grpc::ServerContext*, const v1::AllocateMe
 Status MonitorService::GetState(grpc::ServerContext*, const v1::GetStateRequest*, v1::State* resp)
 {
 	to_proto(monitor_.status(), *resp);
+	if (ns_ != nullptr)
+		to_proto(ns_->info(), *resp->mutable_ns_memory());
 	return Status::OK;
 }
 
@@ -178,6 +180,8 @@ Status MonitorService::Session(grpc::ServerContext* ctx,
 	map->set_base(c.geometry().rmm_base);
 	map->set_size(c.geometry().image_size());
 	map->set_id(c.uuid_string());
+	if (ns_ != nullptr)
+		to_proto(ns_->info(), *entered->mutable_ns_memory());
 	if (!stream->Write(out))
 		return Status::OK;
 
@@ -197,9 +201,14 @@ Status MonitorService::Session(grpc::ServerContext* ctx,
 
 Status MonitorService::Reset(grpc::ServerContext* ctx, const v1::ResetRequest*, v1::ResetResponse*)
 {
-	spdlog::warn("reset requested by {}: forgetting every region and boot state", ctx->peer());
+	spdlog::warn("reset requested by {}: forgetting every region and boot state, zeroing the Non-secure memory",
+	             ctx->peer());
+	std::lock_guard lock(reset_mu_);
 	try {
 		monitor_.reset();
+		// After the carveout's reset committed: a crash before this point is finished by the next start.
+		if (ns_ != nullptr)
+			ns_->reset(monitor_.carveout().epoch());
 	} catch (const std::exception& e) {
 		spdlog::error("reset failed: {}", e.what());
 		return {StatusCode::INTERNAL, e.what()};

@@ -1,7 +1,10 @@
 #pragma once
 // The el3d.v1.Monitor gRPC service: a thin translation between protobuf messages and the core.
 #include "el3d/monitor/monitor.hpp"
+#include "el3d/nsmem/nsmem.hpp"
 #include "el3d/v1/monitor.grpc.pb.h"
+
+#include <mutex>
 
 namespace el3d {
 
@@ -9,7 +12,8 @@ inline constexpr uint64_t kMaxMemoryTransfer = 4u << 20;  // bytes per ReadMemor
 
 class MonitorService final : public v1::Monitor::Service {
 public:
-	explicit MonitorService(Monitor& monitor) : monitor_(monitor) {}
+	// `ns`: the NS memory file of the monitor's carveout (null: none), zeroed by Reset with the carveout.
+	explicit MonitorService(Monitor& monitor, NsMemory* ns = nullptr) : monitor_(monitor), ns_(ns) {}
 
 	grpc::Status Smc(grpc::ServerContext*, const v1::SmcRequest*, v1::SmcResponse*) override;
 	grpc::Status AllocateMemory(grpc::ServerContext*, const v1::AllocateMemoryRequest*,
@@ -29,6 +33,8 @@ private:
 	// The one path from the API into the core.
 	grpc::Status dispatch(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out);
 	Monitor& monitor_;
+	NsMemory* ns_;
+	std::mutex reset_mu_;  // one Reset at a time: the NS file records the epoch the carveout's reset made
 };
 
 }  // namespace el3d

@@ -99,4 +99,17 @@ void to_proto(const MonitorStatus& s, v1::State& out)
 	out.set_version(EL3D_VERSION);
 }
 
+void to_proto(const NsMemoryInfo& ns, v1::NsMemoryMap& out)
+{
+	out.set_path(ns.path);
+	out.set_id(ns.id);
+	out.set_carveout_id(ns.carveout_id);
+	for (const NsWindow& w : ns.windows) {
+		auto* p = out.add_windows();
+		p->set_base(w.base);
+		p->set_size(w.size);
+		p->set_file_offset(w.file_offset);
+	}
+}
+
 }  // namespace el3d

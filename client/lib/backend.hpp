@@ -6,6 +6,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace el3d::client {
 
@@ -22,11 +23,24 @@ struct CarveoutMap {
 	uint64_t file_offset = 0, base = 0, size = 0;
 };
 
+// The Non-secure memory file: window i's bytes [file_offset, file_offset + size) hold physical
+// addresses [base, base + size). Empty (no path, no windows) for a daemon that backs none.
+struct NsWindowMap {
+	uint64_t base = 0, size = 0, file_offset = 0;
+	bool operator==(const NsWindowMap&) const = default;
+};
+struct NsMemoryMap {
+	std::string path, id;
+	std::vector<NsWindowMap> windows;  // ascending by base
+	bool operator==(const NsMemoryMap&) const = default;
+};
+
 struct Info {
 	std::string platform, abi;
 	uint32_t interface_version = 0, core_count = 0;
 	uint64_t shared_base = 0, shared_size = 0;
 	CarveoutMap carveout;  // as the backend reported it at connect time
+	NsMemoryMap ns;        // likewise
 };
 
 // One CPU's session. Not thread-safe: the C layer (client.cpp) makes one call at a time on it,
@@ -45,6 +59,7 @@ public:
 	int kind = 0;                     // 1 cold, 2 warm: what the entry was
 	uint64_t activation = 0;          // activation number after the entry
 	CarveoutMap carveout;             // where the carveout is, as the session handshake says
+	NsMemoryMap ns;                   // where the NS memory is, likewise
 };
 
 class Backend {
@@ -57,6 +72,6 @@ public:
 };
 
 std::unique_ptr<Backend> connect_daemon(const std::string& socket);
-std::unique_ptr<Backend> connect_inproc(const std::string& spec);  // "PATH[?abi=..&platform=..]"
+std::unique_ptr<Backend> connect_inproc(const std::string& spec);  // "PATH[?abi=..&platform=..&ns-memory=..]"
 
 }  // namespace el3d::client

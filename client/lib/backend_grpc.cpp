@@ -42,6 +42,14 @@ int code_of(const grpc::Status& s)
 	}
 }
 
+NsMemoryMap ns_map(const v1::NsMemoryMap& m)
+{
+	NsMemoryMap out{m.path(), m.id(), {}};
+	for (const auto& w : m.windows())
+		out.windows.push_back({w.base(), w.size(), w.file_offset()});
+	return out;
+}
+
 std::string ms(std::chrono::milliseconds t) { return std::to_string(t.count()) + " ms"; }
 
 // Cancels a call (TryCancel on its context) unless disarmed within `limit`. A stream's own
@@ -117,6 +125,7 @@ public:
 		activation = e.activation();
 		const auto& m = resp.entered().carveout();
 		carveout = {m.path(), m.id(), m.file_offset(), m.base(), m.size()};
+		ns = ns_map(resp.entered().ns_memory());
 	}
 	~GrpcSession() override
 	{
@@ -195,6 +204,7 @@ public:
 		info_.shared_size = s.shared_size();
 		info_.carveout = {s.carveout_path(), s.carveout_id(), s.image_offset(), s.rmm_base(),
 		                  s.shared_base() + s.shared_size() - s.rmm_base()};
+		info_.ns = ns_map(s.ns_memory());
 	}
 	const Info& info() const override { return info_; }
 	std::unique_ptr<CpuSession> enter(unsigned cpu, int kind, std::chrono::milliseconds timeout) override

@@ -5,6 +5,7 @@
 
 #include "el3_codes.hpp"
 #include "el3d/monitor/monitor.hpp"
+#include "el3d/nsmem/nsmem.hpp"
 #include "el3d/util/numbers.hpp"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -32,7 +33,7 @@ void quiet_logging()
 
 class InprocSession final : public CpuSession {
 public:
-	InprocSession(Monitor& m, unsigned c, int k) : m_(m)
+	InprocSession(Monitor& m, const NsMemoryMap& ns_memory, unsigned c, int k) : m_(m)
 	{
 		cpu = c;
 		try {
@@ -53,6 +54,7 @@ public:
 		}
 		const Carveout& cv = m.carveout();
 		carveout = {cv.path(), cv.uuid_string(), cv.image_offset(), cv.geometry().rmm_base, cv.geometry().image_size()};
+		ns = ns_memory;
 	}
 	~InprocSession() override { m_.detach(cpu); }  // never throws: closing cannot end the caller
 	void smc(uint64_t fid, const uint64_t* a, uint64_t* out) override
@@ -86,6 +88,7 @@ public:
 		}
 		CarveoutOpenRequest req;
 		req.path = path;
+		NsMemoryOpenRequest ns_req;
 		MonitorOptions opts;
 		while (!query.empty()) {
 			const auto amp = query.find('&');
@@ -100,15 +103,20 @@ public:
 				opts.abi = *a;
 			} else if (k == "platform") {
 				req.platform = v;
+			} else if (k == "ns-memory") {
+				ns_req.path = v;
 			} else {
-				throw Error(EL3_ERR_INVALID, "unknown endpoint option '" + k + "' (abi, platform)");
+				throw Error(EL3_ERR_INVALID, "unknown endpoint option '" + k + "' (abi, platform, ns-memory)");
 			}
 		}
 		if (path.empty())
 			throw Error(EL3_ERR_INVALID, "inproc: needs a carveout file path");
 		req.overrides.payload_default = payload_default(opts.abi);  // as the daemon does for a new file
 		try {
-			monitor_ = std::make_unique<Monitor>(Carveout::open(req), opts);
+			// The NS memory file is opened while the carveout is, as the daemon does.
+			auto carveout = Carveout::open(req);
+			ns_memory_ = NsMemory::open(*carveout, ns_req);
+			monitor_ = std::make_unique<Monitor>(std::move(carveout), opts);
 		} catch (const std::exception& e) {
 			throw Error(EL3_ERR_CONNECT, e.what());
 		}
@@ -121,16 +129,20 @@ public:
 		info_.shared_base = g.shared_base();
 		info_.shared_size = g.shared_size;
 		info_.carveout = {c.path(), c.uuid_string(), c.image_offset(), g.rmm_base, g.image_size()};
+		info_.ns = {ns_memory_->path(), ns_memory_->id_string(), {}};
+		for (const NsWindow& w : ns_memory_->windows())
+			info_.ns.windows.push_back({w.base, w.size, w.file_offset});
 	}
 	const Info& info() const override { return info_; }
 	// In process there is nothing to wait for: `timeout` does not apply.
 	std::unique_ptr<CpuSession> enter(unsigned cpu, int kind, std::chrono::milliseconds) override
 	{
-		return std::make_unique<InprocSession>(*monitor_, cpu, kind);
+		return std::make_unique<InprocSession>(*monitor_, info_.ns, cpu, kind);
 	}
 
 private:
 	std::unique_ptr<Monitor> monitor_;
+	std::unique_ptr<NsMemory> ns_memory_;  // closed before the monitor releases the carveout's lock
 	Info info_;
 };
 

@@ -4,12 +4,8 @@
 #include "el3d/el3_tfrmm.h"
 #include "el3d/util/numbers.hpp"
 #include "el3d/util/paths.hpp"
+#include "memory.hpp"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
@@ -27,12 +23,11 @@ using el3d::client::Backend;
 using el3d::client::CarveoutMap;
 using el3d::client::CpuSession;
 using el3d::client::Error;
+using el3d::client::NsMemoryMap;
 
 struct el3_client {
 	std::unique_ptr<Backend> backend;
-	uint8_t* map = nullptr;  // the carveout image
-	CarveoutMap mapped;      // what `map` maps
-	bool identity = false;
+	el3d::client::PhysMemory mem;  // the carveout and the NS memory, mapped
 };
 
 namespace {
@@ -146,6 +141,16 @@ bool same_mapping(const CarveoutMap& a, const CarveoutMap& b)
 	return a.id == b.id && a.base == b.base && a.size == b.size && a.file_offset == b.file_offset;
 }
 
+// Likewise for the NS memory file (the path may differ: it is as the daemon sees it).
+std::string ns_difference(const NsMemoryMap& now, const NsMemoryMap& mapped)
+{
+	if (now.id != mapped.id)
+		return "it serves the NS memory file " + now.path + " (id " + now.id + "), this client mapped " + mapped.path +
+		       " (id " + mapped.id + ")";
+	return "the NS memory file " + now.path + " now has " + std::to_string(now.windows.size()) +
+	       " windows laid out differently from the " + std::to_string(mapped.windows.size()) + " this client mapped";
+}
+
 // How long the session handshake may take: $EL3D_ENTER_TIMEOUT_MS, else 10 s.
 std::optional<std::chrono::milliseconds> enter_timeout(std::string& why)
 {
@@ -160,52 +165,6 @@ std::optional<std::chrono::milliseconds> enter_timeout(std::string& why)
 		return std::nullopt;
 	}
 	return std::chrono::milliseconds(*n);
-}
-
-// Map the carveout image at VA == PA if that range is free in this process, else anywhere.
-void map_carveout(el3_client& c)
-{
-	const CarveoutMap& info = c.backend->info().carveout;
-	const int fd = ::open(info.path.c_str(), O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		throw Error(EL3_ERR_MAP, "cannot open the carveout file " + info.path + ": " + std::strerror(errno) +
-		                             " (it must be reachable at the path el3d uses, e.g. through a shared volume)");
-	// The superblock's random id (bytes 16..31) tells whether this is the daemon's file.
-	uint8_t id[16];
-	if (::pread(fd, id, sizeof(id), 16) != static_cast<ssize_t>(sizeof(id)) ||
-	    el3d::to_hex(id, sizeof(id)) != info.id) {
-		::close(fd);
-		throw Error(EL3_ERR_MAP,
-		            "the file at " + info.path + " is not the carveout el3d is serving (id " + info.id + ")");
-	}
-	void* want = reinterpret_cast<void*>(static_cast<uintptr_t>(info.base));
-	void* p = ::mmap(want, info.size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED_NOREPLACE, fd,
-	                 static_cast<off_t>(info.file_offset));
-	if (p != MAP_FAILED && p != want) {  // kernels without MAP_FIXED_NOREPLACE treat it as a hint
-		::munmap(p, info.size);
-		p = MAP_FAILED;
-		errno = EEXIST;
-	}
-	if (p == MAP_FAILED) {
-		const int why = errno;
-		p = ::mmap(nullptr, info.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, static_cast<off_t>(info.file_offset));
-		if (p == MAP_FAILED) {
-			const int e = errno;
-			::close(fd);
-			throw Error(EL3_ERR_MAP, std::string("cannot map the carveout file: ") + std::strerror(e));
-		}
-		std::fprintf(stderr,
-		             "el3client: physical range [%s, +%s) cannot be mapped at the same virtual address in this "
-		             "process (%s); using an offset mapping at %p: dereference physical addresses through "
-		             "el3_pa_to_va()\n",
-		             el3d::hex(info.base).c_str(), el3d::hex(info.size).c_str(), std::strerror(why), p);
-		c.identity = false;
-	} else {
-		c.identity = true;
-	}
-	::close(fd);
-	c.map = static_cast<uint8_t*>(p);
-	c.mapped = info;
 }
 
 std::string default_endpoint()
@@ -236,7 +195,7 @@ int el3_connect(const char* endpoint, el3_client** out, el3_error* err)
 		else
 			return set_error(err, EL3_ERR_INVALID,
 			                 "endpoint '" + ep + "' is neither unix:/path, /path nor inproc:/path/carveout.img");
-		map_carveout(*c);
+		c->mem.map(c->backend->info().carveout, c->backend->info().ns);
 	} catch (const Error& e) {
 		return set_error(err, e.code, e.what());
 	} catch (const std::exception& e) {
@@ -269,9 +228,7 @@ void el3_disconnect(el3_client* c)
 			bind(0, 0);
 		close_session(*e);
 	}
-	if (c->map != nullptr)
-		::munmap(c->map, c->mapped.size);
-	delete c;
+	delete c;  // unmaps
 }
 
 int el3_get_info(el3_client* c, struct el3_info* info, el3_error* err)
@@ -282,11 +239,11 @@ int el3_get_info(el3_client* c, struct el3_info* info, el3_error* err)
 	std::memset(info, 0, sizeof(*info));
 	std::snprintf(info->platform, sizeof(info->platform), "%s", i.platform.c_str());
 	std::snprintf(info->abi, sizeof(info->abi), "%s", i.abi.c_str());
-	std::snprintf(info->carveout_path, sizeof(info->carveout_path), "%s", c->mapped.path.c_str());
+	std::snprintf(info->carveout_path, sizeof(info->carveout_path), "%s", c->mem.carveout().path.c_str());
 	info->interface_version = i.interface_version;
 	info->core_count = i.core_count;
-	info->rmm_base = c->mapped.base;
-	info->carveout_size = c->mapped.size;
+	info->rmm_base = c->mem.carveout().base;
+	info->carveout_size = c->mem.carveout().size;
 	info->shared_base = i.shared_base;
 	info->shared_size = i.shared_size;
 	return ok(err);
@@ -310,11 +267,15 @@ int el3_cpu_enter(el3_client* c, unsigned cpu, enum el3_entry_kind kind, el3_cpu
 		return set_error(err, EL3_ERR_INVALID, why);
 	try {
 		auto s = c->backend->enter(cpu, static_cast<int>(kind), *timeout);
-		if (!same_mapping(s->carveout, c->mapped)) {
-			const std::string diff = mapping_difference(s->carveout, c->mapped);
+		const bool same_carveout = same_mapping(s->carveout, c->mem.carveout());
+		const bool same_ns = s->ns.id == c->mem.ns().id && s->ns.windows == c->mem.ns().windows;
+		if (!same_carveout || !same_ns) {
+			const std::string diff = !same_carveout ? mapping_difference(s->carveout, c->mem.carveout())
+			                                        : ns_difference(s->ns, c->mem.ns());
 			s.reset();  // release the CPU again
 			return set_error(err, EL3_ERR_MAP,
-			                 "cpu " + std::to_string(cpu) + ": el3d restarted on another carveout (" + diff +
+			                 "cpu " + std::to_string(cpu) + ": el3d restarted on another " +
+			                     (same_carveout ? "NS memory file" : "carveout") + " (" + diff +
 			                     "): el3_disconnect() and el3_connect() again");
 		}
 		auto e = std::make_shared<CpuEntry>();
@@ -419,22 +380,40 @@ void el3_cpu_leave(el3_cpu* cpu)
 	close_session(*e);
 }
 
-void* el3_pa_to_va(el3_client* c, uint64_t pa)
+void* el3_pa_to_va(el3_client* c, uint64_t pa) { return c != nullptr ? c->mem.pa_to_va(pa) : nullptr; }
+
+uint64_t el3_va_to_pa(el3_client* c, const void* va) { return c != nullptr ? c->mem.va_to_pa(va) : 0; }
+
+int el3_identity_mapped(el3_client* c) { return c != nullptr && c->mem.identity() ? 1 : 0; }
+
+unsigned el3_ns_window_count(el3_client* c)
 {
-	if (c == nullptr || pa < c->mapped.base || pa - c->mapped.base >= c->mapped.size)
-		return nullptr;
-	return c->map + (pa - c->mapped.base);
+	return c != nullptr ? static_cast<unsigned>(c->mem.ns_windows().size()) : 0;
 }
 
-uint64_t el3_va_to_pa(el3_client* c, const void* va)
+int el3_ns_window_get(el3_client* c, unsigned i, el3_ns_window* w, el3_error* err)
 {
-	const auto* p = static_cast<const uint8_t*>(va);
-	if (c == nullptr || p < c->map || p >= c->map + c->mapped.size)
-		return 0;
-	return c->mapped.base + static_cast<uint64_t>(p - c->map);
+	if (c == nullptr || w == nullptr)
+		return set_error(err, EL3_ERR_INVALID, "el3_ns_window_get: NULL argument");
+	const auto& windows = c->mem.ns_windows();
+	if (i >= windows.size())
+		return set_error(err, EL3_ERR_INVALID, "el3_ns_window_get: window " + std::to_string(i) + " of " +
+		                                           std::to_string(windows.size()));
+	*w = {windows[i].base, windows[i].size, windows[i].va};
+	return ok(err);
 }
 
-int el3_identity_mapped(el3_client* c) { return c != nullptr && c->identity ? 1 : 0; }
+int el3_map_alias(el3_client* c, uint64_t pa, size_t len, void* va, el3_error* err)
+{
+	if (c == nullptr)
+		return set_error(err, EL3_ERR_INVALID, "el3_map_alias: NULL client");
+	try {
+		c->mem.alias(pa, len, va);
+	} catch (const Error& e) {
+		return set_error(err, e.code, e.what());
+	}
+	return ok(err);
+}
 
 const char* el3_strerror(int code)
 {

@@ -17,12 +17,13 @@
  * "inproc:/path/carveout.img" runs the el3d core inside this process on that carveout file (no
  * daemon), optionally with "?abi=tfa" and "&platform=qemu" for a new file.
  *
- * Memory: el3_connect maps the daemon's carveout file so that physical addresses can be used as
- * pointers (PA == VA), as TF-RMM's host build expects. When that virtual range is already taken
- * in this process it falls back to an offset mapping (el3_identity_mapped() returns 0, and a
- * warning is printed once); el3_pa_to_va() works in both cases. The file must be reachable at the
- * path the daemon reports (a shared volume when el3d runs in a container). Every el3_cpu_enter
- * checks that the daemon still serves the carveout this client mapped (EL3_ERR_MAP otherwise).
+ * Memory: el3_connect maps the daemon's carveout file and its Non-secure memory file so that
+ * physical addresses can be used as pointers (PA == VA), as TF-RMM's host build expects. When a
+ * virtual range is already taken in this process it falls back to an offset mapping there
+ * (el3_identity_mapped() returns 0, and a warning is printed once); el3_pa_to_va() works in both
+ * cases. The files must be reachable at the paths the daemon reports (a shared volume when el3d
+ * runs in a container). Every el3_cpu_enter checks that the daemon still serves the files this
+ * client mapped (EL3_ERR_MAP otherwise).
  *
  * Threads and lifetimes: an el3_cpu is a handle, not memory of the caller's. Any thread may use
  * it; calls on one CPU are made one at a time (a second thread waits). el3_cpu_leave() and
@@ -49,7 +50,7 @@ extern "C" {
 #define EL3_ERR_CONNECT 2      /* the daemon cannot be reached or does not answer, or the carveout file cannot be opened */
 #define EL3_ERR_REFUSED 3      /* the daemon refused: CPU already has a session, Realm world disabled, ... */
 #define EL3_ERR_SESSION 4      /* an open session broke (the daemon stopped or died, or the session was closed) */
-#define EL3_ERR_MAP 5          /* the carveout file could not be mapped, or el3d now serves another carveout */
+#define EL3_ERR_MAP 5          /* the carveout or NS memory file could not be mapped, or el3d now serves another one */
 
 typedef struct el3_error {
 	int code;
@@ -83,7 +84,7 @@ struct el3_info {
 
 int el3_connect(const char *endpoint, el3_client **out, el3_error *err);
 /* Leaves every CPU this client entered (their el3_cpu handles end, see above), unmaps the
- * carveout and frees the client. NULL does nothing. */
+ * carveout and the Non-secure memory and frees the client. NULL does nothing. */
 void el3_disconnect(el3_client *c);
 int el3_get_info(el3_client *c, struct el3_info *info, el3_error *err);
 
@@ -92,8 +93,8 @@ int el3_get_info(el3_client *c, struct el3_info *info, el3_error *err);
  * x4 token; warm: x0 cpu, x1 token). The calling thread becomes this CPU for monitor_call()
  * (el3d/el3_tfrmm.h), replacing the CPU it was bound to. With a daemon, the handshake must be
  * answered within 10 s ($EL3D_ENTER_TIMEOUT_MS, in milliseconds, changes that): EL3_ERR_CONNECT
- * otherwise. EL3_ERR_MAP if el3d now serves a carveout other than the one this client mapped
- * (it restarted on another file): the CPU is released again; connect anew. */
+ * otherwise. EL3_ERR_MAP if el3d now serves a carveout or NS memory file other than the one this
+ * client mapped (it restarted on another file): the CPU is released again; connect anew. */
 int el3_cpu_enter(el3_client *c, unsigned cpu, enum el3_entry_kind kind, el3_cpu **out, el3_regs *entry,
                   el3_error *err);
 /* One SMC from this CPU: x1..x12 from `args` (NULL = all zero), x0..x7 into `out`. Like an smc
@@ -116,11 +117,33 @@ uint64_t el3_cpu_activation(const el3_cpu *cpu);
  * activation. NULL or an ended handle does nothing. */
 void el3_cpu_leave(el3_cpu *cpu);
 
-/* Physical <-> virtual for the carveout (shared page included). NULL / 0 outside it. */
+/* Physical <-> virtual for the carveout (shared page included) and the Non-secure memory windows.
+ * NULL / 0 outside them. */
 void *el3_pa_to_va(el3_client *c, uint64_t pa);
 uint64_t el3_va_to_pa(el3_client *c, const void *va);
-/* 1 if the carveout is mapped at VA == PA (physical addresses are pointers), 0 if at an offset. */
+/* 1 if the carveout and every Non-secure memory window are mapped at VA == PA (physical addresses
+ * are pointers), 0 if any of them is at an offset. */
 int el3_identity_mapped(el3_client *c);
+
+/* Non-secure memory: el3d backs the platform's Non-secure physical memory with a file of its own
+ * (DRAM outside the carveout, device windows), which el3_connect maps MAP_SHARED at VA == PA like
+ * the carveout (elsewhere if that range is taken, with one note on stderr). Every process
+ * connected to the same el3d sees the same bytes at the same physical addresses. */
+typedef struct el3_ns_window {
+	uint64_t base;   /* first physical address */
+	uint64_t size;   /* bytes */
+	void *va;        /* where this process maps it (== (void *)base when identity mapped) */
+} el3_ns_window;
+/* Number of Non-secure memory windows el3d backs (DRAM banks outside the carveout, device windows). */
+unsigned el3_ns_window_count(el3_client *c);
+/* Window i (ascending by base); EL3_ERR_INVALID if i is out of range. */
+int el3_ns_window_get(el3_client *c, unsigned i, el3_ns_window *w, el3_error *err);
+/* Map the memory behind physical [pa, pa + len) (inside the carveout or one NS window; pa, len and va page-aligned)
+ * MAP_SHARED|MAP_FIXED at `va`, an alias of the same pages (what TF-RMM's host slot buffers do).
+ * EL3_ERR_INVALID for a range outside them, unaligned arguments, or a `va` range that overlaps
+ * el3client's own mappings; EL3_ERR_MAP if mmap fails. The alias is the caller's: it stays valid
+ * after el3_disconnect until the caller maps something else there or unmaps it. */
+int el3_map_alias(el3_client *c, uint64_t pa, size_t len, void *va, el3_error *err);
 
 const char *el3_strerror(int code);
 
