@@ -93,6 +93,17 @@ nlohmann::json state_json(const v1::State& s)
 	                    {"token_sign", {{"pending", s.sign_pending()}, {"ready", s.sign_ready()}, {"done", s.sign_done()}}},
 	                    {"mec_refreshes", s.mec_refreshes()},
 	                    {"boot_config", s.boot_config()}};
+	if (s.has_ns_memory()) {
+		nlohmann::json windows = nlohmann::json::array();
+		for (const auto& w : s.ns_memory().windows())
+			windows.push_back({{"base", w.base()}, {"size", w.size()}, {"file_offset", w.file_offset()}});
+		j["ns_memory"] = {{"path", s.ns_memory().path()},
+		                  {"id", s.ns_memory().id()},
+		                  {"carveout_id", s.ns_memory().carveout_id()},
+		                  {"windows", windows}};
+	} else {
+		j["ns_memory"] = nullptr;
+	}
 	if (s.has_boot_failure())
 		j["boot_failure"] = {{"cpu", s.boot_failure().cpu()},
 		                     {"code", s.boot_failure().code()},
@@ -111,6 +122,13 @@ std::string state_text(const v1::State& s, unsigned width)
 	     std::to_string(s.interface_version() & 0xffff) + "), " + std::to_string(s.core_count()) + " CPUs, " +
 	     std::to_string(s.region_slots()) + " region slots" + (s.strict_boot() ? ", strict boot" : ""));
 	line("carveout file " + s.carveout_path() + " (epoch " + std::to_string(s.epoch()) + ")");
+	if (s.has_ns_memory()) {
+		uint64_t total = 0;
+		for (const auto& w : s.ns_memory().windows())
+			total += w.size();
+		line("NS memory file " + s.ns_memory().path() + " (" + std::to_string(s.ns_memory().windows_size()) +
+		     " windows, " + human_size(total) + ")");
+	}
 	if (s.has_boot_failure())
 		line("!! boot failed on cpu " + std::to_string(s.boot_failure().cpu()) + ": " + s.boot_failure().name() +
 		     " -- the Realm world is disabled until `el3ctl reset`");
@@ -215,6 +233,14 @@ std::string state_text(const v1::State& s, unsigned width)
 		for (const auto& p : s.gpt())
 			g += " " + p.pas() + " " + std::to_string(p.granules());
 		line(g);
+	}
+	if (s.has_ns_memory() && s.ns_memory().windows_size() != 0) {
+		line("  Non-secure memory (shared by every client at PA == VA):");
+		for (const auto& w : s.ns_memory().windows()) {
+			std::snprintf(buf, sizeof(buf), "    [%s, %s)  %10s  file offset %s", hex64(w.base()).c_str(),
+			              hex64(w.base() + w.size()).c_str(), human_size(w.size()).c_str(), hex(w.file_offset()).c_str());
+			line(buf);
+		}
 	}
 	if (s.sign_pending() + s.sign_ready() + s.sign_done() + s.mec_refreshes() != 0)
 		line("  token signing: " + std::to_string(s.sign_pending()) + " pending, " + std::to_string(s.sign_ready()) +

@@ -141,3 +141,36 @@ TEST(El3ctlView, JsonCarriesTheBootConfiguration)
 	s.set_boot_config("{\"manifest\":{}}");
 	EXPECT_EQ(state_json(s)["boot_config"], "{\"manifest\":{}}");
 }
+
+TEST(El3ctlView, NsMemoryFileAndWindowsInTextAndJson)
+{
+	v1::State s = small_carveout(0x100000);
+	EXPECT_TRUE(state_json(s)["ns_memory"].is_null());  // a daemon that backs none
+	EXPECT_EQ(state_text(s).find("NS memory"), std::string::npos);
+	auto* ns = s.mutable_ns_memory();
+	ns->set_path("/state/c.img.ns");
+	ns->set_id("00112233445566778899aabbccddeeff");
+	ns->set_carveout_id("ffeeddccbbaa99887766554433221100");
+	auto* w = ns->add_windows();
+	w->set_base(0x80000000);
+	w->set_size(0x7C000000);
+	w->set_file_offset(0x200000);
+	w = ns->add_windows();
+	w->set_base(0x4000000000);
+	w->set_size(0xC0000000);
+	w->set_file_offset(0x7C200000);
+	const std::string text = state_text(s);
+	EXPECT_NE(text.find("NS memory file /state/c.img.ns (2 windows, 4.94 GiB)"), std::string::npos) << text;
+	EXPECT_NE(text.find("[0x0000000080000000, 0x00000000fc000000)    1.94 GiB  file offset 0x200000"), std::string::npos)
+	    << text;
+	EXPECT_NE(text.find("[0x0000004000000000, 0x00000040c0000000)       3 GiB  file offset 0x7c200000"), std::string::npos)
+	    << text;
+	const auto j = state_json(s)["ns_memory"];
+	EXPECT_EQ(j["path"], "/state/c.img.ns");
+	EXPECT_EQ(j["id"], "00112233445566778899aabbccddeeff");
+	EXPECT_EQ(j["carveout_id"], "ffeeddccbbaa99887766554433221100");
+	ASSERT_EQ(j["windows"].size(), 2u);
+	EXPECT_EQ(j["windows"][1]["base"], 0x4000000000u);
+	EXPECT_EQ(j["windows"][1]["size"], 0xC0000000u);
+	EXPECT_EQ(j["windows"][1]["file_offset"], 0x7C200000u);
+}
