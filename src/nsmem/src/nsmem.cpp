@@ -85,6 +85,11 @@ void remove_stale_temp_files(const std::string& path)
 int create(const std::string& path, const Header& h, uint64_t epoch, bool replace)
 {
 	std::string tmpl = path + ".new.XXXXXX";
+	try {
+		make_dirs(dirname_of(path), 0700);
+	} catch (const SystemError& e) {
+		refuse(NsRefusal::Io, path, e.what());
+	}
 	UniqueFd fd(::mkostemp(tmpl.data(), O_CLOEXEC));
 	if (!fd.valid())
 		refuse(NsRefusal::Io, path, std::string("cannot create: ") + std::strerror(errno));
