@@ -18,6 +18,10 @@
  *                                             VA == PA (so delegations land in el3d's GPT)
  *   host_util_slot_map                        slot buffers alias el3d's pages of that bank
  *   host_monitor_call                         every SMC to el3d (none to TF-RMM's in-tree stubs)
+ *   host_rmi_rmm_config_set, host_rmm_activate  the host program's one-time RMM configuration is
+ *                                             not sent again to an RMM that a live activation
+ *                                             found ACTIVE (a hypervisor does not either; TF-RMM
+ *                                             would answer RMI_ERROR_GLOBAL)
  *
  * EL3D_TFRMM=off runs the same binary on TF-RMM's in-tree stubs (its stand-alone behaviour);
  * EL3D_TFRMM_CPUS=all (or a number) boots that many CPUs, cold then warm, before main()'s flow.
@@ -26,11 +30,14 @@
  * EL3D_TFRMM_MAIN_TOKEN (rmm_main(token)) are set by el3d-tfrmm.cmake from the tree it is given.
  */
 #include <arch_helpers.h>
+#include <glob_data.h>
 #include <host_harness.h>
+#include <host_rmi_wrappers.h>
 #include <host_utils.h>
 #include <platform_api.h>
 #include <rmm_el3_ifc.h>
 #include <smc.h>
+#include <smc-rmi.h>
 #if EL3D_TFRMM_PCPU_REGIONS
 #include <pcpu_data.h>
 #endif
@@ -54,6 +61,8 @@ void __real_plat_setup(uint64_t x0, uint64_t x1, uint64_t x2, uint64_t x3, uint6
 unsigned long __real_host_util_get_granule_base(void);
 void *__real_host_util_slot_map(unsigned int slot, unsigned long addr);
 void __real_host_monitor_call(unsigned long id, struct smc_args *args, struct smc_result *res);
+void __real_host_rmi_rmm_config_set(unsigned long config_ptr, struct smc_result *res);
+void __real_host_rmm_activate(struct smc_result *res);
 #if EL3D_TFRMM_PCPU_REGIONS
 void __real_pcpu_fake_host_setup(unsigned long cpu_index, uint64_t token);
 #endif
@@ -72,6 +81,8 @@ void __wrap_plat_setup(uint64_t x0, uint64_t x1, uint64_t x2, uint64_t x3, uint6
 unsigned long __wrap_host_util_get_granule_base(void);
 void *__wrap_host_util_slot_map(unsigned int slot, unsigned long addr);
 void __wrap_host_monitor_call(unsigned long id, struct smc_args *args, struct smc_result *res);
+void __wrap_host_rmi_rmm_config_set(unsigned long config_ptr, struct smc_result *res);
+void __wrap_host_rmm_activate(struct smc_result *res);
 #if EL3D_TFRMM_PCPU_REGIONS
 void __wrap_pcpu_fake_host_setup(unsigned long cpu_index, uint64_t token);
 #endif
@@ -277,6 +288,43 @@ void __wrap_host_monitor_call(unsigned long id, struct smc_args *args, struct sm
 	}
 }
 
+/*
+ * After a live activation the RMM keeps its global state, ACTIVE included: the Non-secure side does not
+ * configure and activate it again. TF-RMM's host main() is written for a first boot and would; in an
+ * activation that reused the previous instance's state, those two RMIs are answered here.
+ */
+static bool el3d_already_active(const char *rmi)
+{
+	if (!el3d_active() || el3d.client == NULL || el3d_token(0U) == 0U ||
+	    glob_data_get_rmm_state() != RMM_STATE_ACTIVE) {
+		return false;
+	}
+	(void)fprintf(stderr, "el3d-tfrmm: %s not sent: the RMM of activation %llu is ACTIVE with the state of the "
+		      "previous one (Live Firmware Activation)\n", rmi,
+		      (unsigned long long)el3_cpu_activation(el3d.cpu[0]));
+	return true;
+}
+
+void __wrap_host_rmi_rmm_config_set(unsigned long config_ptr, struct smc_result *res)
+{
+	if (el3d_already_active("RMI_RMM_CONFIG_SET")) {
+		(void)memset(res, 0, sizeof(*res));
+		res->x[0] = RMI_SUCCESS;
+		return;
+	}
+	__real_host_rmi_rmm_config_set(config_ptr, res);
+}
+
+void __wrap_host_rmm_activate(struct smc_result *res)
+{
+	if (el3d_already_active("RMI_RMM_ACTIVATE")) {
+		(void)memset(res, 0, sizeof(*res));
+		res->x[0] = RMI_SUCCESS;
+		return;
+	}
+	__real_host_rmm_activate(res);
+}
+
 /* RMM_BOOT_COMPLETE from `cpu` with the RMM's token (what head.S does after rmm_main()). */
 static void el3d_boot_complete(unsigned int cpu, uint64_t token)
 {
@@ -302,6 +350,10 @@ static void el3d_pcpu_setup(unsigned int cpu)
 		args.v[1] = (12UL << 56) | 1UL; /* 4 KiB aligned, local CPU */
 		monitor_call_with_arg_res(SMC_RMM_RESERVE_MEMORY, &args, &res);
 		if (res.x[0] != 0UL) {
+			(void)fprintf(stderr, "el3d-tfrmm: RMM_RESERVE_MEMORY of CPU %u's per-CPU region failed: x0 = %ld%s\n",
+				      cpu, (long)res.x[0],
+				      (el3d.entry[0].x[1] >> 16) != 2U ? " (el3d serves interface 0.x without "
+				      "RMM_RESERVE_MEMORY: start it with --abi tfa)" : "");
 			(void)el3_boot_complete(el3d.cpu[cpu], E_RMM_BOOT_NO_MEM, 0U, NULL, NULL); /* exits */
 			el3d_die("RMM_RESERVE_MEMORY of the per-CPU region failed", NULL);
 		}

@@ -125,3 +125,23 @@ TEST_F(El3ctl, SocketFromEnvironment)
 	auto w = run({EL3CTL_BINARY, "wait", "--timeout", "5"}, {"EL3D_SOCKET=" + el3d.socket});
 	EXPECT_EQ(w.rc, 0);
 }
+
+TEST_F(El3ctl, ManifestTellsTheManifestFromWhatTheRmmWroteOverIt)
+{
+	ASSERT_EQ(ctl({"boot"}).rc, 0);
+	auto fresh = ctl({"manifest"});
+	EXPECT_EQ(fresh.rc, 0) << fresh.out << fresh.err;
+	EXPECT_NE(fresh.out.find("Boot Manifest at 0x00000000ffbff000"), std::string::npos) << fresh.out;
+	EXPECT_EQ(fresh.out.find("no longer holds"), std::string::npos) << fresh.out;
+	// The RMM reuses the page after its boot, e.g. for the platform token (a COSE_Sign1 message).
+	ASSERT_EQ(ctl({"mem", "write", "0xffbff000", "d28443a10138"}).rc, 0);
+	auto reused = ctl({"manifest"});
+	EXPECT_EQ(reused.rc, 0) << reused.out << reused.err;
+	EXPECT_NE(reused.out.find("no longer holds the Boot Manifest"), std::string::npos) << reused.out;
+	EXPECT_NE(reused.out.find("COSE_Sign1"), std::string::npos) << reused.out;
+	EXPECT_NE(reused.out.find("valid: an RMM accepts this manifest"), std::string::npos) << reused.out;
+	EXPECT_NE(reused.out.find("DRAM: 2 banks"), std::string::npos) << reused.out;
+	auto j = nlohmann::json::parse(ctl({"manifest", "--json"}).out);
+	EXPECT_EQ(j["page"], "reused");
+	EXPECT_EQ(j["valid"], true);
+}

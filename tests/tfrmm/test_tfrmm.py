@@ -233,16 +233,18 @@ class TfRmm(unittest.TestCase):
         self.check_second_activation(st, {"EL3D_TFRMM_CPUS": "all"})
 
     def test_seed_abi_is_refused_not_hung(self):
-        # TF-RMM main wants interface 2.x; the seed ABI's 0.6 fails its check: RMM_BOOT_COMPLETE with
-        # E_RMM_BOOT_VERSION_NOT_VALID, and the process ends instead of spinning in panic().
+        # The seed ABI (interface 0.6) has no RMM_RESERVE_MEMORY: the per-CPU region, TF-RMM main's first
+        # reservation (made before any version check, as on hardware), fails, the RMM reports
+        # E_RMM_BOOT_NO_MEM in RMM_BOOT_COMPLETE, and the process ends instead of spinning in panic().
         self.daemon = subprocess.Popen([ARGS.el3d, "--socket", self.sock, "--carveout", self.carveout],
                                        stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
         subprocess.run([ARGS.el3ctl, "--socket", self.sock, "wait", "--timeout", "15"], check=True)
         r = self.rmm(timeout=60)
         self.assertEqual(r.returncode, 1, r.stderr)
-        self.assertIn("RMM_BOOT_COMPLETE x1 = -2", r.stderr)
+        self.assertIn("start it with --abi tfa", r.stderr)
+        self.assertIn("RMM_BOOT_COMPLETE x1 = -8", r.stderr)
         st = self.status()
-        self.assertEqual(int(self.cpu(st, 0)["boot_result"]), -2)
+        self.assertEqual(int(self.cpu(st, 0)["boot_result"]), -8)
 
     def test_no_daemon_is_a_clear_error(self):
         r = self.rmm(timeout=60)
