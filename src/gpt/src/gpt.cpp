@@ -33,7 +33,21 @@ const char* gpi_name(Gpi g)
 	return "reserved";
 }
 
-Gpt::Gpt(Carveout& carveout) : carveout_(carveout), fixed_(gpt_fixed_ranges(carveout.geometry())) { reload(); }
+namespace {
+// The transitions a Realm-world caller may make (TF-A's gpi_config policy for SMC_FROM_REALM).
+bool realm_may(Gpi from, Gpi to)
+{
+	return (from == Gpi::NonSecure && to == Gpi::Realm) || (from == Gpi::Realm && to == Gpi::NonSecure);
+}
+}  // namespace
+
+Gpt::Gpt(Carveout& carveout)
+    : carveout_(carveout),
+      fixed_(gpt_fixed_ranges(carveout.geometry())),
+      device_(gpt_device_ranges(carveout.geometry()))
+{
+	reload();
+}
 
 void Gpt::reload()
 {
@@ -49,6 +63,84 @@ void Gpt::reload()
 	}
 	for (const auto& f : fixed_)
 		counts_[static_cast<unsigned>(f.initial)] += f.size / kGranule;
+	device_realm_.clear();
+	for (const auto& d : device_)
+		counts_[static_cast<unsigned>(d.initial)] += d.size / kGranule;
+	const auto& doc = carveout_.state();
+	const auto it = doc.find(kDeviceStateKey);
+	if (it == doc.end() || !it->is_array())
+		return;
+	for (const auto& run : *it) {
+		if (!run.is_array() || run.size() != 2 || !run[0].is_number_unsigned() || !run[1].is_number_unsigned())
+			continue;
+		const auto base = run[0].get<uint64_t>(), count = run[1].get<uint64_t>();
+		if ((base & (kGranule - 1)) != 0)
+			continue;
+		for (uint64_t i = 0, pa = base; i < count && device_at(pa) != nullptr; ++i, pa += kGranule)
+			if (device_realm_.insert(pa).second) {
+				--counts_[static_cast<unsigned>(Gpi::NonSecure)];
+				++counts_[static_cast<unsigned>(Gpi::Realm)];
+			}
+	}
+}
+
+const GptRange* Gpt::device_at(uint64_t pa) const
+{
+	for (const auto& d : device_)
+		if (pa >= d.base && pa < d.end())
+			return &d;
+	return nullptr;
+}
+
+nlohmann::json Gpt::device_runs() const
+{
+	nlohmann::json runs = nlohmann::json::array();
+	uint64_t first = 0, count = 0;
+	for (uint64_t pa : device_realm_) {
+		if (count != 0 && pa == first + count * kGranule) {
+			++count;
+			continue;
+		}
+		if (count != 0)
+			runs.push_back({first, count});
+		first = pa;
+		count = 1;
+	}
+	if (count != 0)
+		runs.push_back({first, count});
+	return runs;
+}
+
+nlohmann::json Gpt::device_state() const
+{
+	std::lock_guard lock(mu_);
+	return device_runs();
+}
+
+// A device-window granule: its PAS is in device_realm_, and the state document keeps it.
+Gpt::Result Gpt::set_device_gpi(uint64_t pa, Gpi to)
+{
+	const Gpi cur = device_realm_.count(pa) != 0 ? Gpi::Realm : Gpi::NonSecure;
+	if (!realm_may(cur, to))
+		return Result::BadPas;
+	auto flip = [&](Gpi g) {
+		if (g == Gpi::Realm)
+			device_realm_.insert(pa);
+		else
+			device_realm_.erase(pa);
+	};
+	flip(to);
+	try {
+		nlohmann::json doc = carveout_.state();
+		doc[kDeviceStateKey] = device_runs();
+		carveout_.commit_state(doc);
+	} catch (...) {
+		flip(cur);
+		throw;
+	}
+	--counts_[static_cast<unsigned>(cur)];
+	++counts_[static_cast<unsigned>(to)];
+	return Result::Ok;
 }
 
 std::optional<Gpt::Loc> Gpt::locate(uint64_t pa) const
@@ -91,24 +183,31 @@ std::optional<Gpi> Gpt::lookup(uint64_t pa) const
 	std::lock_guard lock(mu_);
 	if (auto l = locate(pa))
 		return get(*l);
+	if (device_at(pa) != nullptr)
+		return device_realm_.count(pa & ~(kGranule - 1)) != 0 ? Gpi::Realm : Gpi::NonSecure;
 	if (const GptRange* f = fixed_at(pa))
 		return f->initial;
 	return std::nullopt;
 }
 
-Gpt::Result Gpt::transition(uint64_t pa, Gpi from, Gpi to)
+Gpt::Result Gpt::set_gpi(uint64_t pa, Gpi to)
 {
 	const unsigned bits = carveout_.geometry().pa_bits;
 	if ((pa & (kGranule - 1)) != 0)
 		return Result::BadAddr;
-	if (bits < 64 && pa + kGranule >= (uint64_t{1} << bits))  // TF-A: base + size >= PPS is rejected
+	// TF-A: base + size >= PPS is rejected (and so is a base + size that wraps past 2^64)
+	if (pa > UINT64_MAX - kGranule || (bits < 64 && pa + kGranule >= (uint64_t{1} << bits)))
 		return Result::BadAddr;
 	std::lock_guard lock(mu_);
 	auto l = locate(pa);
-	if (!l)  // Secure or Root, which no transition starts from; otherwise block-mapped
+	if (!l) {
+		if (device_at(pa) != nullptr)
+			return set_device_gpi(pa, to);
+		// Secure, Root or any, which no transition starts from; otherwise block-mapped
 		return fixed_at(pa) ? Result::BadPas : Result::BadAddr;
+	}
 	const Gpi cur = get(*l);
-	if (cur != from)
+	if (!realm_may(cur, to))
 		return Result::BadPas;
 	if (put(*l, to))
 		throw std::runtime_error("cannot flush the GPT to the carveout file");
@@ -117,8 +216,6 @@ Gpt::Result Gpt::transition(uint64_t pa, Gpi from, Gpi to)
 	return Result::Ok;
 }
 
-Gpt::Result Gpt::delegate(uint64_t pa) { return transition(pa, Gpi::NonSecure, Gpi::Realm); }
-Gpt::Result Gpt::undelegate(uint64_t pa) { return transition(pa, Gpi::Realm, Gpi::NonSecure); }
 
 std::optional<std::pair<Gpt::Loc, Gpt::Loc>> Gpt::checked_range(uint64_t base, uint64_t size, Gpi gpi) const
 {
@@ -134,6 +231,10 @@ std::optional<std::pair<Gpt::Loc, Gpt::Loc>> Gpt::checked_range(uint64_t base, u
 		throw std::invalid_argument(std::string("GPT range overlaps the platform's fixed ") + gpi_name(f.initial) +
 		                            " memory [" + hex(f.base) + ", " + hex(f.end()) + "), which cannot be re-marked");
 	}
+	for (const auto& d : device_)
+		if (base < d.end() && d.base < base + size)
+			throw std::invalid_argument("GPT range overlaps the platform's device window [" + hex(d.base) + ", " +
+			                            hex(d.end()) + "): pre-marks apply to DRAM and the carveout only");
 	auto first = locate(base);
 	auto last = locate(base + size - 1);
 	if (!first || !last || first->range != last->range)

@@ -40,7 +40,9 @@ TEST_F(GptTest, InitialPasFollowsTheLayout)
 	EXPECT_EQ(gpt->lookup(0x10000000), std::nullopt);       // not tracked
 	auto c = gpt->counts();
 	EXPECT_EQ(c[static_cast<unsigned>(Gpi::Realm)], 0x2000000u / 0x1000);
-	EXPECT_EQ(c[static_cast<unsigned>(Gpi::NonSecure)], (0x7C000000u + 0x80000000u) / 0x1000);
+	// DRAM and the PCIe windows
+	EXPECT_EQ(c[static_cast<unsigned>(Gpi::NonSecure)], (0x7C000000ull + 0x80000000 + 0x10000000 + 0xC0000000) / 0x1000);
+	EXPECT_EQ(c[static_cast<unsigned>(Gpi::Any)], (0x10000000u + 0x20000000u) / 0x1000);  // rest of [1 GiB, 2 GiB)
 }
 
 TEST_F(GptTest, DelegateUndelegateRoundTrip)
@@ -143,7 +145,7 @@ TEST_F(GptTest, FvpTzcSecureAndEl3RootAreGranuleMappedAndFixed)
 	EXPECT_EQ(c[static_cast<unsigned>(Gpi::SecureOnly)], 0x1C00000u / 0x1000);
 	EXPECT_EQ(c[static_cast<unsigned>(Gpi::Root)], 0x400000u / 0x1000);
 	EXPECT_EQ(c[static_cast<unsigned>(Gpi::Realm)], 0x2000000u / 0x1000);
-	EXPECT_EQ(gpt->fixed_ranges().size(), 2u);
+	EXPECT_EQ(gpt->fixed_ranges().size(), 4u);  // two of GPI any around the 256 MiB PCIe window, Secure, Root
 }
 
 TEST_F(GptTest, FixedRangesAreNotPartOfTheFile)
@@ -169,4 +171,103 @@ TEST_F(GptTest, FixedRangesCanOnlyBePreMarkedWithTheirOwnPas)
 	EXPECT_EQ(gpt->lookup(kDram), Gpi::NonSecure);  // a check changes nothing
 	auto c = gpt->counts();
 	EXPECT_EQ(c[static_cast<unsigned>(Gpi::SecureOnly)], 0x1C00000u / 0x1000);
+}
+
+// --- The device windows: FVP's PCIe memory, granule-mapped Non-secure as TF-A's GPT maps it --------
+
+constexpr uint64_t kPci1 = 0x50000000, kPci2 = 0x4000000000;
+
+TEST_F(GptTest, DeviceWindowGranulesAreNonSecureAndDelegable)
+{
+	EXPECT_EQ(gpt->lookup(kPci1), Gpi::NonSecure);
+	EXPECT_EQ(gpt->lookup(kPci2 + 0xBFFFF000), Gpi::NonSecure);  // last granule of the 3 GiB window
+	EXPECT_EQ(gpt->lookup(kPci2 + 0xC0000000), std::nullopt);    // beyond it: block-mapped
+	EXPECT_EQ(gpt->lookup(0x4FFFF000), Gpi::Any);                // same L0 entry as the window, in no PAS region
+	EXPECT_EQ(gpt->delegate(kPci1), Gpt::Result::Ok);
+	EXPECT_EQ(gpt->lookup(kPci1), Gpi::Realm);
+	EXPECT_EQ(gpt->delegate(kPci1), Gpt::Result::BadPas);  // already Realm
+	EXPECT_EQ(gpt->set_gpi(kPci1, Gpi::SecureOnly), Gpt::Result::BadPas);
+	EXPECT_EQ(gpt->delegate(kPci1 + 8), Gpt::Result::BadAddr);
+	EXPECT_EQ(gpt->delegate(kPci2 + 0xBFFFF000), Gpt::Result::Ok);
+	EXPECT_EQ(gpt->delegate(kPci2 + 0xC0000000), Gpt::Result::BadAddr);
+	EXPECT_EQ(gpt->delegate(0x4FFFF000), Gpt::Result::BadPas);  // GPI any: no Realm-world transition
+	EXPECT_EQ(gpt->undelegate(kPci1 + 0x1000), Gpt::Result::BadPas);
+	EXPECT_EQ(gpt->counts()[static_cast<unsigned>(Gpi::Realm)], 0x2000000u / 0x1000 + 2);
+	EXPECT_EQ(gpt->undelegate(kPci1), Gpt::Result::Ok);
+	EXPECT_EQ(gpt->lookup(kPci1), Gpi::NonSecure);
+	EXPECT_EQ(gpt->counts()[static_cast<unsigned>(Gpi::Realm)], 0x2000000u / 0x1000 + 1);
+}
+
+TEST_F(GptTest, DeviceWindowDelegationsSurviveReopenAndResetClearsThem)
+{
+	for (uint64_t pa : {kPci1, kPci1 + 0x1000, kPci1 + 0x2000, kPci1 + 0x5000, kPci2})
+		ASSERT_EQ(gpt->delegate(pa), Gpt::Result::Ok);
+	ASSERT_EQ(gpt->undelegate(kPci1 + 0x1000), Gpt::Result::Ok);
+	EXPECT_EQ(gpt->device_state(), nlohmann::json::parse("[[1342177280,1],[1342185472,1],[1342197760,1],[274877906944,1]]"));
+	open();
+	for (uint64_t pa : {kPci1, kPci1 + 0x2000, kPci1 + 0x5000, kPci2})
+		EXPECT_EQ(gpt->lookup(pa), Gpi::Realm) << std::hex << pa;
+	EXPECT_EQ(gpt->lookup(kPci1 + 0x1000), Gpi::NonSecure);
+	EXPECT_EQ(gpt->counts()[static_cast<unsigned>(Gpi::Realm)], 0x2000000u / 0x1000 + 4);
+	carveout->reset({});
+	gpt->reload();
+	EXPECT_EQ(gpt->lookup(kPci1), Gpi::NonSecure);
+	EXPECT_EQ(gpt->counts()[static_cast<unsigned>(Gpi::Realm)], 0x2000000u / 0x1000);
+}
+
+TEST_F(GptTest, AFileFromBeforeTheDeviceWindowsOpensWithThemNonSecure)
+{
+	// What an earlier el3d left: a DRAM delegation in the map and a state document without the
+	// device key (the map's size never changed, so the file is the same format).
+	ASSERT_EQ(gpt->delegate(kDram), Gpt::Result::Ok);
+	carveout->commit_state({{"boot", nlohmann::json::object()}, {"mec_refreshes", 3}});
+	EXPECT_EQ(carveout->gpt_map_size(), 0x7F000u);
+	open();
+	EXPECT_EQ(gpt->lookup(kDram), Gpi::Realm);
+	EXPECT_EQ(gpt->lookup(kPci1), Gpi::NonSecure);
+	ASSERT_EQ(gpt->delegate(kPci1), Gpt::Result::Ok);
+	EXPECT_EQ(carveout->state().value("mec_refreshes", 0), 3);  // the rest of the document is kept
+	open();
+	EXPECT_EQ(gpt->lookup(kPci1), Gpi::Realm);
+}
+
+TEST_F(GptTest, DeviceRunsOutsideTheWindowsOrMalformedAreDropped)
+{
+	carveout->commit_state({{Gpt::kDeviceStateKey,
+	                         nlohmann::json::parse("[[1342177280,2],[1342177281,1],[4096,1],\"x\",[1610608640,9]]")}});
+	open();
+	EXPECT_EQ(gpt->lookup(kPci1), Gpi::Realm);
+	EXPECT_EQ(gpt->lookup(kPci1 + 0x1000), Gpi::Realm);
+	EXPECT_EQ(gpt->lookup(0x5FFFF000), Gpi::Realm);  // the last granule of the window: a run that leaves it stops there
+	EXPECT_EQ(gpt->counts()[static_cast<unsigned>(Gpi::Realm)], 0x2000000u / 0x1000 + 3);
+}
+
+TEST_F(GptTest, ADeviceTransitionTheFileRefusesChangesNothing)
+{
+	carveout->fail_metadata_syncs_for_testing(1);
+	EXPECT_ANY_THROW(gpt->delegate(kPci1));
+	EXPECT_EQ(gpt->lookup(kPci1), Gpi::NonSecure);
+	EXPECT_EQ(gpt->counts()[static_cast<unsigned>(Gpi::Realm)], 0x2000000u / 0x1000);
+	open();
+	EXPECT_EQ(gpt->lookup(kPci1), Gpi::NonSecure);
+	EXPECT_EQ(gpt->delegate(kPci1), Gpt::Result::Ok);
+}
+
+TEST_F(GptTest, DeviceWindowsCannotBePreMarked)
+{
+	EXPECT_THROW(gpt->check_range(kPci1, 0x1000, Gpi::SecureOnly), std::invalid_argument);
+	EXPECT_THROW(gpt->check_range(0x4FFFF000, 0x2000, Gpi::Root), std::invalid_argument);
+}
+
+TEST_F(GptTest, QemuSbsaPciWindowsAndFixedRanges)
+{
+	open("qemu-sbsa");
+	EXPECT_EQ(gpt->lookup(0x80000000), Gpi::NonSecure);   // SBSA_PCIE_MMIO
+	EXPECT_EQ(gpt->lookup(0x100000000), Gpi::NonSecure);  // SBSA_PCIE_MMIO_HIGH
+	EXPECT_EQ(gpt->lookup(0xF0000000), Gpi::Any);         // the ECAM, in the L0 entry of the low window
+	EXPECT_EQ(gpt->lookup(0x20008000), Gpi::SecureOnly);
+	EXPECT_EQ(gpt->lookup(0x3FFFF000), Gpi::Root);
+	EXPECT_EQ(gpt->delegate(0x37FFF000), Gpt::Result::BadPas);  // Root
+	EXPECT_EQ(gpt->delegate(0x100000000), Gpt::Result::Ok);
+	EXPECT_EQ(gpt->delegate(uint64_t{1} << 42), Gpt::Result::BadAddr);  // the GPT covers 4 TiB
 }

@@ -8,6 +8,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace el3d {
 
 namespace {
@@ -17,6 +19,31 @@ constexpr uint32_t kSveHint = 1u << 16;
 constexpr uint32_t kMbzBits = 0x7Fu << 17;  // bits [23:17] of a fast-call FID must be zero
 
 bool is_rmm_el3(uint32_t fid) { return fid >= EL3_FID_RMM_EL3_BASE && fid <= EL3_FID_RMM_EL3_LAST; }
+bool is_firme(uint32_t fid) { return fid >= EL3_FID_FIRME_FIRST && fid <= EL3_FID_FIRME_LAST; }
+
+// FIRME and SMCCC, as TF-A built with ENABLE_RMM answers them (it forces FIRME_SUPPORT and
+// ARCH_FEATURE_AVAILABILITY on, with or without RMM_V1_COMPAT). Every FIRME FID el3d does not
+// implement answers FIRME_NOT_SUPPORTED, as TF-A's FIRME dispatcher does.
+void add_firme_and_smccc(std::vector<CommandEntry>& t)
+{
+	const std::vector<CommandEntry> served = {
+	    {EL3_FID_FIRME_BASE_VERSION, "FIRME_BASE_VERSION", handle_firme_base_version},
+	    {EL3_FID_FIRME_BASE_FEATURES, "FIRME_BASE_FEATURES", handle_firme_base_features},
+	    {EL3_FID_FIRME_GM_GPI_SET, "FIRME_GM_GPI_SET", handle_firme_gm_gpi_set},
+	    {EL3_FID_FIRME_IDE_KEYSET_PROG, "FIRME_IDE_KEYSET_PROG", handle_firme_ide_keyset},
+	    {EL3_FID_FIRME_IDE_KEYSET_GO, "FIRME_IDE_KEYSET_GO", handle_firme_ide_keyset},
+	    {EL3_FID_FIRME_IDE_KEYSET_STOP, "FIRME_IDE_KEYSET_STOP", handle_firme_ide_keyset},
+	    {EL3_FID_FIRME_MEC_REFRESH, "FIRME_MEC_REFRESH", handle_firme_mec_refresh},
+	};
+	for (uint32_t fid = EL3_FID_FIRME_FIRST; fid <= EL3_FID_FIRME_LAST; ++fid) {
+		auto it = std::find_if(served.begin(), served.end(), [&](const CommandEntry& e) { return e.fid == fid; });
+		t.push_back(it != served.end() ? *it : CommandEntry{fid, "FIRME (not provided)", handle_firme_not_supported});
+	}
+	t.push_back({EL3_FID_SMCCC_VERSION, "SMCCC_VERSION", handle_smccc_version});
+	t.push_back({EL3_FID_SMCCC_ARCH_FEATURES, "SMCCC_ARCH_FEATURES", handle_smccc_arch_features});
+	t.push_back({EL3_FID_SMCCC_ARCH_FEATURE_AVAILABILITY, "SMCCC_ARCH_FEATURE_AVAILABILITY",
+	             handle_smccc_feature_availability});
+}
 
 }  // namespace
 
@@ -39,6 +66,7 @@ std::vector<CommandEntry> profile_commands(const MonitorOptions& o)
 	} else {
 		t.push_back({EL3_FID_RMM_MEC_REFRESH, "RMM_MEC_REFRESH", handle_mec_refresh});
 		t.push_back({EL3_FID_RMM_RESERVE_MEMORY, "RMM_RESERVE_MEMORY", handle_reserve_memory});
+		add_firme_and_smccc(t);
 	}
 	return t;
 }
@@ -72,13 +100,15 @@ bool Monitor::call(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out)
 		m.commit_or_undo([&] { st.state = CpuBootState::Off; });
 	}
 
-	if (m.boot.failure() && is_rmm_el3(f)) {
+	// The FIRME services are the Realm world's EL3 interface next to the RMM-EL3 commands: a disabled
+	// Realm world can use neither (TF-A never meets the case: there the RMM does not run again).
+	if (m.boot.failure() && (is_rmm_el3(f) || is_firme(f))) {
 		spdlog::warn("cpu{} {}: SMC_UNK, the Realm world is disabled after a failed boot", cpu, fid_name(f));
 		return true;
 	}
 	auto it = m.commands.find(f);
 	if (it == m.commands.end()) {
-		if (is_rmm_el3(f))
+		if (is_rmm_el3(f) || is_firme(f))
 			spdlog::warn("cpu{} {} is not implemented by the {} ABI profile: SMC_UNK", cpu, hex(f), abi_name(m.options.abi));
 		else
 			spdlog::debug("cpu{} unknown SMC {}: SMC_UNK", cpu, hex(fid));

@@ -182,6 +182,7 @@ nlohmann::json Monitor::Impl::state_document() const
 	doc["signer"] = signer->to_json();
 	doc["mec_refreshes"] = mec_refreshes;
 	doc["gpt_premarks"] = gpt_premarks;
+	doc[Gpt::kDeviceStateKey] = gpt.device_state();  // the device windows' Realm granules (the GPT commits them too)
 	return doc;
 }
 
@@ -211,102 +212,6 @@ Monitor::~Monitor() = default;
 const Geometry& Monitor::geometry() const { return impl_->carveout->geometry(); }
 const Carveout& Monitor::carveout() const { return *impl_->carveout; }
 const MonitorOptions& Monitor::options() const { return impl_->options; }
-
-Entry Monitor::enter(uint32_t cpu, EntryKind kind, const manifest::BootConfig* config)
-{
-	Impl& m = *impl_;
-	const Geometry& g = m.carveout->geometry();
-	if (cpu >= g.core_count)
-		throw EntryRefused("cpu " + std::to_string(cpu) + " is not a CPU of this platform (" +
-		                   std::to_string(g.core_count) + " cores)");
-	std::lock_guard lock(m.mu);
-	if (const auto& f = m.boot.failure())
-		throw EntryRefused("the Realm world is disabled: cpu " + std::to_string(f->cpu) + " reported " +
-		                   boot_result_name(f->code) + "; `el3ctl reset` first");
-	if (kind == EntryKind::Auto)
-		kind = (!m.boot.any_entered() || m.boot.entered(cpu)) ? EntryKind::Cold : EntryKind::Warm;
-	if (kind == EntryKind::Warm && !m.boot.any_entered())
-		throw EntryRefused("warm boot of cpu " + std::to_string(cpu) + " before any cold boot");
-
-	const bool tokens = m.options.abi != Abi::Seed;  // activation tokens exist from interface 0.7
-	Entry e;
-	e.kind = kind;
-	CpuStatus& st = m.boot.cpu(cpu);
-	if (kind == EntryKind::Cold) {
-		// A cold boot is a new RMM instance: after an earlier cold boot, and also when plain SMCs
-		// ran RMM code before the first one (their CPUs' boot states belong to that earlier instance).
-		if (m.boot.started() || m.boot.any_ran())
-			m.boot.new_activation();
-		m.boot.set_started();
-		const manifest::BootConfig& cfg = config ? *config : m.boot_config;
-		const std::vector<uint8_t> page = manifest::build_manifest(cfg, g.shared_base(), g.shared_size);
-		std::memset(m.carveout->ptr(g.shared_base()), 0, g.shared_size);
-		std::memcpy(m.carveout->ptr(g.shared_base()), page.data(), page.size());
-		m.carveout->sync(g.shared_base(), g.shared_size);
-		const manifest::BootRegisters r =
-		    manifest::cold_boot_registers(cfg, interface_version(m.options.abi), g.core_count, g.shared_base());
-		e.regs = {cpu, r.x1, r.x2, r.x3, tokens ? st.token : 0, 0, 0, 0};
-		e.manifest_size = page.size();
-	} else {
-		e.regs = {cpu, tokens ? st.token : 0, 0, 0, 0, 0, 0, 0};
-	}
-	st.state = CpuBootState::Booting;
-	++st.entries;
-	m.boot.mark_entered(cpu);
-	e.activation = m.boot.activation();
-	m.commit();
-	spdlog::info("cpu{} {} boot entry, activation {}: x0={} x1={} x2={} x3={} x4={}", cpu,
-	             kind == EntryKind::Cold ? "cold" : "warm", e.activation, hex(e.regs[0]), hex(e.regs[1]),
-	             hex(e.regs[2]), hex(e.regs[3]), hex(e.regs[4]));
-	return e;
-}
-
-void Monitor::attach(uint32_t cpu)
-{
-	Impl& m = *impl_;
-	if (cpu >= m.carveout->geometry().core_count)
-		throw EntryRefused("cpu " + std::to_string(cpu) + " is not a CPU of this platform (" +
-		                   std::to_string(m.carveout->geometry().core_count) + " cores)");
-	std::lock_guard lock(m.mu);
-	if (m.boot.attached(cpu))
-		throw SessionConflict("cpu " + std::to_string(cpu) + " already has a session: two RMM instances cannot run on "
-		                      "the same CPU");
-	m.boot.set_attached(cpu, true);
-}
-
-void Monitor::detach(uint32_t cpu) noexcept
-{
-	// Called from session destructors: never throws. The in-memory state is always updated (the
-	// session is gone whatever the file says); if the file cannot record it, the next state
-	// change that commits writes it.
-	Impl& m = *impl_;
-	if (cpu >= m.carveout->geometry().core_count)
-		return;
-	try {
-		std::lock_guard lock(m.mu);
-		if (!m.boot.attached(cpu))
-			return;
-		m.boot.set_attached(cpu, false);
-		if (m.boot.any_attached()) {
-			spdlog::info("cpu{} session closed", cpu);
-			return;
-		}
-		// The RMM instance is gone: whatever enters next starts a new activation.
-		m.boot.end_activation();
-		spdlog::info("cpu{} session closed: the RMM instance of activation {} is gone", cpu, m.boot.activation());
-		try {
-			m.commit();
-		} catch (const std::exception& e) {
-			spdlog::error("cpu{} session closed, but the carveout file cannot record the end of activation {}: {} "
-			              "(kept in memory; written with the next state change)",
-			              cpu, m.boot.activation(), e.what());
-		}
-	} catch (const std::exception& e) {
-		spdlog::error("cpu{} session close: {}", cpu, e.what());
-	} catch (...) {
-		spdlog::error("cpu{} session close: unknown error", cpu);
-	}
-}
 
 MonitorStatus Monitor::status() const
 {
@@ -340,6 +245,7 @@ MonitorStatus Monitor::status() const
 	s.gpt_granules = m.gpt.counts();
 	s.gpt_ranges = m.carveout->gpt_ranges();
 	s.gpt_ranges.insert(s.gpt_ranges.end(), m.gpt.fixed_ranges().begin(), m.gpt.fixed_ranges().end());
+	s.gpt_ranges.insert(s.gpt_ranges.end(), m.gpt.device_ranges().begin(), m.gpt.device_ranges().end());
 	std::sort(s.gpt_ranges.begin(), s.gpt_ranges.end(), [](const GptRange& a, const GptRange& b) { return a.base < b.base; });
 	const auto pk = m.platform_key.public_uncompressed();
 	s.platform_key.assign(pk.begin(), pk.end());
@@ -363,7 +269,9 @@ void Monitor::reset()
 	m.plat_token = {};
 	m.mec_refreshes = 0;
 	m.gpt_premarks = premarks_json(m.boot_config.gpt);
-	m.carveout->reset(m.state_document());
+	nlohmann::json fresh = m.state_document();
+	fresh.erase(Gpt::kDeviceStateKey);  // every device-window granule back to Non-secure
+	m.carveout->reset(fresh);
 	m.allocator.reload();
 	m.gpt.reload();
 	m.apply_premarks();

@@ -153,6 +153,22 @@ void handle_el3_features(Monitor::Impl& m, SmcContext& c);
 void handle_token_sign(Monitor::Impl& m, SmcContext& c);
 void handle_mecid_key_update(Monitor::Impl& m, SmcContext& c);
 void handle_mec_refresh(Monitor::Impl& m, SmcContext& c);
+// FIRME (handlers/firme_*.cpp) and SMCCC (handlers/smccc.cpp), tfa profiles.
+void handle_firme_base_version(Monitor::Impl& m, SmcContext& c);
+void handle_firme_base_features(Monitor::Impl& m, SmcContext& c);
+void handle_firme_not_supported(Monitor::Impl& m, SmcContext& c);
+void handle_firme_gm_gpi_set(Monitor::Impl& m, SmcContext& c);
+void handle_firme_ide_keyset(Monitor::Impl& m, SmcContext& c);  // KEYSET_PROG, _GO, _STOP
+void handle_firme_mec_refresh(Monitor::Impl& m, SmcContext& c);
+void handle_smccc_version(Monitor::Impl& m, SmcContext& c);
+void handle_smccc_arch_features(Monitor::Impl& m, SmcContext& c);
+void handle_smccc_feature_availability(Monitor::Impl& m, SmcContext& c);
+// Whether a FIRME service (EL3_FIRME_SVC_*) is present, and its feature registers (nullopt: the
+// service is absent or has no such register, FIRME_NOT_SUPPORTED).
+bool firme_service_present(const Monitor::Impl& m, uint8_t service);
+std::optional<uint64_t> firme_gm_feature(const Monitor::Impl& m, uint8_t index);
+std::optional<uint64_t> firme_ide_feature(const Monitor::Impl& m, uint8_t index);
+std::optional<uint64_t> firme_mec_feature(const Monitor::Impl& m, uint8_t index);
 
 // The FIDs of an ABI profile and their handlers.
 struct CommandEntry {

@@ -22,6 +22,47 @@ std::string rmm_result_name(uint64_t x0)
 	}
 }
 
+std::string firme_result_name(uint64_t x0)
+{
+	switch (static_cast<int64_t>(x0)) {
+	case EL3_FIRME_SUCCESS: return "FIRME_SUCCESS";
+	case EL3_FIRME_NOT_SUPPORTED: return "FIRME_NOT_SUPPORTED";
+	case EL3_FIRME_INVALID_PARAMETERS: return "FIRME_INVALID_PARAMETERS";
+	case EL3_FIRME_ABORTED: return "FIRME_ABORTED";
+	case EL3_FIRME_INCOMPLETE: return "FIRME_INCOMPLETE";
+	case EL3_FIRME_DENIED: return "FIRME_DENIED";
+	case EL3_FIRME_BUSY: return "FIRME_BUSY";
+	case EL3_FIRME_OP_CONFLICT: return "FIRME_OP_CONFLICT";
+	case EL3_FIRME_EXISTS: return "FIRME_EXISTS";
+	case EL3_FIRME_NO_ENTRY: return "FIRME_NO_ENTRY";
+	case EL3_FIRME_NO_MEMORY: return "FIRME_NO_MEMORY";
+	case EL3_FIRME_BAD_DATA: return "FIRME_BAD_DATA";
+	default: return "x0=" + hex(x0);
+	}
+}
+
+std::string smccc_result_name(uint64_t x0)
+{
+	switch (static_cast<int64_t>(x0)) {
+	case EL3_SMCCC_SUCCESS: return "SMCCC_SUCCESS";
+	case EL3_SMCCC_NOT_SUPPORTED: return "SMCCC_NOT_SUPPORTED/SMC_UNK";
+	case EL3_SMCCC_NOT_REQUIRED: return "SMCCC_NOT_REQUIRED";
+	case EL3_SMCCC_INVALID_PARAMETER: return "SMC_INVALID_PARAM";
+	default: return "x0=" + hex(x0);
+	}
+}
+
+std::string result_name(uint64_t fid, uint64_t x0)
+{
+	const auto f = static_cast<uint32_t>(fid);
+	if (f >= EL3_FID_FIRME_FIRST && f <= EL3_FID_FIRME_LAST)
+		return f == EL3_FID_FIRME_BASE_VERSION && static_cast<int64_t>(x0) >= 0 ? "version " + hex(x0)
+		                                                                         : firme_result_name(x0);
+	if ((f & 0x3F000000u) == 0)  // OEN 0: the Arm architecture calls
+		return f == EL3_FID_SMCCC_VERSION && static_cast<int64_t>(x0) >= 0 ? "version " + hex(x0) : smccc_result_name(x0);
+	return rmm_result_name(x0);
+}
+
 std::string boot_result_name(int64_t code)
 {
 	switch (code) {
@@ -51,6 +92,34 @@ std::string fid_name(uint64_t fid)
 	case EL3_FID_RMM_ALLOCATE_MEMORY: return "RMM_ALLOCATE_MEMORY";
 	case EL3_FID_RMM_RESERVE_MEMORY: return "RMM_RESERVE_MEMORY";
 	case EL3_FID_RMM_BOOT_COMPLETE: return "RMM_BOOT_COMPLETE";
+	case EL3_FID_FIRME_BASE_VERSION: return "FIRME_BASE_VERSION";
+	case EL3_FID_FIRME_BASE_FEATURES: return "FIRME_BASE_FEATURES";
+	case EL3_FID_FIRME_GM_GPI_SET: return "FIRME_GM_GPI_SET";
+	case EL3_FID_FIRME_IDE_KEYSET_PROG: return "FIRME_IDE_KEYSET_PROG";
+	case EL3_FID_FIRME_IDE_KEYSET_GO: return "FIRME_IDE_KEYSET_GO";
+	case EL3_FID_FIRME_IDE_KEYSET_STOP: return "FIRME_IDE_KEYSET_STOP";
+	case EL3_FID_FIRME_IDE_KEYSET_POLL: return "FIRME_IDE_KEYSET_POLL";
+	case EL3_FID_FIRME_MEC_REFRESH: return "FIRME_MEC_REFRESH";
+	case EL3_FID_FIRME_ATTEST_PAT_GET: return "FIRME_ATTEST_PAT_GET";
+	case EL3_FID_FIRME_ATTEST_RAK_GET: return "FIRME_ATTEST_RAK_GET";
+	case EL3_FID_FIRME_ATTEST_RAT_SIGN: return "FIRME_ATTEST_RAT_SIGN";
+	case EL3_FID_FIRME_ATTEST_PAT_EXT_CLAIMS_STAGE: return "FIRME_ATTEST_PAT_EXT_CLAIMS_STAGE";
+	case EL3_FID_FIRME_ATTEST_PAT_EXT_CLAIMS_CLEAR: return "FIRME_ATTEST_PAT_EXT_CLAIMS_CLEAR";
+	case EL3_FID_FIRME_ATTEST_PAT_EXT_CLAIMS_FINALISE: return "FIRME_ATTEST_PAT_EXT_CLAIMS_FINALISE";
+	case EL3_FID_FIRME_GM_L1_GPT_CREATE: return "FIRME_GM_L1_GPT_CREATE";
+	case EL3_FID_FIRME_GM_L1_GPT_DESTROY: return "FIRME_GM_L1_GPT_DESTROY";
+	case EL3_FID_FIRME_IDEV_OP_START: return "FIRME_IDEV_OP_START";
+	case EL3_FID_FIRME_IDEV_OP_CONTINUE: return "FIRME_IDEV_OP_CONTINUE";
+	case EL3_FID_FIRME_GM_GPI_OP_CONTINUE: return "FIRME_GM_GPI_OP_CONTINUE";
+	case EL3_FID_SMCCC_VERSION: return "SMCCC_VERSION";
+	case EL3_FID_SMCCC_ARCH_FEATURES: return "SMCCC_ARCH_FEATURES";
+	case EL3_FID_SMCCC_ARCH_SOC_ID: return "SMCCC_ARCH_SOC_ID";
+	case EL3_FID_SMCCC_ARCH_FEATURE_AVAILABILITY: return "SMCCC_ARCH_FEATURE_AVAILABILITY";
+	case EL3_FID_SMCCC_ARCH_WORKAROUND_1: return "SMCCC_ARCH_WORKAROUND_1";
+	case EL3_FID_SMCCC_ARCH_WORKAROUND_2: return "SMCCC_ARCH_WORKAROUND_2";
+	case EL3_FID_SMCCC_ARCH_WORKAROUND_3: return "SMCCC_ARCH_WORKAROUND_3";
+	case EL3_FID_SMCCC_ARCH_WORKAROUND_4: return "SMCCC_ARCH_WORKAROUND_4";
+	case 0xC400018F: return "RMM_RMI_REQ_COMPLETE";
 	default: return hex(fid);
 	}
 }

@@ -1,45 +1,11 @@
-// Every FID of every ABI profile x every failure condition, as one table. Each row runs on a fresh
-// monitor (new carveout file) after a cold boot entry of CPU 0, so rows cannot influence each other.
-#include "el3d/monitor/monitor.hpp"
-#include "el3d/smc.h"
-#include "tempdir.hpp"
-
-#include <gtest/gtest.h>
-
-#include <cstring>
-#include <functional>
+// The RMM-EL3 commands (0xC40001B0-0xC40001CF) of every ABI profile x every failure condition, as one
+// table (abi_table.hpp runs it).
+#include "abi_table.hpp"
 
 using namespace el3d;
+using namespace el3d::abi_table;
 
 namespace {
-
-constexpr uint64_t S = 0xFFBFF000;     // FVP shared page
-constexpr uint64_t D = 0x80000000;     // FVP DRAM bank 0
-constexpr uint64_t SECURE = D + 0x100000;  // pre-marked Secure by the table's boot configuration
-constexpr uint64_t ROOT = D + 0x200000;    // pre-marked Root by the table's boot configuration
-constexpr uint64_t TZC_SECURE = 0xFC000000;  // FVP: Secure below the carveout, granule-mapped by TF-A's GPT
-constexpr uint64_t EL3_ROOT = 0xFFC00000;    // FVP: EL3's TZC DRAM and the L1 GPT, Root, up to 2^32
-constexpr uint64_t WRAP = 0xFFFFFFFFFFFFF011;  // with x1 = S + 0xFF0, TF-A's x1 + x2 - 1 wraps back into the page
-constexpr uint64_t PA_END = uint64_t{1} << 40;
-constexpr uint64_t B0 = EL3_FID_RMM_GTSI_DELEGATE, B1 = EL3_FID_RMM_GTSI_UNDELEGATE, B2 = EL3_FID_RMM_ATTEST_GET_REALM_KEY,
-                   B3 = EL3_FID_RMM_ATTEST_GET_PLAT_TOKEN, B4 = EL3_FID_RMM_EL3_FEATURES, B5 = EL3_FID_RMM_EL3_TOKEN_SIGN,
-                   B6 = EL3_FID_RMM_MEC_REFRESH, B7 = EL3_FID_RMM_ALLOCATE_MEMORY, BB = EL3_FID_RMM_RESERVE_MEMORY,
-                   CF = EL3_FID_RMM_BOOT_COMPLETE;
-constexpr int64_t OK = EL3_E_RMM_OK, UNK = EL3_E_RMM_UNK, BAD_ADDR = EL3_E_RMM_BAD_ADDR, BAD_PAS = EL3_E_RMM_BAD_PAS,
-                  NOMEM = EL3_E_RMM_NOMEM, INVAL = EL3_E_RMM_INVAL, AGAIN = EL3_E_RMM_AGAIN;
-
-enum Profiles { SEED = 1, TFA = 2, V1 = 4, ALL = 7, UPSTREAM = 6 };
-
-struct Env {
-	Monitor& m;
-	SmcResult call(uint64_t fid, SmcArgs x, uint32_t cpu = 0)
-	{
-		SmcResult r{};
-		EXPECT_TRUE(m.call(cpu, fid, x, r));
-		return r;
-	}
-	void put(uint64_t pa, const std::vector<uint8_t>& bytes) { ASSERT_TRUE(m.write_memory(pa, bytes.data(), bytes.size())); }
-};
 
 // A token-sign request in the shared page: sig_alg, granule, ticket, hash_alg, hash.
 std::vector<uint8_t> sign_request(uint32_t sig_alg = 0, uint32_t hash_alg = 1)
@@ -54,22 +20,6 @@ std::vector<uint8_t> sign_request(uint32_t sig_alg = 0, uint32_t hash_alg = 1)
 		b[0x20 + i] = static_cast<uint8_t>(i);
 	return b;
 }
-
-// CPU 3 reports a failed boot: the Realm world is disabled on every CPU.
-void failed_boot(Env& e) { e.call(CF, {static_cast<uint64_t>(EL3_E_RMM_BOOT_MANIFEST_DATA_ERROR)}, 3); }
-
-struct Row {
-	const char* name;
-	int profiles;
-	uint64_t fid;
-	SmcArgs x;
-	int64_t x0;
-	std::optional<uint64_t> x1 = std::nullopt;       // checked when set
-	std::function<void(Env&)> setup = nullptr;       // runs after the cold boot, before the call
-	std::function<void(MonitorOptions&)> opts = nullptr;
-	std::optional<uint64_t> x2 = std::nullopt;
-	uint64_t log_capacity = 0;                       // allocation-log records of the file; 0 = default
-};
 
 const std::vector<Row>& rows()
 {
@@ -92,6 +42,32 @@ const std::vector<Row>& rows()
 	    {"delegate_fvp_tzc_secure_misaligned", ALL, B0, {TZC_SECURE + 8}, BAD_ADDR},
 	    {"delegate_last_dram_granule_below_tzc", ALL, B0, {TZC_SECURE - 0x1000}, OK},
 	    {"delegate_above_el3_root_block_mapped", ALL, B0, {0x100000000}, BAD_ADDR},
+	    // TF-A's FVP GPT maps the PCIe memory windows granule by granule, Non-secure, and the rest of their
+	    // 1 GiB L0 entry as GPI any (in no PAS region).
+	    {"delegate_fvp_pci_window_1", ALL, B0, {0x50000000}, OK},
+	    {"delegate_fvp_pci_window_1_last", ALL, B0, {0x5FFFF000}, OK},
+	    {"delegate_fvp_pci_window_2", ALL, B0, {0x4000000000}, OK},
+	    {"delegate_fvp_pci_window_2_last", ALL, B0, {0x40BFFFF000}, OK},
+	    {"delegate_fvp_pci_window_misaligned", ALL, B0, {0x50000800}, BAD_ADDR},
+	    {"delegate_fvp_pci_window_already_realm", ALL, B0, {0x50000000}, BAD_PAS, {},
+	     [](Env& e) { e.call(B0, {0x50000000}); }},
+	    {"delegate_fvp_beyond_pci_window_2", ALL, B0, {0x40C0000000}, BAD_ADDR},
+	    {"delegate_fvp_any_below_pci_window_1", ALL, B0, {0x4FFFF000}, BAD_PAS},
+	    {"delegate_fvp_any_above_pci_window_1", ALL, B0, {0x60000000}, BAD_PAS},
+	    {"delegate_qemu_dram", ALL, B0, {0x41900000}, OK, {}, nullptr, nullptr, std::nullopt, 0, "qemu"},
+	    {"delegate_qemu_el3_sram_root", ALL, B0, {0x0E001000}, BAD_PAS, {}, nullptr, nullptr, std::nullopt, 0, "qemu"},
+	    {"delegate_qemu_secure_dram", ALL, B0, {0x0E100000}, BAD_PAS, {}, nullptr, nullptr, std::nullopt, 0, "qemu"},
+	    {"delegate_qemu_gpt_root", ALL, B0, {0x0EFFF000}, BAD_PAS, {}, nullptr, nullptr, std::nullopt, 0, "qemu"},
+	    {"delegate_qemu_uart_any", ALL, B0, {0x09000000}, BAD_PAS, {}, nullptr, nullptr, std::nullopt, 0, "qemu"},
+	    {"delegate_qemu_above_dram_block_mapped", ALL, B0, {0x100000000}, BAD_ADDR, {}, nullptr, nullptr, std::nullopt,
+	     0, "qemu"},
+	    {"delegate_qemu_sbsa_pci_window", ALL, B0, {0x80000000}, OK, {}, nullptr, nullptr, std::nullopt, 0, "qemu-sbsa"},
+	    {"delegate_qemu_sbsa_ecam_any", ALL, B0, {0xF0000000}, BAD_PAS, {}, nullptr, nullptr, std::nullopt, 0,
+	     "qemu-sbsa"},
+	    {"delegate_qemu_sbsa_secure_sram", ALL, B0, {0x20008000}, BAD_PAS, {}, nullptr, nullptr, std::nullopt, 0,
+	     "qemu-sbsa"},
+	    {"delegate_qemu_sbsa_last_granule_of_4_tib", ALL, B0, {(uint64_t{1} << 42) - 0x1000}, BAD_ADDR, {}, nullptr,
+	     nullptr, std::nullopt, 0, "qemu-sbsa"},
 	    // --- RMM_GTSI_UNDELEGATE -----------------------------------------------------------------------------------
 	    {"undelegate_ok", ALL, B1, {D + 0x3000}, OK, {}, [](Env& e) { e.call(B0, {D + 0x3000}); }},
 	    {"undelegate_misaligned", ALL, B1, {D + 0x3001}, BAD_ADDR},
@@ -103,6 +79,9 @@ const std::vector<Row>& rows()
 	    {"undelegate_root", ALL, B1, {ROOT}, BAD_PAS},
 	    {"undelegate_fvp_tzc_secure", ALL, B1, {TZC_SECURE + 0x5000}, BAD_PAS},
 	    {"undelegate_fvp_el3_root", ALL, B1, {EL3_ROOT + 0x5000}, BAD_PAS},
+	    {"undelegate_fvp_pci_window", ALL, B1, {0x4000001000}, OK, {}, [](Env& e) { e.call(B0, {0x4000001000}); }},
+	    {"undelegate_fvp_pci_window_ns", ALL, B1, {0x4000001000}, BAD_PAS},
+	    {"undelegate_fvp_any", ALL, B1, {0x7FFFF000}, BAD_PAS},
 	    // --- RMM_ATTEST_GET_REALM_KEY: x1 echoes the caller's x2 on failure ------------------------------------------
 	    {"realm_key_ok", ALL, B2, {S, 0x1000, 0}, OK, 48},
 	    {"realm_key_buffer_outside_shared_page", ALL, B2, {S - 0x1000, 0x100, 0}, BAD_ADDR, 0x100},
@@ -243,66 +222,17 @@ const std::vector<Row>& rows()
 	    {"failed_boot_positive_result", ALL, B4, {0}, UNK, 0, [](Env& e) { e.call(CF, {1}, 3); }},
 	    {"failed_boot_no_mem_result", ALL, B0, {D}, UNK, D,
 	     [](Env& e) { e.call(CF, {static_cast<uint64_t>(-8)}, 1); }},
-	    // --- FIDs no profile serves ---------------------------------------------------------------------------------
+	    // --- FIDs no profile serves (FIRME and SMCCC: abi_table_firme_test.cpp) --------------------------------------
 	    {"ide_key_prog_absent", ALL, 0xC40001B8, {}, UNK},
-	    {"firme_base_version_absent", ALL, 0xC4000400, {}, UNK},
-	    {"smccc_arch_features_absent", ALL, 0x80000001, {0xC0000003}, UNK},
 	    {"rmi_req_complete_absent", ALL, 0xC400018F, {}, UNK},
 	};
 	return r;
 }
 
-struct Param {
-	std::size_t row;
-	Abi abi;
-};
-
-std::vector<Param> params()
-{
-	std::vector<Param> out;
-	for (std::size_t i = 0; i < rows().size(); ++i)
-		for (Abi a : {Abi::Seed, Abi::Tfa, Abi::TfaV1Compat})
-			if (rows()[i].profiles & (a == Abi::Seed ? SEED : a == Abi::Tfa ? TFA : V1))
-				out.push_back({i, a});
-	return out;
-}
-
 class AbiTable : public ::testing::TestWithParam<Param> {};
 
-TEST_P(AbiTable, Row)
-{
-	const Row& row = rows()[GetParam().row];
-	test::TempDir dir;
-	MonitorOptions o;
-	o.abi = GetParam().abi;
-	o.sign_delay = std::chrono::milliseconds(0);
-	manifest::BootConfig cfg = manifest::default_boot_config("fvp");
-	cfg.gpt.push_back({SECURE, 0x10000, "secure"});
-	cfg.gpt.push_back({ROOT, 0x1000, "root"});
-	o.boot_config = cfg;
-	if (row.opts)
-		row.opts(o);
-	CarveoutOpenRequest req;
-	req.path = dir.file("c.img");
-	req.log_capacity = row.log_capacity;
-	Monitor m(Carveout::open(req), o);
-	m.enter(0, EntryKind::Cold);
-	Env env{m};
-	if (row.setup)
-		row.setup(env);
-	SmcResult r = env.call(row.fid, row.x);
-	EXPECT_EQ(static_cast<int64_t>(r[0]), row.x0);
-	if (row.x1) {
-		EXPECT_EQ(r[1], *row.x1);
-	}
-	if (row.x2) {
-		EXPECT_EQ(r[2], *row.x2);
-	}
-}
+TEST_P(AbiTable, Row) { run((*GetParam().rows)[GetParam().row], GetParam().abi); }
 
-INSTANTIATE_TEST_SUITE_P(AllProfiles, AbiTable, ::testing::ValuesIn(params()), [](const auto& p) {
-	return std::string(rows()[p.param.row].name) + "_" +
-	       (p.param.abi == Abi::Seed ? "seed" : p.param.abi == Abi::Tfa ? "tfa" : "tfa_v1_compat");
-});
+INSTANTIATE_TEST_SUITE_P(AllProfiles, AbiTable, ::testing::ValuesIn(params(rows())), param_name);
 
 }  // namespace

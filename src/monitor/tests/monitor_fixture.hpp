@@ -10,13 +10,15 @@ namespace el3d::test {
 class MonitorTest : public ::testing::Test {
 protected:
 	void SetUp() override { open(); }
-	void open(MonitorOptions o = {}, GeometryOverrides g = {}, bool reset = false)
+	void open(MonitorOptions o = {}, GeometryOverrides g = {}, bool reset = false,
+	          std::optional<std::string> platform = std::nullopt)
 	{
 		monitor.reset();
 		CarveoutOpenRequest r;
 		r.path = dir.file("c.img");
 		r.overrides = g;
 		r.reset = reset;
+		r.platform = platform;
 		monitor = std::make_unique<Monitor>(Carveout::open(r), o);
 	}
 	SmcResult smc(uint64_t fid, SmcArgs x = {}, uint32_t cpu = 0)

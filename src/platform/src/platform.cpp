@@ -19,13 +19,19 @@ constexpr std::array<PlatformProfile, 3> kProfiles{{
      // The PCIe memory windows of fdts/fvp-base-psci-common.dtsi (pci 'ranges': 256 MiB at 0x5000_0000, the
      // first 3 GiB of the 256 GiB window at 0x40_0000_0000); fvp_common.c adds the second one if a DT lacks it.
      {{0x50000000, 0x10000000}, {0x4000000000, 0xC0000000}}},
-    // QEMU virt: one 3 GiB bank that contains the RMM carveout.
+    // QEMU virt: one 3 GiB bank that contains the RMM carveout. qemu_pas_def.h: EL3's Secure SRAM
+    // above the 4 KiB shared RAM (Root), the Secure DRAM (Secure) and the GPTs at its top (Root).
     {"qemu", "QEMU virt with RME", 0x40100000, 0x418FF000, 0x1000, 0x800000, 0, 32, 40,
-     {{0x40000000, 0xC0000000}}, {}, {}},
+     {{0x40000000, 0xC0000000}},
+     {{0x0E001000, 0xFF000, Gpi::Root}, {0x0E100000, 0xDFE000, Gpi::SecureOnly}, {0x0EEFE000, 0x102000, Gpi::Root}},
+     {}},
     // QEMU sbsa-ref: normal-world DRAM starts right above the 1072 MiB Realm region (el3d's default
-    // size: 4 GiB; the real machine takes it from its NUMA nodes).
-    {"qemu-sbsa", "QEMU sbsa-ref with RME", 0x10000000000, 0x10042FFF000, 0x1000, 0x800000, 0x600000, 512, 44,
-     {{0x10043000000, 0x100000000}}, {},
+    // size: 4 GiB; the real machine takes it from its NUMA nodes). The GPT covers 4 TiB
+    // (PLAT_QEMU_GPCCR_PPS). qemu_sbsa_pas_def.h with the default build: BL32's Secure SRAM, then EL3's
+    // SRAM and the GPTs (Root) up to 1 GiB.
+    {"qemu-sbsa", "QEMU sbsa-ref with RME", 0x10000000000, 0x10042FFF000, 0x1000, 0x800000, 0x600000, 512, 42,
+     {{0x10043000000, 0x100000000}},
+     {{0x20008000, 0x17BA1000, Gpi::SecureOnly}, {0x37BA9000, 0x8457000, Gpi::Root}},
      // SBSA_PCIE_MMIO_{BASE,SIZE} and SBSA_PCIE_MMIO_HIGH_{BASE,SIZE}.
      {{0x80000000, 0x70000000}, {0x100000000, 0x280000000}}},
 }};
@@ -139,15 +145,47 @@ std::vector<GptRange> gpt_layout(const Geometry& g)
 	return out;
 }
 
-std::vector<GptRange> gpt_fixed_ranges(const Geometry& g)
+std::vector<GptRange> gpt_device_ranges(const Geometry& g)
 {
 	std::vector<GptRange> out;
 	const PlatformProfile* p = find_platform(g.platform);
 	if (p == nullptr)
 		return out;
 	const std::vector<GptRange> tracked = gpt_layout(g);  // ascending, non-overlapping
+	for (const MemRange& w : p->device_windows())
+		append_uncovered(w.base, w.end(), tracked, Gpi::NonSecure, out);
+	return out;
+}
+
+std::vector<GptRange> gpt_fixed_ranges(const Geometry& g)
+{
+	std::vector<GptRange> out;
+	const PlatformProfile* p = find_platform(g.platform);
+	if (p == nullptr)
+		return out;
+	std::vector<GptRange> mapped = gpt_layout(g);
+	const std::vector<GptRange> device = gpt_device_ranges(g);
+	mapped.insert(mapped.end(), device.begin(), device.end());
+	std::sort(mapped.begin(), mapped.end(), [](const GptRange& a, const GptRange& b) { return a.base < b.base; });
 	for (const GptRange& f : p->fixed_pas_ranges())
-		append_uncovered(f.base, f.end(), tracked, f.initial, out);
+		append_uncovered(f.base, f.end(), mapped, f.initial, out);
+	mapped.insert(mapped.end(), out.begin(), out.end());
+	std::sort(mapped.begin(), mapped.end(), [](const GptRange& a, const GptRange& b) { return a.base < b.base; });
+	// An L0 entry that covers any granule-mapped memory is a table: its granules outside every PAS
+	// region are GPI any (TF-A fills new L1 tables with it). The L0 regions of those, merged.
+	std::vector<GptRange> tables;
+	constexpr uint64_t kL0 = uint64_t{1} << kGptL0Bits;
+	for (const GptRange& r : mapped) {
+		const uint64_t base = r.base & ~(kL0 - 1);
+		const uint64_t end = (r.end() + kL0 - 1) & ~(kL0 - 1);  // below 2^pa_bits, so no wrap
+		if (!tables.empty() && base <= tables.back().end())
+			tables.back().size = std::max(tables.back().end(), end) - tables.back().base;
+		else
+			tables.push_back({base, end - base, Gpi::Any});
+	}
+	for (const GptRange& t : tables)
+		append_uncovered(t.base, t.end(), mapped, Gpi::Any, out);
+	std::sort(out.begin(), out.end(), [](const GptRange& a, const GptRange& b) { return a.base < b.base; });
 	return out;
 }
 

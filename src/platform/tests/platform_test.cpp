@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <ostream>
 
 using namespace el3d;
 
@@ -124,48 +125,119 @@ TEST(Platform, TfaPayloadDefaultIsUpstreamsWhereUpstreamDefinesOne)
 	}
 }
 
-TEST(Platform, FvpFixedPasRangesFillTheTzcRegionAroundTheCarveout)
+namespace {
+struct Piece {
+	uint64_t base, end;
+	Gpi gpi;
+	bool operator==(const Piece&) const = default;
+};
+std::ostream& operator<<(std::ostream& o, const Piece& p)
+{
+	return o << std::hex << "[0x" << p.base << ", 0x" << p.end << ") " << static_cast<unsigned>(p.gpi);
+}
+std::vector<Piece> pieces(const std::vector<GptRange>& r)
+{
+	std::vector<Piece> out;
+	for (const auto& x : r)
+		out.push_back({x.base, x.end(), x.initial});
+	return out;
+}
+// Everything the GPT maps granule by granule, ascending: tracked, device windows and fixed ranges.
+std::vector<GptRange> granule_mapped(const Geometry& g)
+{
+	std::vector<GptRange> all = gpt_layout(g);
+	for (const auto& v : {gpt_device_ranges(g), gpt_fixed_ranges(g)})
+		all.insert(all.end(), v.begin(), v.end());
+	std::sort(all.begin(), all.end(), [](const GptRange& a, const GptRange& b) { return a.base < b.base; });
+	return all;
+}
+constexpr Gpi NS = Gpi::NonSecure, REALM = Gpi::Realm, SEC = Gpi::SecureOnly, ROOT = Gpi::Root, ANY = Gpi::Any;
+}  // namespace
+
+// The PAS regions of TF-A's GPT (fvp_pas_def.h and fvp_bl2_setup.c's pas_regions[]), with the rest
+// of every table-mapped 1 GiB L0 entry GPI any.
+TEST(Platform, FvpGptMapsWhatTfaMaps)
 {
 	const Geometry g = make_geometry(*find_platform("fvp"), {});
-	const auto fixed = gpt_fixed_ranges(g);
-	ASSERT_EQ(fixed.size(), 2u);
-	EXPECT_EQ(fixed[0].base, 0xFC000000u);
-	EXPECT_EQ(fixed[0].end(), 0xFDC00000u);  // up to RMM_BASE
-	EXPECT_EQ(fixed[0].initial, Gpi::SecureOnly);
-	EXPECT_EQ(fixed[1].base, 0xFFC00000u);  // from the end of the shared page
-	EXPECT_EQ(fixed[1].end(), 0x100000000u);
-	EXPECT_EQ(fixed[1].initial, Gpi::Root);
-	// With the stored layout, [DRAM bank 0 base, 4 GiB) is granule-mapped without a gap or overlap.
-	std::vector<GptRange> all = gpt_layout(g);
-	all.insert(all.end(), fixed.begin(), fixed.end());
-	std::sort(all.begin(), all.end(), [](const GptRange& a, const GptRange& b) { return a.base < b.base; });
-	uint64_t at = 0x80000000;
-	for (const auto& r : all) {
-		if (r.base >= 0x100000000)
-			break;
-		EXPECT_EQ(r.base, at);
-		at = r.end();
-	}
-	EXPECT_EQ(at, 0x100000000u);
-	EXPECT_TRUE(gpt_fixed_ranges(make_geometry(*find_platform("qemu"), {})).empty());
-	EXPECT_TRUE(gpt_fixed_ranges(make_geometry(*find_platform("qemu-sbsa"), {})).empty());
+	EXPECT_EQ(pieces(granule_mapped(g)), (std::vector<Piece>{
+	                                         {0x40000000, 0x50000000, ANY},
+	                                         {0x50000000, 0x60000000, NS},  // PCI memory region 1
+	                                         {0x60000000, 0x80000000, ANY},
+	                                         {0x80000000, 0xFC000000, NS},  // DRAM
+	                                         {0xFC000000, 0xFDC00000, SEC},  // TZC DRAM up to RMM_BASE
+	                                         {0xFDC00000, 0xFFC00000, REALM},  // the carveout with its shared page
+	                                         {0xFFC00000, 0x100000000, ROOT},  // EL3's TZC DRAM and the L1 GPT
+	                                         {0x880000000, 0x900000000, NS},  // DRAM bank 1
+	                                         {0x4000000000, 0x40C0000000, NS},  // PCI memory region 2 (first 3 GiB)
+	                                     }));
+	EXPECT_EQ(pieces(gpt_device_ranges(g)),
+	          (std::vector<Piece>{{0x50000000, 0x60000000, NS}, {0x4000000000, 0x40C0000000, NS}}));
+}
+
+TEST(Platform, QemuGptMapsWhatTfaMaps)
+{
+	// qemu_pas_def.h: the first 1 GiB is table-mapped because of EL3's and the Secure world's memory.
+	EXPECT_EQ(pieces(granule_mapped(make_geometry(*find_platform("qemu"), {}))),
+	          (std::vector<Piece>{
+	              {0x0, 0x0E001000, ANY},  // flash, IO, and the 4 KiB shared RAM
+	              {0x0E001000, 0x0E100000, ROOT},  // Secure SRAM (EL3)
+	              {0x0E100000, 0x0EEFE000, SEC},  // Secure DRAM (EL2, EL1)
+	              {0x0EEFE000, 0x0F000000, ROOT},  // L0 and L1 GPTs
+	              {0x0F000000, 0x40000000, ANY},
+	              {0x40000000, 0x40100000, NS},  // DRAM (device tree)
+	              {0x40100000, 0x41900000, REALM},  // the RMM
+	              {0x41900000, 0x100000000, NS},
+	          }));
+	EXPECT_TRUE(gpt_device_ranges(make_geometry(*find_platform("qemu"), {})).empty());
+}
+
+TEST(Platform, QemuSbsaGptMapsWhatTfaMaps)
+{
+	const Geometry g = make_geometry(*find_platform("qemu-sbsa"), {});
+	EXPECT_EQ(g.pa_bits, 42u);  // PLAT_QEMU_GPCCR_PPS: 4 TiB
+	EXPECT_EQ(pieces(granule_mapped(g)), (std::vector<Piece>{
+	                                         {0x0, 0x20008000, ANY},
+	                                         {0x20008000, 0x37BA9000, SEC},  // BL32's Secure SRAM
+	                                         {0x37BA9000, 0x40000000, ROOT},  // EL3's SRAM and the GPTs
+	                                         {0x80000000, 0xF0000000, NS},  // SBSA_PCIE_MMIO
+	                                         {0xF0000000, 0x100000000, ANY},  // the ECAM
+	                                         {0x100000000, 0x380000000, NS},  // SBSA_PCIE_MMIO_HIGH (10 GiB of it)
+	                                         {0x10000000000, 0x10043000000, REALM},
+	                                         {0x10043000000, 0x10143000000, NS},  // el3d's 4 GiB of DRAM
+	                                         {0x10143000000, 0x10180000000, ANY},
+	                                     }));
 }
 
 TEST(Platform, FixedPasRangesGiveWayToAMovedCarveout)
 {
 	// A carveout moved into the TZC Secure region with --rmm-base splits it; the GPT tracks the
-	// carveout, the rest stays Secure.
+	// carveout, the rest stays Secure; where the carveout was is in no PAS region any more (any).
 	const Geometry g = make_geometry(*find_platform("fvp"), {.rmm_base = 0xFD000000, .rmm_size = 0x100000, .payload_size = 0x10000});
-	const auto fixed = gpt_fixed_ranges(g);
-	ASSERT_EQ(fixed.size(), 3u);
-	EXPECT_EQ(fixed[0].base, 0xFC000000u);
-	EXPECT_EQ(fixed[0].end(), 0xFD000000u);
-	EXPECT_EQ(fixed[1].base, 0xFD101000u);  // after the carveout's shared page
-	EXPECT_EQ(fixed[1].end(), 0xFDC00000u);
-	EXPECT_EQ(fixed[2].base, 0xFFC00000u);
-	for (const auto& f : fixed)
-		for (const auto& t : gpt_layout(g))
-			EXPECT_TRUE(f.end() <= t.base || t.end() <= f.base);
+	std::vector<Piece> tzc;
+	for (const auto& p : pieces(granule_mapped(g)))
+		if (p.base >= 0xFC000000 && p.end <= 0x100000000)
+			tzc.push_back(p);
+	EXPECT_EQ(tzc, (std::vector<Piece>{{0xFC000000, 0xFD000000, SEC},
+	                                   {0xFD000000, 0xFD101000, REALM},  // the carveout and its shared page
+	                                   {0xFD101000, 0xFDC00000, SEC},
+	                                   {0xFDC00000, 0xFFC00000, ANY},
+	                                   {0xFFC00000, 0x100000000, ROOT}}));
+}
+
+TEST(Platform, GranuleMappedRangesNeverOverlapAndFixedOnesAreNeverNonSecureOrRealm)
+{
+	for (const auto& p : platform_profiles()) {
+		const Geometry g = make_geometry(p, {});
+		const auto all = granule_mapped(g);
+		for (std::size_t i = 1; i < all.size(); ++i)
+			EXPECT_LE(all[i - 1].end(), all[i].base) << p.name;
+		for (const auto& f : gpt_fixed_ranges(g)) {
+			EXPECT_TRUE(f.initial != Gpi::NonSecure && f.initial != Gpi::Realm) << p.name;
+			EXPECT_LE(f.end(), uint64_t{1} << g.pa_bits) << p.name;
+		}
+		for (const auto& d : gpt_device_ranges(g))
+			EXPECT_EQ(d.initial, Gpi::NonSecure) << p.name;
+	}
 }
 
 TEST(Platform, FixedPasRangesAreNeverNonSecureOrRealm)

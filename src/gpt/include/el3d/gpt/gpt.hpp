@@ -1,15 +1,24 @@
 #pragma once
 // The emulated granule protection table: the physical address space (PAS) of every 4 KiB
-// granule of the tracked ranges (DRAM and the RMM carveout), kept as 4 bits per granule in the
-// carveout file so that delegations survive restarts, plus the platform's fixed-PAS ranges
-// (gpt_fixed_ranges(): on FVP the TZC Secure region and EL3's Root memory), mapped granule by
-// granule too but never stored, as nothing can change them. Everything else below 2^pa_bits is
-// treated as block-mapped, as a GPT L0 block descriptor would map it.
+// granule of
+//   - the tracked ranges (DRAM and the RMM carveout), kept as 4 bits per granule in the carveout
+//     file's GPT map so that delegations survive restarts;
+//   - the device windows (gpt_device_ranges(): the PCIe memory windows of fvp and qemu-sbsa),
+//     Non-secure to start with, whose Realm granules are kept in the carveout's state document
+//     (key kDeviceStateKey), committed before a transition returns, so that they survive restarts
+//     too without changing the size of the file's GPT map;
+//   - the platform's fixed-PAS ranges (gpt_fixed_ranges(): Secure and Root memory, and the GPI-any
+//     rest of every L0 entry that holds granule-mapped memory), never stored, as nothing can
+//     change them.
+// Everything else below 2^pa_bits is treated as block-mapped, as a GPT L0 block descriptor maps it.
+// Whoever else commits the carveout's state document must carry device_state() under
+// kDeviceStateKey (the monitor's state document does).
 #include "el3d/carveout/carveout.hpp"
 
 #include <array>
 #include <cstdint>
 #include <mutex>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,13 +35,15 @@ public:
 
 	explicit Gpt(Carveout& carveout);
 
-	// Realm-world transitions, with the checks in TF-A's order: granule alignment, inside the
-	// PA space (the last granule of the space is rejected, as TF-A does), granule-mapped (tracked
-	// or fixed, not block-mapped), then the current PAS (NS for delegate, Realm for undelegate;
-	// a fixed-PAS granule is Secure or Root, so always BadPas). Thread-safe; durable before
-	// returning Ok.
-	Result delegate(uint64_t pa);
-	Result undelegate(uint64_t pa);
+	// A Realm-world transition of one granule to `target`, with the checks of TF-A's
+	// gpt_transition_pas() in its order: granule alignment, inside the PA space (the last granule
+	// of the space is rejected, as TF-A does), granule-mapped (tracked or fixed, not block-mapped),
+	// then the policy: a Realm-world caller may turn NS into Realm and Realm into NS, nothing else
+	// (a fixed-PAS granule is Secure, Root or any, so always BadPas; so is a granule already in
+	// `target`). Thread-safe; durable before returning Ok.
+	Result set_gpi(uint64_t pa, Gpi target);
+	Result delegate(uint64_t pa) { return set_gpi(pa, Gpi::Realm); }
+	Result undelegate(uint64_t pa) { return set_gpi(pa, Gpi::NonSecure); }
 
 	// The PAS of a granule; nullopt if it is block-mapped.
 	std::optional<Gpi> lookup(uint64_t pa) const;
@@ -45,10 +56,17 @@ public:
 
 	// The fixed-PAS ranges (gpt_fixed_ranges() of the carveout's geometry).
 	const std::vector<GptRange>& fixed_ranges() const { return fixed_; }
+	// The device windows (gpt_device_ranges() of the carveout's geometry), with their initial PAS.
+	const std::vector<GptRange>& device_ranges() const { return device_; }
+	// The device windows' Realm granules as the state document keeps them: an array of
+	// [PA of the first granule, granule count] runs, ascending.
+	nlohmann::json device_state() const;
+	static constexpr const char* kDeviceStateKey = "gpt_device_realm";
 
 	// Granules per PAS over all granule-mapped ranges, tracked and fixed (indexed by the GPI value).
 	std::array<uint64_t, 16> counts() const;
-	// Re-read after the carveout was reset.
+	// Re-read the map and the device windows' state (after the carveout was reset). Runs of the
+	// state document outside today's device windows are dropped.
 	void reload();
 
 private:
@@ -58,15 +76,19 @@ private:
 	};
 	std::optional<Loc> locate(uint64_t pa) const;
 	const GptRange* fixed_at(uint64_t pa) const;
+	const GptRange* device_at(uint64_t pa) const;
+	nlohmann::json device_runs() const;  // caller holds mu_
+	Result set_device_gpi(uint64_t pa, Gpi to);  // caller holds mu_
 	// Throws std::invalid_argument; the first and last granule to change, nullopt for a no-op
 	// inside a fixed-PAS range. Caller holds mu_.
 	std::optional<std::pair<Loc, Loc>> checked_range(uint64_t base, uint64_t size, Gpi gpi) const;
 	Gpi get(const Loc& l) const;
 	std::error_code put(const Loc& l, Gpi g);
-	Result transition(uint64_t pa, Gpi from, Gpi to);
 
 	Carveout& carveout_;
 	const std::vector<GptRange> fixed_;
+	const std::vector<GptRange> device_;
+	std::set<uint64_t> device_realm_;  // PAs of the device windows' Realm granules
 	std::vector<uint64_t> offsets_;
 	mutable std::mutex mu_;
 	std::array<uint64_t, 16> counts_{};

@@ -43,7 +43,10 @@ struct GptRange {
 	uint64_t end() const { return base + size; }
 };
 
-inline constexpr unsigned kMaxFixedPasRanges = 2;
+inline constexpr unsigned kMaxFixedPasRanges = 4;
+// GPCCR_EL3.L0GPTSZ of every platform el3d emulates (TF-A's PLATFORM_L0GPTSZ): one L0 GPT entry
+// covers 1 GiB, as a block or as a table of granules.
+inline constexpr unsigned kGptL0Bits = 30;
 inline constexpr unsigned kMaxDeviceWindows = 2;
 
 struct PlatformProfile {
@@ -58,7 +61,8 @@ struct PlatformProfile {
 	unsigned pa_bits;          // protected physical address size (PPS) of the GPT, in bits
 	MemRange dram[kMaxDramBanks];  // DRAM banks, ascending; unused entries have size 0
 	// Memory outside DRAM and the carveout that the platform's GPT maps granule by granule in a
-	// PAS no Realm-world call can change (Secure or Root), ascending; unused entries have size 0.
+	// PAS no Realm-world call can change (Secure or Root: TF-A's PAS regions), ascending; unused
+	// entries have size 0.
 	GptRange fixed_pas[kMaxFixedPasRanges];
 	// The platform's non-coherent device (PCIe) memory windows, Non-secure: the Boot Manifest's
 	// plat_ncoh_region list and part of the Non-secure memory el3d backs (src/nsmem). Ascending;
@@ -146,9 +150,18 @@ std::string describe(const Geometry& g);
 // size is part of the file's header), so it must not change for an existing geometry.
 std::vector<GptRange> gpt_layout(const Geometry& g);
 
-// The platform's fixed-PAS ranges (PlatformProfile::fixed_pas) with whatever gpt_layout(g) tracks
-// cut out of them (a carveout moved with --rmm-base wins), ascending. They are derived from the
-// platform name, never stored: their PAS is Secure or Root, which no RMM-EL3 call can change.
+// The platform's device windows (PlatformProfile::device) with whatever gpt_layout(g) tracks cut
+// out of them, Non-secure, ascending: TF-A's GPT maps them granule by granule, so the Realm world
+// can delegate their granules. Derived from the platform name; the carveout file does not store
+// them in its GPT map (whose size must not change), the GPT keeps their Realm granules in the
+// state document instead.
+std::vector<GptRange> gpt_device_ranges(const Geometry& g);
+
+// Granule-mapped memory whose PAS no Realm-world call can change, ascending, derived from the
+// platform name and never stored: the platform's fixed-PAS ranges (PlatformProfile::fixed_pas:
+// Secure or Root) with what gpt_layout(g) and gpt_device_ranges(g) cover cut out of them (a
+// carveout moved with --rmm-base wins), and GPI any for the rest of every L0 entry (1 GiB) that
+// holds granule-mapped memory, as TF-A's GPT has it.
 std::vector<GptRange> gpt_fixed_ranges(const Geometry& g);
 
 // The GPT map keeps 4 bits per granule, range after range, each range's part starting 8-byte
