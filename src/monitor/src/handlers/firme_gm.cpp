@@ -79,7 +79,8 @@ void handle_firme_gm_gpi_set(Monitor::Impl& m, SmcContext& c)
 		return fail(EL3_FIRME_DENIED, "FIRME_DENIED", "not a valid target GPI");
 	switch (m.gpt.set_gpi(pa, static_cast<Gpi>(target))) {
 	case Gpt::Result::Ok:
-		spdlog::debug("cpu{} FIRME_GM_GPI_SET({}, GPI {}) -> FIRME_SUCCESS", c.cpu, hex(pa), hex(target));
+		// One line per transition, as for a failure: the GPT's history can be read from the log.
+		spdlog::info("cpu{} FIRME_GM_GPI_SET({}, count 1, GPI {}) -> FIRME_SUCCESS", c.cpu, hex(pa), hex(target));
 		return c.ret(EL3_FIRME_SUCCESS, 1);
 	case Gpt::Result::BadAddr:
 		return fail(EL3_FIRME_INVALID_PARAMETERS, "FIRME_INVALID_PARAMETERS",
