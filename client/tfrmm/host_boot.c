@@ -31,6 +31,7 @@
  */
 #include <arch_helpers.h>
 #include <glob_data.h>
+#include <granule.h>
 #include <host_harness.h>
 #include <host_rmi_wrappers.h>
 #include <host_utils.h>
@@ -107,8 +108,10 @@ static struct {
 	unsigned long served, stubbed;  /* SMCs sent to el3d, and to TF-RMM's in-tree stubs */
 } el3d;
 
-static void el3d_report(void)
+static void el3d_at_exit(void)
 {
+	/* main() stops TF-RMM's SPDM responder emulator at its end; an exit before (a failed boot) must too. */
+	host_util_stop_spdm_responder();
 	(void)fprintf(stderr, "el3d-tfrmm: %lu SMCs served by el3d, %lu by TF-RMM's in-tree stubs\n", el3d.served,
 		      el3d.stubbed);
 }
@@ -186,6 +189,7 @@ static void el3d_connect_and_enter(void)
 	el3_error err;
 	struct el3_info info;
 
+	(void)atexit(el3d_at_exit);
 	if (el3_connect(NULL, &el3d.client, &err) != EL3_OK) {
 		el3d_die("cannot reach el3d (set EL3D_ENDPOINT=unix:/path/to/el3d.sock, or EL3D_TFRMM=off to run "
 			 "TF-RMM's in-tree EL3 stubs)", err.message);
@@ -194,7 +198,6 @@ static void el3d_connect_and_enter(void)
 		el3d_die("TF-RMM dereferences physical addresses, but el3d's memory could not be mapped at VA == PA "
 			 "in this process (AddressSanitizer's shadow, or the range is taken)", NULL);
 	}
-	(void)atexit(el3d_report);
 	el3d_enter(0U, EL3_ENTRY_AUTO);
 	if (el3_cpu_entry_kind(el3d.cpu[0]) != EL3_ENTRY_COLD) {
 		el3d_die("CPU 0's entry is a warm boot: another RMM instance holds CPUs of this activation", NULL);
@@ -330,6 +333,7 @@ static void el3d_boot_complete(unsigned int cpu, uint64_t token)
 {
 	el3_error err;
 
+	el3d.served++;
 	if (el3_boot_complete(el3d.cpu[cpu], 0, token, NULL, &err) != EL3_OK) {
 		el3d_die("RMM_BOOT_COMPLETE did not reach el3d", err.message);
 	}
@@ -423,6 +427,38 @@ static void el3d_warm_boot(unsigned int cpu)
 	el3d_boot_complete(cpu, token);
 }
 
+/*
+ * The Non-secure side's part of a live activation. TF-RMM keeps the granule states of the previous
+ * instance, but the host program that delegated them is a new process that knows nothing of them
+ * (TF-RMM's host flow also leaves some delegated at its end, harmless in a process that exits). As
+ * a hypervisor reclaiming its memory would, undelegate (RMI_GRANULE_RANGE_UNDELEGATE) every granule of the
+ * host DRAM that TF-RMM holds DELEGATED and unused, before the host flow allocates from it again.
+ */
+static void el3d_reclaim_delegated(void)
+{
+	unsigned long done = 0UL, failed = 0UL;
+
+	for (uint64_t addr = el3d.dram_base; addr < el3d.dram_base + el3d.dram_size; addr += EL3D_PAGE) {
+		struct granule *g = find_granule((unsigned long)addr);
+		struct smc_result res;
+
+		if (g == NULL || granule_unlocked_state(g) != GRANULE_STATE_DELEGATED) {
+			continue;
+		}
+		host_rmi_granule_range_undelegate((void *)(uintptr_t)addr, (void *)(uintptr_t)(addr + EL3D_PAGE), &res);
+		if (res.x[0] == RMI_SUCCESS) {
+			done++;
+		} else {
+			failed++;
+		}
+	}
+	if (done != 0UL || failed != 0UL) {
+		(void)fprintf(stderr, "el3d-tfrmm: the previous host program left %lu granules delegated: undelegated %lu "
+			      "(RMI_GRANULE_RANGE_UNDELEGATE) before the host flow%s\n", done + failed, done,
+			      failed != 0UL ? ", the others refused" : "");
+	}
+}
+
 static uint64_t el3d_after_rmm_main(uint64_t token)
 {
 	unsigned int n = el3d_cpus_wanted();
@@ -435,6 +471,9 @@ static uint64_t el3d_after_rmm_main(uint64_t token)
 		(void)fprintf(stderr, "el3d-tfrmm: CPUs 1..%u booted warm; the host flow runs on CPU 0\n", n - 1U);
 		host_util_set_cpuid(0U);
 		el3_tfrmm_bind(el3d.cpu[0]);
+	}
+	if (el3d_token(0U) != 0U) {
+		el3d_reclaim_delegated();
 	}
 	return token;
 }
