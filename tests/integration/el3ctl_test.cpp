@@ -145,3 +145,30 @@ TEST_F(El3ctl, ManifestTellsTheManifestFromWhatTheRmmWroteOverIt)
 	EXPECT_EQ(j["page"], "reused");
 	EXPECT_EQ(j["valid"], true);
 }
+
+TEST(DaemonLog, EverySmcIsLoggedAtDebug)
+{
+	TempDir d;
+	Daemon el3d{d, {"--abi", "tfa"}};  // the harness starts el3d at --log-level debug
+	ASSERT_TRUE(el3d.start()) << el3d.log();
+	ASSERT_EQ(el3ctl(el3d.socket, {"boot"}).rc, 0);
+	const std::vector<std::vector<std::string>> smcs = {
+	    {"smc", "0xC40001B0", "0x80000000"},            // RMM_GTSI_DELEGATE
+	    {"smc", "0xC40001B0", "0x80000000"},            // again: E_RMM_BAD_PAS
+	    {"smc", "0xC4000400", "0"},                     // FIRME_BASE_VERSION
+	    {"smc", "0x80000001", "0xC0000003"},            // SMCCC_ARCH_FEATURES
+	    {"smc", "0xC40001B4", "0"},                     // RMM_EL3_FEATURES
+	    {"smc", "0xC40001BB", "0x1000", "0x0c00000000000000"},  // RMM_RESERVE_MEMORY
+	};
+	for (const auto& s : smcs)
+		ASSERT_EQ(el3ctl(el3d.socket, s).rc, 0);
+	const std::string log = el3d.log();
+	std::size_t lines = 0;
+	for (std::size_t p = log.find("debug cpu0 smc "); p != std::string::npos; p = log.find("debug cpu0 smc ", p + 1))
+		++lines;
+	EXPECT_EQ(lines, smcs.size()) << log;
+	EXPECT_NE(log.find("smc RMM_GTSI_DELEGATE x1=0x80000000 x2=0x0 x3=0x0 x4=0x0 -> x0=0xfffffffffffffffd (E_RMM_BAD_PAS)"),
+	          std::string::npos)
+	    << log;
+	EXPECT_NE(log.find("smc FIRME_BASE_VERSION x1=0x0"), std::string::npos) << log;
+}

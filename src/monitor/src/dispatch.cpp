@@ -116,6 +116,10 @@ bool Monitor::call(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out)
 	}
 	SmcContext ctx{cpu, f, x, out};
 	it->second.handler(m, ctx);
+	// Every SMC served, one line at debug (handlers log state changes at info on top of this).
+	if (spdlog::should_log(spdlog::level::debug))
+		spdlog::debug("cpu{} smc {} x1={} x2={} x3={} x4={} -> x0={} ({}) x1={} x2={}", cpu, it->second.name, hex(x[0]),
+		              hex(x[1]), hex(x[2]), hex(x[3]), hex(out[0]), result_name(f, out[0]), hex(out[1]), hex(out[2]));
 	return true;
 }
 
