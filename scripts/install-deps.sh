@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PACKAGES=(
-	g++ cmake ninja-build pkg-config git
+	g++ cmake ninja-build pkg-config git make xz-utils
 	libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
 	libasio-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev libssl-dev zlib1g-dev
 	libgtest-dev libgmock-dev libtoml11-dev

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstring>
 #include <optional>
 #include <ostream>
 #include <span>
@@ -35,6 +36,21 @@ std::string describe_reused_page(std::span<const uint8_t> page)
 	else if (page.size() > 2 && page[0] == 0xD9 && page[1] == 0x01 && page[2] == 0x8F)  // tag 399
 		what += ", starting with a CCA attestation token (CBOR tag 399)";
 	return what;
+}
+
+// Whether the page can be a Boot Manifest at all, valid or not (a deliberately broken one, a boot
+// configuration of one session): version 0.x, zero padding, the DRAM bank pointer 0 or inside the page.
+bool looks_like_manifest(std::span<const uint8_t> page, uint64_t shared_base)
+{
+	if (page.size() < 32 || std::all_of(page.begin(), page.end(), [](uint8_t b) { return b == 0; }))
+		return false;
+	uint32_t version = 0, padding = 0;
+	uint64_t banks = 0;
+	std::memcpy(&version, page.data(), 4);
+	std::memcpy(&padding, page.data() + 4, 4);
+	std::memcpy(&banks, page.data() + 24, 8);
+	return (version >> 16) == 0 && (version & 0xFFFF) < 0x100 && padding == 0 &&
+	       (banks == 0 || (banks >= shared_base && banks - shared_base < page.size()));
 }
 
 // The page el3d writes at a cold boot with its own boot configuration (empty if it cannot be rebuilt).
@@ -95,7 +111,7 @@ int cmd_manifest(Session& s, bool json)
 	// show the Boot Manifest el3d writes at a cold boot instead of decoding (say) a platform token as one.
 	std::string reused;
 	const std::vector<uint8_t> written = daemon_manifest(state);
-	if (!v.ok() && !written.empty() &&
+	if (!v.ok() && !written.empty() && !looks_like_manifest(bytes, state.shared_base()) &&
 	    (bytes.size() < written.size() || !std::equal(written.begin(), written.end(), bytes.begin()))) {
 		reused = describe_reused_page(bytes);
 		bytes = written;
