@@ -206,10 +206,11 @@ static void el3d_connect_and_enter(void)
 	el3d_pick_dram();
 	if (el3_get_info(el3d.client, &info, &err) == EL3_OK) {
 		(void)fprintf(stderr, "el3d-tfrmm: cold boot of CPU 0 through el3d (%s, %s, interface 0x%x, %llu CPUs), "
-			      "activation %llu, token 0x%llx; host DRAM at 0x%llx\n", info.platform, info.abi,
+			      "activation %llu, token 0x%llx; host DRAM at 0x%llx; TF-RMM %s\n", info.platform, info.abi,
 			      info.interface_version, (unsigned long long)el3d.ncpus,
 			      (unsigned long long)el3_cpu_activation(el3d.cpu[0]),
-			      (unsigned long long)el3d_token(0U), (unsigned long long)el3d.dram_base);
+			      (unsigned long long)el3d_token(0U), (unsigned long long)el3d.dram_base,
+			      EL3D_TFRMM_PCPU_REGIONS ? "main (per-CPU regions from EL3)" : "v0.9.0 (rmm_main(token))");
 	}
 }
 
