@@ -37,3 +37,12 @@ echo "== building TF-RMM ($(nproc) jobs; about 8 minutes on 2 cores from scratch
 start=$(date +%s)
 cmake --build "$work/b" -j "$(nproc)" > "$work/build.log" 2>&1 || { tail -60 "$work/build.log"; exit 1; }
 echo "== built in $(( $(date +%s) - start )) s: $(ls "$work"/b/Release/rmm_core.elf)"
+# The same line plus TF-RMM's own -DLOG_LEVEL=40 (INFO), so that a test can read what TF-RMM says of a
+# live activation ("Reusing global data already allocated by previous RMM", its reservations).
+echo "== configuring and building TF-RMM again with -DLOG_LEVEL=40 (INFO messages)"
+start=$(date +%s)
+cmake -S "$src" -B "$work/b-info" -DRMM_CONFIG=host_defcfg -DHOST_VARIANT=host_build -DLOG_LEVEL=40 \
+	-DCMAKE_PROJECT_INCLUDE="$prefix/lib/cmake/el3d/el3d-tfrmm.cmake" > "$work/configure-info.log" 2>&1 ||
+	{ cat "$work/configure-info.log"; exit 1; }
+cmake --build "$work/b-info" -j "$(nproc)" > "$work/build-info.log" 2>&1 || { tail -60 "$work/build-info.log"; exit 1; }
+echo "== built in $(( $(date +%s) - start )) s: $(ls "$work"/b-info/Release/rmm_core.elf)"

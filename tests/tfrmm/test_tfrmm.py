@@ -82,7 +82,7 @@ class TfRmm(unittest.TestCase):
         return json.loads(r.stdout)
 
     # ---- TF-RMM's program, from its output directory (its EL0 apps beside it)
-    def rmm(self, env_extra=None, timeout=300):
+    def rmm(self, env_extra=None, timeout=300, tfrmm_dir=None):
         """Run rmm_core.elf to its end. Its output goes to files: TF-RMM's SPDM responder emulator, a
         child it starts, may outlive an RMM that exits early and would hold a pipe open; the process
         group (the RMM and its children) is killed afterwards so that nothing is left running."""
@@ -90,8 +90,8 @@ class TfRmm(unittest.TestCase):
         env.update(env_extra or {})
         out_path, err_path = os.path.join(self.tmp, "rmm.out"), os.path.join(self.tmp, "rmm.err")
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
-            p = subprocess.Popen(["./rmm_core.elf"], cwd=ARGS.tfrmm_dir, env=env, stdin=subprocess.DEVNULL,
-                                 stdout=out, stderr=err, start_new_session=True)
+            p = subprocess.Popen(["./rmm_core.elf"], cwd=tfrmm_dir or ARGS.tfrmm_dir, env=env,
+                                 stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True)
             try:
                 rc = p.wait(timeout=timeout)
             finally:
@@ -180,6 +180,20 @@ class TfRmm(unittest.TestCase):
         self.start_daemon()
         self.rmm_ok()
         self.check_second_activation(self.status())
+
+    def test_second_run_reports_reuse(self):
+        # The same TF-RMM built with -DLOG_LEVEL=40 says what it does: the first run reserves its memory
+        # from el3d, the second reuses the first one's global data and reserves nothing.
+        self.start_daemon()
+        first = self.rmm(tfrmm_dir=ARGS.tfrmm_info_dir)
+        self.assertEqual(first.returncode, 0, first.stdout[-3000:] + first.stderr[-3000:])
+        self.assertIn("Reserve mem: ", first.stdout)
+        self.assertNotIn("Reusing global data", first.stdout)
+        second = self.rmm(tfrmm_dir=ARGS.tfrmm_info_dir)
+        self.assertEqual(second.returncode, 0, second.stdout[-3000:] + second.stderr[-3000:])
+        self.assertIn("Reusing global data already allocated by previous RMM", second.stdout)
+        self.assertNotIn("Reserve mem: ", second.stdout)
+        self.assertIn("activation 2, token 0x", second.stderr)
 
     def test_second_run_after_kill_9_of_el3d(self):
         self.start_daemon()
@@ -288,6 +302,7 @@ def main():
     ap.add_argument("--el3d", required=True)
     ap.add_argument("--el3ctl", required=True)
     ap.add_argument("--tfrmm-dir", required=True, help="TF-RMM's output directory (rmm_core.elf, EL0 apps)")
+    ap.add_argument("--tfrmm-info-dir", required=True, help="the same TF-RMM built with -DLOG_LEVEL=40")
     ARGS, rest = ap.parse_known_args()
     if not os.path.exists(os.path.join(ARGS.tfrmm_dir, "rmm_core.elf")):
         sys.exit("no rmm_core.elf in %s: run build_tfrmm.sh first" % ARGS.tfrmm_dir)
