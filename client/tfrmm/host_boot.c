@@ -55,42 +55,31 @@
 #define EL3D_TFRMM_MAX_CPUS MAX_CPUS
 #endif
 
-/* The functions the link wraps: TF-RMM's own definitions. */
-void __real_host_util_setup_sysreg_and_boot_manifest(void);
-unsigned char *__real_host_util_get_el3_rmm_shared_buffer(void);
-void __real_plat_setup(uint64_t x0, uint64_t x1, uint64_t x2, uint64_t x3, uint64_t x4);
-unsigned long __real_host_util_get_granule_base(void);
-void *__real_host_util_slot_map(unsigned int slot, unsigned long addr);
-void __real_host_monitor_call(unsigned long id, struct smc_args *args, struct smc_result *res);
-void __real_host_rmi_rmm_config_set(unsigned long config_ptr, struct smc_result *res);
-void __real_host_rmm_activate(struct smc_result *res);
+/*
+ * Each function the link wraps: TF-RMM's own definition (__real_) and el3d's (__wrap_), declared
+ * together (TF-RMM builds with -Wmissing-prototypes).
+ */
+#define EL3D_WRAPPED(ret, name, params) \
+	ret __real_##name params;       \
+	ret __wrap_##name params
+
+EL3D_WRAPPED(void, host_util_setup_sysreg_and_boot_manifest, (void));
+EL3D_WRAPPED(unsigned char *, host_util_get_el3_rmm_shared_buffer, (void));
+EL3D_WRAPPED(void, plat_setup, (uint64_t x0, uint64_t x1, uint64_t x2, uint64_t x3, uint64_t x4));
+EL3D_WRAPPED(unsigned long, host_util_get_granule_base, (void));
+EL3D_WRAPPED(void *, host_util_slot_map, (unsigned int slot, unsigned long addr));
+EL3D_WRAPPED(void, host_monitor_call, (unsigned long id, struct smc_args *args, struct smc_result *res));
+EL3D_WRAPPED(void, host_rmi_rmm_config_set, (unsigned long config_ptr, struct smc_result *res));
+EL3D_WRAPPED(void, host_rmm_activate, (struct smc_result *res));
 #if EL3D_TFRMM_PCPU_REGIONS
-void __real_pcpu_fake_host_setup(unsigned long cpu_index, uint64_t token);
+EL3D_WRAPPED(void, pcpu_fake_host_setup, (unsigned long cpu_index, uint64_t token));
 #endif
 #if EL3D_TFRMM_MAIN_TOKEN
-uint64_t __real_rmm_main(uint64_t token);
+EL3D_WRAPPED(uint64_t, rmm_main, (uint64_t token));
 uint64_t rmm_warmboot_main(uint64_t token);
 #else
-uint64_t __real_rmm_main(void);
+EL3D_WRAPPED(uint64_t, rmm_main, (void));
 uint64_t rmm_warmboot_main(void);
-#endif
-
-/* Prototypes of the wrappers (TF-RMM builds with -Wmissing-prototypes). */
-void __wrap_host_util_setup_sysreg_and_boot_manifest(void);
-unsigned char *__wrap_host_util_get_el3_rmm_shared_buffer(void);
-void __wrap_plat_setup(uint64_t x0, uint64_t x1, uint64_t x2, uint64_t x3, uint64_t x4);
-unsigned long __wrap_host_util_get_granule_base(void);
-void *__wrap_host_util_slot_map(unsigned int slot, unsigned long addr);
-void __wrap_host_monitor_call(unsigned long id, struct smc_args *args, struct smc_result *res);
-void __wrap_host_rmi_rmm_config_set(unsigned long config_ptr, struct smc_result *res);
-void __wrap_host_rmm_activate(struct smc_result *res);
-#if EL3D_TFRMM_PCPU_REGIONS
-void __wrap_pcpu_fake_host_setup(unsigned long cpu_index, uint64_t token);
-#endif
-#if EL3D_TFRMM_MAIN_TOKEN
-uint64_t __wrap_rmm_main(uint64_t token);
-#else
-uint64_t __wrap_rmm_main(void);
 #endif
 
 #define EL3D_PAGE 4096UL
