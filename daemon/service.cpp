@@ -101,11 +101,16 @@ Status MonitorService::GetState(grpc::ServerContext*, const v1::GetStateRequest*
 Status MonitorService::enter(uint32_t cpu, v1::EntryKind k, const std::string& config, const std::string& format,
                              v1::BootResponse* resp)
 {
-	EntryKind kind = EntryKind::Auto;
-	if (k == v1::ENTRY_KIND_COLD)
-		kind = EntryKind::Cold;
-	else if (k == v1::ENTRY_KIND_WARM)
-		kind = EntryKind::Warm;
+	// Open enums: a client may send any number. Only the three defined kinds are entries.
+	EntryKind kind;
+	switch (k) {
+	case v1::ENTRY_KIND_AUTO: kind = EntryKind::Auto; break;
+	case v1::ENTRY_KIND_COLD: kind = EntryKind::Cold; break;
+	case v1::ENTRY_KIND_WARM: kind = EntryKind::Warm; break;
+	default:
+		return {StatusCode::INVALID_ARGUMENT, "kind " + std::to_string(static_cast<int>(k)) +
+		                                          " is not an EntryKind (0 AUTO, 1 COLD, 2 WARM)"};
+	}
 	try {
 		std::optional<manifest::BootConfig> cfg;
 		if (!config.empty()) {

@@ -130,6 +130,32 @@ class PythonClient(unittest.TestCase):
             unary(self.ch, "ReadMemory", pb.ReadMemoryRequest(address=0, length=1), pb.ReadMemoryResponse)
         self.assertEqual(e.exception.code(), grpc.StatusCode.OUT_OF_RANGE)
 
+    def test_unknown_entry_kind_is_refused_and_changes_nothing(self):
+        # Protobuf enums are open: a client can send a number no EntryKind has. It is not an entry.
+        from el3d.v1 import monitor_pb2 as pb
+        before = unary(self.ch, "GetState", pb.GetStateRequest(), pb.State)
+        req = pb.BootRequest(cpu=0)
+        req.kind = 7
+        with self.assertRaises(grpc.RpcError) as e:
+            unary(self.ch, "Boot", req, pb.BootResponse)
+        self.assertEqual(e.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("not an EntryKind", e.exception.details())
+        # The same in a session's first message: refused, and the CPU is not claimed.
+        call = self.ch.stream_stream("/el3d.v1.Monitor/Session",
+                                     request_serializer=lambda m: m.SerializeToString(),
+                                     response_deserializer=pb.SessionResponse.FromString)
+        enter = pb.SessionRequest(enter=pb.EnterRequest(cpu=0))
+        enter.enter.kind = 7
+        with self.assertRaises(grpc.RpcError) as e:
+            list(call(iter([enter]), timeout=10))
+        self.assertEqual(e.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        after = unary(self.ch, "GetState", pb.GetStateRequest(), pb.State)
+        self.assertEqual(after.activation, before.activation)
+        self.assertEqual([c.entries for c in after.cpus], [c.entries for c in before.cpus])
+        self.assertEqual([c.session for c in after.cpus], [c.session for c in before.cpus])
+        ok = unary(self.ch, "Boot", pb.BootRequest(cpu=0, kind=pb.ENTRY_KIND_COLD), pb.BootResponse)
+        self.assertEqual(ok.kind, pb.ENTRY_KIND_COLD)
+
 
 class ProtoDocs(unittest.TestCase):
     """The API is documented where a generic client looks: every field, enum value and method."""
