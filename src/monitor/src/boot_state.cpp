@@ -1,5 +1,7 @@
 #include "monitor_impl.hpp"
 
+#include <stdexcept>
+
 namespace el3d {
 
 namespace {
@@ -85,12 +87,18 @@ nlohmann::json BootState::to_json() const
 void BootState::load(const nlohmann::json& j)
 {
 	clear();
+	// What save() wrote: an object, "cpus" an array of objects, "failure" an object (type errors of the
+	// fields themselves come from json's value()).
 	if (!j.is_object())
-		return;
+		throw std::invalid_argument("not an object");
 	activation_ = j.value("activation", uint64_t{1});
 	started_ = j.value("started", false);
-	if (auto it = j.find("cpus"); it != j.end() && it->is_array()) {
+	if (auto it = j.find("cpus"); it != j.end()) {
+		if (!it->is_array())
+			throw std::invalid_argument("'cpus' is not an array");
 		for (const auto& c : *it) {
+			if (!c.is_object())
+				throw std::invalid_argument("a 'cpus' entry is not an object");
 			const auto n = c.value("cpu", uint32_t{0});
 			if (n >= cpus_.size())
 				continue;
@@ -103,8 +111,11 @@ void BootState::load(const nlohmann::json& j)
 			entered_[n] = c.value("entered", false);
 		}
 	}
-	if (auto it = j.find("failure"); it != j.end() && it->is_object())
+	if (auto it = j.find("failure"); it != j.end() && !it->is_null()) {
+		if (!it->is_object())
+			throw std::invalid_argument("'failure' is not an object");
 		failure_ = BootFailure{it->value("cpu", uint32_t{0}), it->value("code", int64_t{0})};
+	}
 }
 
 void BootState::clear()

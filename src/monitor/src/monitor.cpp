@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <stdexcept>
 
 namespace el3d {
 
@@ -27,8 +28,14 @@ constexpr AbiName kAbis[] = {
 
 attest::EcKey load_or_make_key(const nlohmann::json& keys, const char* name, bool& created)
 {
-	if (auto it = keys.find(name); it != keys.end() && it->is_binary())
+	if (!keys.is_object())
+		throw std::invalid_argument("not an object");
+	if (auto it = keys.find(name); it != keys.end()) {
+		// What key_json() wrote: the 48-byte P-384 private scalar.
+		if (!it->is_binary() || it->get_binary().size() != attest::kP384ScalarSize)
+			throw std::invalid_argument(std::string("'") + name + "' is not a 48-byte P-384 private scalar");
 		return attest::EcKey::from_private_scalar(it->get_binary());
+	}
 	created = true;
 	return attest::EcKey::generate();
 }
@@ -100,25 +107,39 @@ Monitor::Impl::Impl(std::unique_ptr<Carveout> c, MonitorOptions o)
       platform_key(attest::EcKey::generate())
 {
 	const auto& doc = carveout->state();
-	if (auto it = doc.find("boot"); it != doc.end())
-		boot.load(*it);
-	// Attestation keys: made once per carveout file and kept, like a device's provisioned keys.
+	// The state document passed its checksum, but its contents are checked as they are read: a
+	// field of the wrong type or size refuses the file (untouched: nothing is written before this),
+	// naming the field, as corrupt metadata.
+	const char* field = "boot";
 	bool keys_made = false;
-	const nlohmann::json keys = doc.value("keys", nlohmann::json::object());
-	realm_key = load_or_make_key(keys, "realm", keys_made);
-	platform_key = load_or_make_key(keys, "platform", keys_made);
-	if (auto it = doc.find("plat_token"); it != doc.end() && it->is_object()) {
-		plat_token.active = it->value("active", false);
-		plat_token.offset = it->value("offset", uint64_t{0});
-		if (it->contains("token") && (*it)["token"].is_binary())
-			plat_token.token = (*it)["token"].get_binary();
-		if (plat_token.offset > plat_token.token.size())
-			plat_token = {};
+	try {
+		if (auto it = doc.find("boot"); it != doc.end())
+			boot.load(*it);
+		field = "keys";
+		// Attestation keys: made once per carveout file and kept, like a device's provisioned keys.
+		const nlohmann::json keys = doc.value("keys", nlohmann::json::object());
+		realm_key = load_or_make_key(keys, "realm", keys_made);
+		platform_key = load_or_make_key(keys, "platform", keys_made);
+		field = "plat_token";
+		if (auto it = doc.find("plat_token"); it != doc.end() && it->is_object()) {
+			plat_token.active = it->value("active", false);
+			plat_token.offset = it->value("offset", uint64_t{0});
+			if (it->contains("token") && (*it)["token"].is_binary())
+				plat_token.token = (*it)["token"].get_binary();
+			if (plat_token.offset > plat_token.token.size())
+				plat_token = {};
+		}
+		field = "mec_refreshes";
+		mec_refreshes = doc.value("mec_refreshes", uint64_t{0});
+		signer = std::make_unique<TokenSigner>(realm_key, options.sign_queue_depth, options.sign_delay);
+		field = "signer";
+		if (auto it = doc.find("signer"); it != doc.end())
+			signer->load(*it);
+	} catch (const std::exception& e) {
+		throw CarveoutError(CarveoutRefusal::Corrupt,
+		                    "carveout file " + carveout->path() + ": corrupt metadata (state document, field '" + field +
+		                        "': " + e.what() + "); refusing to touch it (--reset recreates it, erasing it)");
 	}
-	mec_refreshes = doc.value("mec_refreshes", uint64_t{0});
-	signer = std::make_unique<TokenSigner>(realm_key, options.sign_queue_depth, options.sign_delay);
-	if (auto it = doc.find("signer"); it != doc.end())
-		signer->load(*it);
 	for (const auto& e : profile_commands(options))
 		commands.emplace(e.fid, Command{e.name, e.handler});
 	// [[gpt]] pre-marks are part of the platform's initial GPT: checked at every start, applied
