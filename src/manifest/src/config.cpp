@@ -369,8 +369,85 @@ BootConfig default_boot_config(std::string_view platform)
 	return cfg;
 }
 
+namespace {
+
+// Bounds checked before any parser sees a configuration: it may come from a client over the socket.
+constexpr std::size_t kMaxConfigBytes = 1u << 20;  // 1 MiB: a real one is a few KiB
+constexpr unsigned kMaxConfigNesting = 32;         // the deepest list of a manifest is 5 levels
+
+// The text is valid UTF-8 (no overlong forms, surrogates or code points past U+10FFFF): toml11 reads
+// past the end of a string on some invalid bytes.
+bool valid_utf8(std::string_view t, std::size_t& at)
+{
+	for (std::size_t i = 0; i < t.size();) {
+		const auto c = static_cast<unsigned char>(t[i]);
+		std::size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+		if (n == 0 || i + n > t.size() || (n == 2 && c < 0xC2) || (n == 4 && c > 0xF4)) {
+			at = i;
+			return false;
+		}
+		for (std::size_t k = 1; k < n; ++k)
+			if ((static_cast<unsigned char>(t[i + k]) & 0xC0) != 0x80) {
+				at = i;
+				return false;
+			}
+		const auto c1 = n > 1 ? static_cast<unsigned char>(t[i + 1]) : 0;
+		if ((n == 3 && c == 0xE0 && c1 < 0xA0) || (n == 3 && c == 0xED && c1 >= 0xA0) ||
+		    (n == 4 && c == 0xF0 && c1 < 0x90) || (n == 4 && c == 0xF4 && c1 >= 0x90)) {
+			at = i;
+			return false;
+		}
+		i += n;
+	}
+	return true;
+}
+
+// The deepest nesting of [ and { outside strings and comments (TOML and JSON alike): both parsers
+// recurse per level, so thousands of them would exhaust the stack.
+unsigned nesting(std::string_view t)
+{
+	unsigned depth = 0, deepest = 0;
+	char quote = 0;
+	bool comment = false;
+	for (std::size_t i = 0; i < t.size(); ++i) {
+		const char c = t[i];
+		if (comment) {
+			comment = c != '\n';
+		} else if (quote != 0) {
+			if (c == '\\' && quote == '"')
+				++i;
+			else if (c == quote)
+				quote = 0;
+		} else if (c == '"' || c == '\'') {
+			quote = c;
+		} else if (c == '#') {
+			comment = true;
+		} else if (c == '[' || c == '{') {
+			deepest = std::max(deepest, ++depth);
+		} else if ((c == ']' || c == '}') && depth > 0) {
+			--depth;
+		}
+	}
+	return deepest;
+}
+
+void check_bounds(std::string_view text)
+{
+	if (text.size() > kMaxConfigBytes)
+		throw ConfigError("the boot configuration is " + std::to_string(text.size()) + " bytes; at most " +
+		                  std::to_string(kMaxConfigBytes) + " are accepted");
+	if (std::size_t at = 0; !valid_utf8(text, at))
+		throw ConfigError("the boot configuration is not valid UTF-8 (byte " + std::to_string(at) + ")");
+	if (const unsigned d = nesting(text); d > kMaxConfigNesting)
+		throw ConfigError("the boot configuration nests " + std::to_string(d) + " levels of [ or {; at most " +
+		                  std::to_string(kMaxConfigNesting) + " are accepted");
+}
+
+}  // namespace
+
 BootConfig parse_boot_config(std::string_view text, Format fmt, std::string_view platform)
 {
+	check_bounds(text);
 	json root;
 	if (fmt == Format::Json) {
 		try {

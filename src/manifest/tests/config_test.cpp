@@ -304,3 +304,35 @@ TEST(manifest_config, TheConfigBuildsTheManifestItDescribes)
 	EXPECT_TRUE(v.has("console-checksum"));
 	EXPECT_EQ(v.problems.size(), 2u) << v.describe();
 }
+
+// A configuration may come from a client over the socket: inputs that crashed toml11 (a stack overflow
+// from deep nesting, a heap over-read on invalid UTF-8) are refused with a clear error before parsing.
+TEST(manifest_config, HostileInputIsRefusedBeforeParsing)
+{
+	const std::string deep(6000, '[');
+	for (Format f : {Format::Toml, Format::Json}) {
+		try {
+			parse_boot_config("a = " + deep, f, "fvp");
+			ADD_FAILURE() << "deep nesting accepted";
+		} catch (const ConfigError& e) {
+			EXPECT_NE(std::string(e.what()).find("nests"), std::string::npos) << e.what();
+		}
+	}
+	try {
+		parse_boot_config("a = '\xff'\n", Format::Toml, "fvp");
+		ADD_FAILURE() << "invalid UTF-8 accepted";
+	} catch (const ConfigError& e) {
+		EXPECT_NE(std::string(e.what()).find("not valid UTF-8 (byte 5)"), std::string::npos) << e.what();
+	}
+	EXPECT_THROW(parse_boot_config(std::string((1u << 20) + 1, ' '), Format::Json, "fvp"), ConfigError);
+	// Brackets inside strings and comments do not count, and real configurations still parse.
+	EXPECT_NO_THROW(parse_boot_config("# [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\nfaults = [\"dram-checksum\"] # ]]]]\n",
+	                                  Format::Toml, "fvp"));
+	try {  // an unknown key, but not too deep: its string's braces are not nesting
+		parse_boot_config(R"({"faults": ["dram-checksum"], "x": "{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{"})", Format::Json,
+		                  "fvp");
+		ADD_FAILURE() << "unknown key accepted";
+	} catch (const ConfigError& e) {
+		EXPECT_NE(std::string(e.what()).find("x: unknown key"), std::string::npos) << e.what();
+	}
+}
