@@ -7,7 +7,7 @@ PACKAGES=(
 	g++ cmake ninja-build pkg-config git make xz-utils
 	libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
 	libasio-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev libssl-dev zlib1g-dev
-	libgtest-dev libgmock-dev libtoml11-dev
+	libgtest-dev libgmock-dev libtomlplusplus-dev
 	python3 python3-grpcio python3-protobuf python3-cbor2 python3-cryptography libcbor-dev
 )
 

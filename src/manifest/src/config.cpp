@@ -7,7 +7,11 @@
 #include "el3d/util/numbers.hpp"
 
 #include <nlohmann/json.hpp>
-#include <toml.hpp>
+// toml++ compiled into this file (header-only mode): no library to ship. It limits nesting itself and
+// refuses invalid UTF-8; toml11 crashed on some hostile inputs (a dotted key into an array).
+#define TOML_HEADER_ONLY 1
+#define TOML_EXCEPTIONS 1
+#include <toml++/toml.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -324,29 +328,32 @@ BootConfig from_tree(const json& root, std::string_view platform)
 	return cfg;
 }
 
-json from_toml(const toml::value& v, const std::string& key)
+json from_toml(const toml::node& v, const std::string& key)
 {
-	switch (v.type()) {
-	case toml::value_t::boolean: return v.as_boolean();
-	case toml::value_t::integer: return static_cast<int64_t>(v.as_integer());
-	case toml::value_t::floating: return v.as_floating();
-	case toml::value_t::string: return v.as_string().str;
-	case toml::value_t::array: {
-		json a = json::array();
-		std::size_t i = 0;
-		for (const auto& e : v.as_array())
-			a.push_back(from_toml(e, index(key, i++)));
-		return a;
-	}
-	case toml::value_t::table: {
+	if (const auto* t = v.as_table()) {
 		json o = json::object();
-		for (const auto& [k, e] : v.as_table())
-			o[k] = from_toml(e, join(key, k));
+		for (const auto& [k, e] : *t) {
+			const std::string name(k.str());
+			o[name] = from_toml(e, join(key, name));
+		}
 		return o;
 	}
-	case toml::value_t::empty: return nullptr;
-	default: fail(key, "dates and times are not accepted here");
+	if (const auto* a = v.as_array()) {
+		json arr = json::array();
+		std::size_t i = 0;
+		for (const auto& e : *a)
+			arr.push_back(from_toml(e, index(key, i++)));
+		return arr;
 	}
+	if (const auto* x = v.as_string())
+		return x->get();
+	if (const auto* x = v.as_integer())
+		return static_cast<int64_t>(x->get());
+	if (const auto* x = v.as_floating_point())
+		return x->get();
+	if (const auto* x = v.as_boolean())
+		return x->get();
+	fail(key, "dates and times are not accepted here");
 }
 
 std::string lower(std::string s)
@@ -456,12 +463,13 @@ BootConfig parse_boot_config(std::string_view text, Format fmt, std::string_view
 			throw ConfigError(std::string("invalid JSON: ") + e.what());
 		}
 	} else {
-		toml::value doc;
+		toml::table doc;
 		try {
-			std::istringstream in{std::string(text)};
-			doc = toml::parse(in, "config.toml");
-		} catch (const std::exception& e) {
-			throw ConfigError(std::string("invalid TOML: ") + e.what());
+			doc = toml::parse(text, std::string_view("config.toml"));
+		} catch (const toml::parse_error& e) {
+			throw ConfigError("invalid TOML: " + std::string(e.description()) + " (line " +
+			                  std::to_string(e.source().begin.line) + ", column " +
+			                  std::to_string(e.source().begin.column) + ")");
 		}
 		root = from_toml(doc, "");
 	}

@@ -306,7 +306,8 @@ TEST(manifest_config, TheConfigBuildsTheManifestItDescribes)
 }
 
 // A configuration may come from a client over the socket: inputs that crashed toml11 (a stack overflow
-// from deep nesting, a heap over-read on invalid UTF-8) are refused with a clear error before parsing.
+// from deep nesting, a heap over-read on invalid UTF-8, a dotted key into an array) are refused with a
+// clear error.
 TEST(manifest_config, HostileInputIsRefusedBeforeParsing)
 {
 	const std::string deep(6000, '[');
@@ -325,6 +326,14 @@ TEST(manifest_config, HostileInputIsRefusedBeforeParsing)
 		EXPECT_NE(std::string(e.what()).find("not valid UTF-8 (byte 5)"), std::string::npos) << e.what();
 	}
 	EXPECT_THROW(parse_boot_config(std::string((1u << 20) + 1, ' '), Format::Json, "fvp"), ConfigError);
+	// A dotted key into an existing array (toml11 called back() on the empty array: SIGSEGV).
+	try {
+		parse_boot_config("a = []\na.b = 1\n", Format::Toml, "fvp");
+		ADD_FAILURE() << "a dotted key into an array accepted";
+	} catch (const ConfigError& e) {
+		EXPECT_NE(std::string(e.what()).find("invalid TOML"), std::string::npos) << e.what();
+		EXPECT_NE(std::string(e.what()).find("line 2"), std::string::npos) << e.what();
+	}
 	// Brackets inside strings and comments do not count, and real configurations still parse.
 	EXPECT_NO_THROW(parse_boot_config("# [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\nfaults = [\"dram-checksum\"] # ]]]]\n",
 	                                  Format::Toml, "fvp"));
