@@ -1,6 +1,7 @@
 // el3client's C interface against the real daemon and in process.
 #include "el3d/el3_client.h"
 #include "el3d/el3_tfrmm.h"
+#include "endpoint_fixture.hpp"
 #include "process.hpp"
 
 #include <sys/mman.h>
@@ -43,28 +44,7 @@ extern "C" void monitor_call_with_arg_res(unsigned long fid, struct smc_args* ar
 namespace {
 
 // Every test runs against the daemon and in process, with the same expectations.
-class Client : public ::testing::TestWithParam<bool> {
-protected:
-	void SetUp() override
-	{
-		if (inproc()) {
-			endpoint = "inproc:" + dir.file("c.img");
-		} else {
-			daemon = std::make_unique<Daemon>(dir);
-			ASSERT_TRUE(daemon->start()) << daemon->log();
-			endpoint = "unix:" + daemon->socket;
-		}
-		el3_error err;
-		ASSERT_EQ(el3_connect(endpoint.c_str(), &c, &err), EL3_OK) << err.message;
-	}
-	void TearDown() override { el3_disconnect(c); }
-	bool inproc() const { return GetParam(); }
-
-	TempDir dir;
-	std::unique_ptr<Daemon> daemon;
-	std::string endpoint;
-	el3_client* c = nullptr;
-};
+class Client : public el3d::test::EndpointTest {};
 
 TEST_P(Client, EnterCpusAndUsePhysicalAddressesDirectly)
 {

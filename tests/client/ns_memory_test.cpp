@@ -1,6 +1,7 @@
 // el3client's Non-secure memory: the windows of el3d's NS memory file at PA == VA, shared between
 // processes and with the in-process core, aliases, and the handshake check.
 #include "el3d/el3_client.h"
+#include "endpoint_fixture.hpp"
 #include "process.hpp"
 
 #include <signal.h>
@@ -57,28 +58,7 @@ int child_reads_and_writes(const std::string& endpoint, uint64_t pa, uint64_t ex
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-class NsMemory : public ::testing::TestWithParam<bool> {
-protected:
-	void SetUp() override
-	{
-		if (inproc()) {
-			endpoint = "inproc:" + dir.file("c.img");
-		} else {
-			daemon = std::make_unique<Daemon>(dir);
-			ASSERT_TRUE(daemon->start()) << daemon->log();
-			endpoint = "unix:" + daemon->socket;
-		}
-		el3_error err;
-		ASSERT_EQ(el3_connect(endpoint.c_str(), &c, &err), EL3_OK) << err.message;
-	}
-	void TearDown() override { el3_disconnect(c); }
-	bool inproc() const { return GetParam(); }
-
-	TempDir dir;
-	std::unique_ptr<Daemon> daemon;
-	std::string endpoint;
-	el3_client* c = nullptr;
-};
+class NsMemory : public el3d::test::EndpointTest {};
 
 TEST_P(NsMemory, WindowsAreMappedAtTheirPhysicalAddresses)
 {
