@@ -2,6 +2,8 @@
 
 #include "el3d/util/numbers.hpp"
 
+#include <algorithm>
+#include <cstring>
 #include <stdexcept>
 
 namespace el3d {
@@ -55,11 +57,30 @@ void Gpt::reload()
 	const auto& ranges = carveout_.gpt_ranges();
 	offsets_.clear();
 	counts_.fill(0);
+	// Every granule starts as its range's initial PAS; only the map's non-zero words (granules that
+	// changed since the platform started) are looked at granule by granule, so that a reload costs a
+	// scan of the map at memory speed plus what was used.
+	const uint8_t* map = carveout_.gpt_map();
 	for (std::size_t i = 0; i < ranges.size(); ++i) {
-		offsets_.push_back(gpt_map_offset(ranges, i));
+		const uint64_t off = gpt_map_offset(ranges, i);
+		offsets_.push_back(off);
 		const uint64_t n = ranges[i].size / kGranule;
-		for (uint64_t g = 0; g < n; ++g)
-			++counts_[static_cast<unsigned>(get(Loc{i, g}))];
+		const auto initial = static_cast<uint8_t>(ranges[i].initial);
+		counts_[initial] += n;
+		const uint64_t bytes = (n + 1) / 2;
+		for (uint64_t w = 0; w < bytes; w += 8) {
+			uint64_t word = 0;
+			std::memcpy(&word, map + off + w, std::min<uint64_t>(8, bytes - w));
+			if (word == 0)
+				continue;
+			for (uint64_t g = 2 * w; g < std::min(n, 2 * w + 16); ++g) {
+				const auto nib = static_cast<uint8_t>((word >> (4 * (g - 2 * w))) & 0xf);
+				if (nib == 0)
+					continue;
+				--counts_[initial];
+				++counts_[initial ^ nib];
+			}
+		}
 	}
 	for (const auto& f : fixed_)
 		counts_[static_cast<unsigned>(f.initial)] += f.size / kGranule;

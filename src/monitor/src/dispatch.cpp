@@ -92,6 +92,7 @@ bool Monitor::call(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out)
 	f &= ~kSveHint;
 
 	std::lock_guard lock(m.mu);
+	m.finish_reset();
 	CpuStatus& st = m.boot.cpu(cpu);
 	if (st.state == CpuBootState::Off) {
 		// Implicit entry: the CPU is running RMM code. Durable like every other boot-state change

@@ -20,6 +20,7 @@ Entry Monitor::enter(uint32_t cpu, EntryKind kind, const manifest::BootConfig* c
 		throw EntryRefused("cpu " + std::to_string(cpu) + " is not a CPU of this platform (" +
 		                   std::to_string(g.core_count) + " cores)");
 	std::lock_guard lock(m.mu);
+	m.finish_reset();
 	if (const auto& f = m.boot.failure())
 		throw EntryRefused("the Realm world is disabled: cpu " + std::to_string(f->cpu) + " reported " +
 		                   boot_result_name(f->code) + "; `el3ctl reset` first");

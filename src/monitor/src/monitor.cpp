@@ -46,12 +46,23 @@ nlohmann::json key_json(const attest::EcKey& k)
 	return nlohmann::json::binary(std::vector<uint8_t>(s.begin(), s.end()));
 }
 
-// The [[gpt]] ranges of a boot configuration as recorded in the state document.
-nlohmann::json premarks_json(const std::vector<manifest::PasRange>& ranges)
+// The recorded [[gpt]] ranges back from the state document, each checked as a configuration's are.
+std::vector<manifest::PasRange> premarks_from_json(const nlohmann::json& j, const Gpt& gpt)
 {
-	nlohmann::json out = nlohmann::json::array();
-	for (const auto& r : ranges)
-		out.push_back({{"base", r.base}, {"size", r.size}, {"pas", r.pas}});
+	if (!j.is_array())
+		throw std::invalid_argument("not an array");
+	std::vector<manifest::PasRange> out;
+	for (const auto& r : j) {
+		if (!r.is_object() || !r.contains("base") || !r.contains("size") || !r.contains("pas") ||
+		    !r["base"].is_number_unsigned() || !r["size"].is_number_unsigned() || !r["pas"].is_string())
+			throw std::invalid_argument("a range is not {base, size, pas}");
+		manifest::PasRange p{r["base"].get<uint64_t>(), r["size"].get<uint64_t>(), r["pas"].get<std::string>()};
+		const auto g = gpi_from_name(p.pas);
+		if (!g)
+			throw std::invalid_argument("unknown PAS '" + p.pas + "'");
+		gpt.check_range(p.base, p.size, *g);
+		out.push_back(std::move(p));
+	}
 	return out;
 }
 
@@ -85,6 +96,14 @@ std::optional<Abi> abi_from_name(std::string_view name)
 	return std::nullopt;
 }
 
+nlohmann::json premarks_json(const std::vector<manifest::PasRange>& ranges)
+{
+	nlohmann::json out = nlohmann::json::array();
+	for (const auto& r : ranges)
+		out.push_back({{"base", r.base}, {"size", r.size}, {"pas", r.pas}});
+	return out;
+}
+
 PayloadDefault payload_default(Abi a) { return a == Abi::Seed ? PayloadDefault::Seed : PayloadDefault::Tfa; }
 
 uint32_t interface_version(Abi a)
@@ -107,6 +126,7 @@ Monitor::Impl::Impl(std::unique_ptr<Carveout> c, MonitorOptions o)
       platform_key(attest::EcKey::generate())
 {
 	const auto& doc = carveout->state();
+	std::vector<manifest::PasRange> recorded_premarks;
 	// The state document passed its checksum, but its contents are checked as they are read: a
 	// field of the wrong type or size refuses the file (untouched: nothing is written before this),
 	// naming the field, as corrupt metadata.
@@ -135,6 +155,9 @@ Monitor::Impl::Impl(std::unique_ptr<Carveout> c, MonitorOptions o)
 		field = "signer";
 		if (auto it = doc.find("signer"); it != doc.end())
 			signer->load(*it);
+		field = "gpt_premarks";
+		if (auto it = doc.find("gpt_premarks"); it != doc.end())
+			recorded_premarks = premarks_from_json(*it, gpt);
 	} catch (const std::exception& e) {
 		throw CarveoutError(CarveoutRefusal::Corrupt,
 		                    "carveout file " + carveout->path() + ": corrupt metadata (state document, field '" + field +
@@ -157,6 +180,11 @@ Monitor::Impl::Impl(std::unique_ptr<Carveout> c, MonitorOptions o)
 	}
 	const nlohmann::json wanted = premarks_json(boot_config.gpt);
 	bool record = false;
+	if (carveout->reset_pending()) {
+		// The pre-marks the reset recorded, not today's configuration: the reset is finished as it began.
+		complete_interrupted_reset(recorded_premarks);
+		record = true;
+	}
 	if (carveout->created()) {
 		apply_premarks();
 		gpt_premarks = wanted;
@@ -182,9 +210,11 @@ Monitor::Impl::Impl(std::unique_ptr<Carveout> c, MonitorOptions o)
 		commit();
 }
 
-void Monitor::Impl::apply_premarks()
+void Monitor::Impl::apply_premarks() { apply_premarks(boot_config.gpt); }
+
+void Monitor::Impl::apply_premarks(const std::vector<manifest::PasRange>& ranges)
 {
-	for (const auto& r : boot_config.gpt) {
+	for (const auto& r : ranges) {
 		gpt.set_range(r.base, r.size, *gpi_from_name(r.pas));
 		spdlog::info("GPT: [{}, {}) pre-marked {} by the boot configuration", hex(r.base), hex(r.base + r.size), r.pas);
 	}
@@ -281,23 +311,6 @@ MonitorStatus Monitor::status() const
 	return s;
 }
 
-void Monitor::reset()
-{
-	Impl& m = *impl_;
-	std::lock_guard lock(m.mu);
-	m.boot.clear();
-	m.signer->clear();
-	m.plat_token = {};
-	m.mec_refreshes = 0;
-	m.gpt_premarks = premarks_json(m.boot_config.gpt);
-	nlohmann::json fresh = m.state_document();
-	fresh.erase(Gpt::kDeviceStateKey);  // every device-window granule back to Non-secure
-	m.carveout->reset(fresh);
-	m.allocator.reload();
-	m.gpt.reload();
-	m.apply_premarks();
-}
-
 bool Monitor::read_memory(uint64_t pa, uint64_t len, std::vector<uint8_t>& out) const
 {
 	// Under the monitor lock, like an SMC: never interleaved with a reset or a handler's copy.
@@ -321,6 +334,7 @@ bool Monitor::write_memory(uint64_t pa, const uint8_t* data, uint64_t len)
 	if (len == 0)
 		return true;
 	std::lock_guard lock(m.mu);
+	m.finish_reset();
 	std::memcpy(c.ptr(pa), data, len);
 	return !c.sync(pa, len);
 }

@@ -109,6 +109,11 @@ struct Monitor::Impl {
 		}
 	}
 	void apply_premarks();  // the boot configuration's [[gpt]] ranges, into the GPT
+	void apply_premarks(const std::vector<manifest::PasRange>& ranges);
+	// A reset whose last commit failed is finished before anything else changes state.
+	void finish_reset();
+	// On open: a reset that passed its commit point but did not finish (Carveout::reset_pending()).
+	void complete_interrupted_reset(const std::vector<manifest::PasRange>& premarks);
 	nlohmann::json state_document() const;
 
 	// Shared-buffer check of the attestation and token-sign commands: the buffer must start in
@@ -140,6 +145,9 @@ struct Monitor::Impl {
 	};
 	std::unordered_map<uint32_t, Command> commands;
 };
+
+// The [[gpt]] ranges of a boot configuration as the state document records them.
+nlohmann::json premarks_json(const std::vector<manifest::PasRange>& ranges);
 
 // Command handlers, one per file under handlers/.
 void handle_allocate_memory(Monitor::Impl& m, SmcContext& c);

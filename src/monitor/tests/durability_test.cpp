@@ -77,7 +77,7 @@ manifest::BootConfig premarks(std::vector<manifest::PasRange> ranges)
 
 }  // namespace
 
-class Durability : public MonitorTest {
+class DurabilityTest : public MonitorTest {
 protected:
 	int64_t delegate(uint64_t pa) { return x0(smc(EL3_FID_RMM_GTSI_DELEGATE, {pa})); }
 	int64_t undelegate(uint64_t pa) { return x0(smc(EL3_FID_RMM_GTSI_UNDELEGATE, {pa})); }
@@ -89,7 +89,7 @@ protected:
 	}
 };
 
-TEST_F(Durability, MecRefreshCountSurvivesARestart)
+TEST_F(DurabilityTest, MecRefreshCountSurvivesARestart)
 {
 	EXPECT_EQ(x0(smc(EL3_FID_RMM_MECID_KEY_UPDATE, {5})), EL3_E_RMM_OK);
 	EXPECT_EQ(x0(smc(EL3_FID_RMM_MECID_KEY_UPDATE, {6})), EL3_E_RMM_OK);
@@ -97,7 +97,7 @@ TEST_F(Durability, MecRefreshCountSurvivesARestart)
 	EXPECT_EQ(monitor->status().mec_refreshes, 2u);
 }
 
-TEST_F(Durability, MecRefreshThatCannotBeRecordedFailsAndCountsNothing)
+TEST_F(DurabilityTest, MecRefreshThatCannotBeRecordedFailsAndCountsNothing)
 {
 	smc(EL3_FID_RMM_EL3_FEATURES, {0});  // CPU 0 is booting (committed) before the file refuses writes
 	SmcResult out{};
@@ -110,7 +110,7 @@ TEST_F(Durability, MecRefreshThatCannotBeRecordedFailsAndCountsNothing)
 	EXPECT_EQ(monitor->status().mec_refreshes, 0u);
 }
 
-TEST_F(Durability, FirstSmcOfACpuMarksItBootingDurably)
+TEST_F(DurabilityTest, FirstSmcOfACpuMarksItBootingDurably)
 {
 	smc(EL3_FID_RMM_EL3_FEATURES, {0}, 2);  // no boot entry: the CPU is running RMM code anyway
 	open();
@@ -120,7 +120,7 @@ TEST_F(Durability, FirstSmcOfACpuMarksItBootingDurably)
 	EXPECT_EQ(s.cpus[0].state, CpuBootState::Booting);
 }
 
-TEST_F(Durability, FirstSmcThatCannotBeRecordedIsNotMadeAndLeavesTheCpuOff)
+TEST_F(DurabilityTest, FirstSmcThatCannotBeRecordedIsNotMadeAndLeavesTheCpuOff)
 {
 	SmcResult out{};
 	{
@@ -132,7 +132,7 @@ TEST_F(Durability, FirstSmcThatCannotBeRecordedIsNotMadeAndLeavesTheCpuOff)
 	EXPECT_EQ(monitor->status().cpus.at(0).state, CpuBootState::Booting);
 }
 
-TEST_F(Durability, DetachNeverThrowsAndKeepsTheSessionEnded)
+TEST_F(DurabilityTest, DetachNeverThrowsAndKeepsTheSessionEnded)
 {
 	monitor->attach(0);
 	const auto first = monitor->enter(0, EntryKind::Cold);
@@ -155,7 +155,7 @@ TEST_F(Durability, DetachNeverThrowsAndKeepsTheSessionEnded)
 	EXPECT_EQ(monitor->status().activation, next.activation);
 }
 
-TEST_F(Durability, PreMarksAreAppliedWhenTheFileIsCreatedNotAtEveryStart)
+TEST_F(DurabilityTest, PreMarksAreAppliedWhenTheFileIsCreatedNotAtEveryStart)
 {
 	const auto cfg = premarks({{D + 0x100000, 0x2000, "realm"}, {D + 0x200000, 0x1000, "secure"}});
 	open(with_config(cfg), {}, /*reset=*/true);
@@ -171,7 +171,7 @@ TEST_F(Durability, PreMarksAreAppliedWhenTheFileIsCreatedNotAtEveryStart)
 	EXPECT_EQ(undelegate(D + 0x100000), EL3_E_RMM_OK);
 }
 
-TEST_F(Durability, ChangedPreMarksWaitForAReset)
+TEST_F(DurabilityTest, ChangedPreMarksWaitForAReset)
 {
 	open(with_config(premarks({{D + 0x100000, 0x1000, "secure"}})), {}, true);
 	{
@@ -189,7 +189,7 @@ TEST_F(Durability, ChangedPreMarksWaitForAReset)
 	EXPECT_EQ(delegate(D + 0x300000), EL3_E_RMM_BAD_PAS);
 }
 
-TEST_F(Durability, PreMarksAreStillCheckedOnAnExistingFile)
+TEST_F(DurabilityTest, PreMarksAreStillCheckedOnAnExistingFile)
 {
 	EXPECT_THROW(open(with_config(premarks({{0x10000000, 0x1000, "secure"}}))), manifest::ConfigError);  // block-mapped
 	EXPECT_THROW(open(with_config(premarks({{0xFC000000, 0x1000, "ns"}}))), manifest::ConfigError);  // fixed Secure
@@ -197,7 +197,7 @@ TEST_F(Durability, PreMarksAreStillCheckedOnAnExistingFile)
 	EXPECT_EQ(delegate(0xFC000000), EL3_E_RMM_BAD_PAS);
 }
 
-TEST_F(Durability, ReservedAllocateBitsAreIgnoredWithOneWarningPerCall)
+TEST_F(DurabilityTest, ReservedAllocateBitsAreIgnoredWithOneWarningPerCall)
 {
 	LogCapture log;
 	const auto r = smc(EL3_FID_RMM_ALLOCATE_MEMORY, {0x1000, (uint64_t{12} << 56) | EL3_ALLOC_X2(12, 1)});
@@ -209,7 +209,7 @@ TEST_F(Durability, ReservedAllocateBitsAreIgnoredWithOneWarningPerCall)
 	EXPECT_EQ(log.count("ignored, as the seed does"), 2u);
 }
 
-TEST_F(Durability, MemoryAccessIsSerialisedWithTheMonitor)
+TEST_F(DurabilityTest, MemoryAccessIsSerialisedWithTheMonitor)
 {
 	// A writer fills one page alternately with two patterns, a reader checks that it only ever
 	// sees a whole page of one byte, and resets zero it meanwhile: under the monitor lock no

@@ -38,6 +38,13 @@ private:
 	CarveoutRefusal why_;
 };
 
+// How far a change is made durable before the call that made it returns.
+enum class Durability {
+	Power,    // flushed to stable storage (msync / fsync): survives a power cut
+	Process,  // in the file's page cache only (no flush): survives the death of any process, not a power
+	          // cut; what fuzzing and fast tests use
+};
+
 struct CarveoutOpenRequest {
 	std::string path;
 	// The platform to use. When the file exists and these are unset, the file's own geometry is
@@ -47,6 +54,7 @@ struct CarveoutOpenRequest {
 	GeometryOverrides overrides;
 	bool reset = false;          // recreate the file even if it exists, is foreign or is corrupt
 	uint64_t log_capacity = 0;   // allocation-log records for a new file; 0 = default (65536)
+	Durability durability = Durability::Power;
 };
 
 // One allocation as recorded in the log.
@@ -74,6 +82,7 @@ public:
 	const Geometry& geometry() const { return geom_; }
 	const std::string& path() const { return path_; }
 	bool created() const { return created_; }           // this open created the file
+	Durability durability() const { return durability_; }
 	uint64_t image_offset() const { return image_offset_; }  // file offset of rmm_base
 	const std::array<uint8_t, 16>& uuid() const { return uuid_; }
 	std::string uuid_string() const;
@@ -112,9 +121,29 @@ public:
 	uint64_t epoch() const { return epoch_; }
 	uint64_t state_generation() const { return generation_; }
 
-	// Empty the allocation log, install the new state document, zero the whole image and reset
-	// the GPT map, in that order; the first step is one atomic commit.
+	// --- Reset -----------------------------------------------------------------------------
+	// A reset is one atomic step as seen after any crash. reset() empties the allocation log and
+	// installs `fresh_state` with the next epoch, marked unfinished (kResetPendingKey), in one
+	// commit; then it zeroes the image and the GPT map. The caller puts the rest of its fresh
+	// state in place (GPT pre-marks) and finishes with commit_state() of a document without the
+	// mark. A file opened with the mark still set (el3d died in between) is one whose reset did
+	// not finish: its opener calls clear_image_and_gpt() again, redoes its own part and commits.
+	static constexpr const char* kResetPendingKey = "reset_pending";
 	void reset(const nlohmann::json& fresh_state);
+	bool reset_pending() const { return reset_pending_; }
+	// Zero the image and the GPT map: the part of a reset after its commit point (idempotent).
+	// Costs what was used: holes are punched, and only non-zero words of the map are written.
+	void clear_image_and_gpt();
+
+	// For tests: called with the name of each step of a reset as it is reached ("reset:committed",
+	// "reset:image-cleared", "reset:gpt-cleared", and the caller's own); a test that wants to see
+	// what a crash there leaves ends the process from it.
+	void set_crash_hook_for_testing(void (*hook)(const char* step)) { crash_hook_ = hook; }
+	void crash_point(const char* step) const
+	{
+		if (crash_hook_ != nullptr)
+			crash_hook_(step);
+	}
 
 	// For tests: the next `count` flushes of the metadata (allocation log, state block) fail with
 	// EIO, as they would on a failing disk.
@@ -133,8 +162,12 @@ private:
 	                    const void* voided, std::size_t voided_n, const std::string& what,
 	                    const std::string& if_void_fails);
 
+	// msync(MS_SYNC) unless the durability is Process; -1 with errno on failure.
+	int flush(void* addr, uint64_t len) const;
+
 	std::string path_;
 	int fd_ = -1;
+	Durability durability_ = Durability::Power;
 	bool created_ = false;
 	Geometry geom_;
 	std::array<uint8_t, 16> uuid_{};
@@ -153,6 +186,8 @@ private:
 	uint64_t epoch_ = 0, generation_ = 0;
 	unsigned current_copy_ = 0;
 	unsigned failing_syncs_ = 0;
+	bool reset_pending_ = false;
+	void (*crash_hook_)(const char*) = nullptr;
 };
 
 }  // namespace el3d
