@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -102,6 +103,12 @@ struct Rig {
 // (adopting the outcome found), append one line per discrepancy to `failures`.
 void check(Rig& rig, v1::Monitor::Stub& stub, int round, Stats& st, std::vector<std::string>& failures);
 
+// A client thread per CPU of the rig, making operations as fast as it can, and a SIGKILL at a random
+// instant or inside an operation of a random kind; returns once the threads have stopped. What was in
+// flight is left in rig.pending for the next check.
+void run_round(Rig& rig, int round, uint64_t seed, std::mt19937_64& rng, Stats& total, std::vector<std::string>& failures);
+
 std::string hex(uint64_t v);
+std::string bytes_hex(const char* p, std::size_t n);  // up to 16 bytes, then "..."
 
 }  // namespace el3d::test::storm
