@@ -243,8 +243,8 @@ struct Checker {
 					where += " " + hex(pa) + " " + pas_name(*pas);
 			}
 		fail("State counts " + std::to_string(realm) + " Realm granules, the model " + std::to_string(want) +
-		     "; untracked granules near those the clients use that are not in their initial PAS:" +
-		     (where.empty() ? std::string(" none") : where));
+		     (where.empty() ? std::string(" (no untracked granule near the clients' ones differs)")
+		                   : "; untracked granules near the clients' ones not in their initial PAS:" + where));
 	}
 
 	void cpus()
