@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -496,4 +497,73 @@ TEST(Carveout, StaleTemporaryFilesOfKilledCreatorsAreRemoved)
 	test::write_file(d.file("c.img.new.Kept00"), "stale");
 	EXPECT_EQ(refusal_of(req(path)), CarveoutRefusal::Locked);
 	EXPECT_TRUE(exists("c.img.new.Kept00"));
+}
+
+// Durability::Process flushes nothing, yet every change is in the file's page cache when the call
+// returns: a process that dies right after (here _exit, which runs no destructor and no msync, as
+// kill -9) leaves all of it to the next opener.
+TEST(Carveout, ProcessDurabilityLosesNothingWhenTheProcessDies)
+{
+	TempDir d;
+	const std::string path = d.file("c.img");
+	uint64_t pa = 0;
+	{
+		auto c = Carveout::open(req(path));
+		pa = c->geometry().rmm_limit - 0x1000;
+	}
+	const pid_t pid = ::fork();
+	if (pid == 0) {
+		CarveoutOpenRequest r = req(path);
+		r.durability = Durability::Process;
+		auto c = Carveout::open(r);
+		if (c->durability() != Durability::Process || c->zero(pa, 0x1000))
+			::_exit(2);
+		std::memset(c->ptr(pa), 0xab, 0x1000);
+		c->append(AllocRecord{pa, 0x1000, 1, 0, 1, 0, 0, 12});
+		c->commit_state({{"k", 42}});
+		c->gpt_map()[0] = 0x03;
+		::_exit(0);
+	}
+	int status = 0;
+	::waitpid(pid, &status, 0);
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	auto c = Carveout::open(req(path));
+	ASSERT_EQ(c->log().size(), 1u);
+	EXPECT_EQ(c->log()[0].addr, pa);
+	EXPECT_EQ(c->state().value("k", 0), 42);
+	EXPECT_EQ(c->gpt_map()[0], 0x03);
+	EXPECT_EQ(c->ptr(pa)[0], 0xab);
+	EXPECT_EQ(c->ptr(pa)[0xfff], 0xab);
+}
+
+// A reset's commit carries the mark until the caller's last commit: a file reopened in between says
+// so, with the new epoch, an empty log and a cleared image and GPT map.
+TEST(Carveout, AResetIsMarkedUnfinishedUntilTheNextCommit)
+{
+	TempDir d;
+	const std::string path = d.file("c.img");
+	uint64_t pa = 0;
+	{
+		auto c = Carveout::open(req(path));
+		pa = c->geometry().rmm_limit - 0x1000;
+		ASSERT_FALSE(c->zero(pa, 0x1000));
+		std::memset(c->ptr(pa), 0xcd, 0x1000);
+		ASSERT_TRUE(c->append(AllocRecord{pa, 0x1000, 1, 0, 1, 0, 0, 12}));
+		c->gpt_map()[5] = 0x30;
+		c->reset({{"fresh", true}});
+		EXPECT_TRUE(c->reset_pending());
+		EXPECT_EQ(c->epoch(), 2u);
+	}
+	{
+		auto c = Carveout::open(req(path));
+		EXPECT_TRUE(c->reset_pending());
+		EXPECT_TRUE(c->log().empty());
+		EXPECT_EQ(c->gpt_map()[5], 0);
+		EXPECT_EQ(c->ptr(pa)[0], 0);
+		c->commit_state({{"fresh", true}});
+		EXPECT_FALSE(c->reset_pending());
+	}
+	auto c = Carveout::open(req(path));
+	EXPECT_FALSE(c->reset_pending());
+	EXPECT_EQ(c->epoch(), 2u);
 }

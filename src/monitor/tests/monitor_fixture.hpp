@@ -19,6 +19,7 @@ protected:
 		r.overrides = g;
 		r.reset = reset;
 		r.platform = platform;
+		r.durability = durability;
 		monitor = std::make_unique<Monitor>(Carveout::open(r), o);
 	}
 	SmcResult smc(uint64_t fid, SmcArgs x = {}, uint32_t cpu = 0)
@@ -36,6 +37,9 @@ protected:
 
 	TempDir dir;
 	std::unique_ptr<Monitor> monitor;
+	// What a reopen sees after a process ends is in the page cache either way; the flushes to disk
+	// are tested in src/carveout (and by the daemon's tests), so the monitor's tests skip them.
+	Durability durability = Durability::Process;
 };
 
 }  // namespace el3d::test
