@@ -5,6 +5,7 @@
 #include "el3d/manifest/boot_config.hpp"
 
 #include "el3d/util/numbers.hpp"
+#include "toml_scan.hpp"
 
 #include <nlohmann/json.hpp>
 // toml++ compiled into this file (header-only mode): no library to ship. It limits nesting itself and
@@ -20,6 +21,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -468,6 +470,12 @@ BootConfig parse_boot_config(std::string_view text, Format fmt, std::string_view
 			throw ConfigError(std::string("invalid JSON: ") + e.what());
 		}
 	} else {
+		if (const TomlHazard h = toml_hazard(text); h.line != 0) {
+			char cp[16];
+			std::snprintf(cp, sizeof cp, "U+%04X", static_cast<unsigned>(h.code_point));
+			throw ConfigError(std::string("the TOML parser cannot read the character ") + cp + " (line " +
+			                  std::to_string(h.line) + "); in a string, write it as an escape (\\u...)");
+		}
 		toml::table doc;
 		try {
 			doc = toml::parse(text, std::string_view("config.toml"));

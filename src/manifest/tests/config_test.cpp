@@ -353,3 +353,37 @@ TEST(manifest_config, HostileInputIsRefusedBeforeParsing)
 		EXPECT_NE(std::string(e.what()).find("x: unknown key"), std::string::npos) << e.what();
 	}
 }
+
+// toml++ 3.3 asks whether a non-ASCII character where it expects whitespace is Unicode whitespace, and for
+// U+00A1..U+0499, U+2C5E..U+3057 (but U+3000) and U+FB26..U+FEFE that test is undefined behaviour
+// (__builtin_unreachable; found by fuzz_boot_config). A TOML file with one of them is refused before toml++ reads
+// it, wherever it is: an invalid value before a string makes toml++ read the string's characters that way too.
+TEST(manifest_config, TomlCharactersTomlppCannotReadAreRefusedBeforeParsing)
+{
+	const std::pair<const char*, const char*> cases[] = {
+	    {"\xC5\x80", "U+0140 (line 1)"},                  // alone
+	    {"faults = []\n\xC3\xA9\n", "U+00E9 (line 2)"},  // after a value
+	    {"g=-='''`\xEF\xBB\xBB", "U+FEFB (line 1)"},      // in a string after an invalid value
+	    {"# \xE3\x80\x81\n", "U+3001 (line 1)"},          // in a comment
+	    {"a = \"\xD2\x99\"\n", "U+0499 (line 1)"}};       // in a string
+	for (const auto& [text, what] : cases) {
+		try {
+			parse_boot_config(text, Format::Toml, "fvp");
+			ADD_FAILURE() << "accepted: " << text;
+		} catch (const ConfigError& e) {
+			EXPECT_NE(std::string(e.what()).find(std::string("cannot read the character ") + what), std::string::npos)
+			    << e.what();
+		}
+	}
+	// Other non-ASCII characters go to toml++ (refused outside strings and comments by its grammar), and the same
+	// characters in JSON go to the JSON parser.
+	EXPECT_NO_THROW(parse_boot_config("# \xE3\x80\x80 \xC2\xA0 \xD2\x9A \xEF\xBB\xBF\nfaults = [] # \xF0\x9F\x98\x80\n",
+	                                  Format::Toml, "fvp"));
+	EXPECT_THROW(parse_boot_config("faults = []\xD2\x9A\n", Format::Toml, "fvp"), ConfigError);
+	try {
+		parse_boot_config("{\"x\": \"\xC5\x80\"}", Format::Json, "fvp");
+		ADD_FAILURE() << "unknown key accepted";
+	} catch (const ConfigError& e) {
+		EXPECT_NE(std::string(e.what()).find("x: unknown key"), std::string::npos) << e.what();
+	}
+}
