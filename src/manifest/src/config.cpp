@@ -579,7 +579,9 @@ std::string to_json(const BootConfig& c)
 	root["gpt"] = ojson::array();
 	for (const auto& r : c.gpt)
 		root["gpt"].push_back({{"base", hex(r.base)}, {"size", hex(r.size)}, {"pas", r.pas}});
-	return root.dump(2) + "\n";
+	// A console name decoded from a shared page (el3ctl manifest --json) is any 7 bytes, not always UTF-8: such
+	// bytes become U+FFFD rather than an exception (which ended el3ctl; found by fuzz_manifest).
+	return root.dump(2, ' ', false, ojson::error_handler_t::replace) + "\n";
 }
 
 BootRegisters cold_boot_registers(const BootConfig& c, uint64_t interface_version, uint64_t core_count,

@@ -387,3 +387,16 @@ TEST(manifest_config, TomlCharactersTomlppCannotReadAreRefusedBeforeParsing)
 		EXPECT_NE(std::string(e.what()).find("x: unknown key"), std::string::npos) << e.what();
 	}
 }
+
+// A manifest decoded from a shared page may name a console with bytes that are not UTF-8; to_json() (what
+// `el3ctl manifest --json` prints) writes them as U+FFFD instead of throwing (found by fuzz_manifest).
+TEST(manifest_config, ToJsonOfANonUtf8ConsoleNameIsValidJson)
+{
+	BootConfig c = default_boot_config("fvp");
+	c.manifest.consoles = {Console{.base = 0x1C0C0000, .name = "pl\x80"}};
+	std::string out;
+	ASSERT_NO_THROW(out = to_json(c));
+	const BootConfig back = parse_boot_config(out, Format::Json, "fvp");
+	ASSERT_EQ(back.manifest.consoles.size(), 1u);
+	EXPECT_EQ(back.manifest.consoles[0].name, "pl\xEF\xBF\xBD");
+}

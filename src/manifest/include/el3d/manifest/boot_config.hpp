@@ -85,7 +85,8 @@ BootConfig parse_boot_config(std::string_view text, Format fmt, std::string_view
 BootConfig load_boot_config(const std::string& path, std::string_view platform);
 
 // The whole config (every list, even the platform's defaults) as pretty-printed JSON that parse_boot_config() reads
-// back to an equal BootConfig. Addresses and sizes are hex strings.
+// back to an equal BootConfig. Addresses and sizes are hex strings. Bytes of a console name that are not UTF-8 (a
+// name decoded from a page) are written as U+FFFD.
 std::string to_json(const BootConfig& config);
 
 // The cold-boot registers EL3 enters the RMM with on the primary CPU.
