@@ -1,10 +1,7 @@
-// The crash storm's clients and killer (crash_storm.hpp); the test is crash_storm_test.cpp:
-// the real daemon, client threads (one per CPU) allocating, writing memory,
-// completing boots with tokens, delegating and undelegating granules, entering CPUs and resetting as
-// fast as they can, and SIGKILL at random instants — some uniform, most aimed at one kind of
-// operation in flight. After each kill the daemon is restarted on the same file and everything it
-// acknowledged is checked against a model (crash_storm_check.cpp). Two daemons take turns: seed
-// (tagged RMM_ALLOCATE_MEMORY) and tfa (RMM_RESERVE_MEMORY, FIRME_GM_GPI_SET, pre-marked granules).
+// The crash storm's clients and killer (crash_storm.hpp): one thread per CPU allocating, writing
+// memory, completing boots with tokens, delegating and undelegating granules, entering CPUs and now and
+// then resetting, as fast as it can, each operation recorded as in flight until its answer is in the
+// model; then a SIGKILL at a random instant or inside an operation of a chosen kind.
 #include "crash_storm.hpp"
 
 #include "el3d/smc.h"
