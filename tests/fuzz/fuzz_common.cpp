@@ -3,8 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -34,13 +36,23 @@ void remove_scratch();
 std::string make_scratch()
 {
 	namespace fs = std::filesystem;
-	std::string base = "/dev/shm";
+	const char* env = std::getenv("EL3D_FUZZ_SCRATCH");
+	std::string base = env != nullptr && *env != '\0' ? env : "/dev/shm";
 	if (::access(base.c_str(), W_OK) != 0) {
 		const char* tmp = std::getenv("TMPDIR");
 		base = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
 	}
-	const std::string dir = base + "/el3d-fuzz-" + std::to_string(::getpid());
 	std::error_code ec;
+	// What earlier runs that crashed left (a crash skips the exit handler): directories of processes gone.
+	for (const auto& e : fs::directory_iterator(base, ec)) {
+		const std::string name = e.path().filename().string();
+		if (name.rfind("el3d-fuzz-", 0) != 0)
+			continue;
+		const long pid = std::strtol(name.c_str() + 10, nullptr, 10);
+		if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)
+			fs::remove_all(e.path(), ec);
+	}
+	const std::string dir = base + "/el3d-fuzz-" + std::to_string(::getpid());
 	fs::remove_all(dir, ec);
 	fs::create_directories(dir, ec);
 	if (ec)

@@ -38,8 +38,8 @@ private:
 	std::size_t pos_ = 0;
 };
 
-// A directory of this process's own under /dev/shm (tmpfs: nothing reaches a disk), or under $TMPDIR when there is
-// no /dev/shm; removed with everything in it when the process exits normally.
+// A directory of this process's own under $EL3D_FUZZ_SCRATCH, else /dev/shm (tmpfs: nothing reaches a disk), else
+// $TMPDIR; removed with everything in it when the process exits normally, and by the next run if it crashed.
 const std::string& scratch_dir();
 
 // Silence el3d's logging (spdlog): a fuzz target makes millions of calls.

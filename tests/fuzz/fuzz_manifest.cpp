@@ -1,10 +1,11 @@
 // fuzz_manifest: the Boot Manifest validator and decoder (src/manifest: validate.cpp, decode.cpp) that `el3ctl
 // manifest` and the tests run on a shared page an RMM or a fault left. The first bytes choose the page's physical
 // address, the PA size and the DRAM bank limit; the rest is the page. Neither may read outside the page; a page the
-// validator accepts (at the current manifest version, where every list is read) decodes; and a decoded page that
-// encodes again decodes to the same manifest.
+// validator accepts (at the current manifest version, where every list is read) decodes; a decoded page prints as
+// JSON (el3ctl manifest --json) and, encoded again, decodes to the same manifest.
 #include "fuzz_common.hpp"
 
+#include "el3d/manifest/boot_config.hpp"
 #include "el3d/manifest/manifest.hpp"
 
 #include <stdexcept>
@@ -53,6 +54,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
 	if (!ok)
 		return 0;
 	(void)encoded_size(spec);
+	// What `el3ctl manifest --json` prints of it.
+	BootConfig shown;
+	shown.manifest = spec;
+	(void)to_json(shown);
 	std::vector<uint8_t> again;
 	try {
 		again = build_manifest(spec, {}, {}, pa);
