@@ -332,12 +332,12 @@ void run_round(Rig& rig, int round, uint64_t seed, std::mt19937_64& rng, Stats& 
 		}
 	}
 	std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(delay_ms));
+	storm.stop = true;  // no operation starts after the kill: each thread's last one is the one in flight
 	rig.daemon.signal(SIGKILL);
 	const int rc = rig.daemon.wait();
 	if (rc != 128 + SIGKILL)
 		failures.push_back("[" + rig.profile + "] el3d ended with " + std::to_string(rc) + ", not by the SIGKILL");
 	rig.kill_round = round;
-	storm.stop = true;
 	for (auto& w : workers)
 		w.join();
 	++total.kills;
