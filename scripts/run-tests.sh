@@ -15,10 +15,15 @@ case "${EL3D_SANITIZE:-0}" in
 	;;
 thread)
 	export EL3D_BUILD_DIR="${EL3D_BUILD_DIR:-$root/build-tsan}"
-	# Every TSan program of the suite (test binaries, and the el3d and el3ctl they spawn) stops at its
-	# first report with exit code 66, so that a race in a child daemon fails its test too. The
-	# suppressions cover uninstrumented Debian libraries only (tests/tsan.supp says why, entry by entry).
-	export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:exitcode=66:second_deadlock_stack=1:history_size=4:suppressions=$root/tests/tsan.supp}"
+	# Every TSan program of the suite (test binaries, and the el3d, el3ctl and RMMs they spawn) stops
+	# at its first report with exit code 66, so that a race in a child daemon fails its test too, and
+	# writes the report to tsan-reports/ in the build directory: any report there fails the run below,
+	# even one from a daemon whose test had already passed when it died. The suppressions cover
+	# uninstrumented Debian libraries only (tests/tsan.supp says why, entry by entry).
+	tsan_reports="$EL3D_BUILD_DIR/tsan-reports"
+	rm -rf "$tsan_reports"
+	mkdir -p "$tsan_reports"
+	export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:exitcode=66:second_deadlock_stack=1:suppressions=$root/tests/tsan.supp:log_path=$tsan_reports/report}"
 	"$root/scripts/build.sh" -DEL3D_WERROR=ON -DEL3D_SANITIZE=thread -DEL3D_BUILD_TESTS=ON -DEL3D_BUILD_BENCH=OFF
 	;;
 0 | OFF | off | "")
@@ -33,4 +38,14 @@ thread)
 esac
 build="${EL3D_BUILD_DIR:-$root/build}"
 # --no-tests=error: a build without tests must not pass for a green run.
-ctest --test-dir "$build" --output-on-failure --no-tests=error -j "$(nproc)" "$@"
+rc=0
+ctest --test-dir "$build" --output-on-failure --no-tests=error -j "$(nproc)" "$@" || rc=$?
+if [ -n "${tsan_reports:-}" ] && [ -n "$(ls -A "$tsan_reports")" ]; then
+	for f in "$tsan_reports"/*; do
+		echo "== ThreadSanitizer report $f"
+		cat "$f"
+	done
+	echo "run-tests.sh: ThreadSanitizer reported $(ls "$tsan_reports" | wc -l) program(s) (above)" >&2
+	rc=1
+fi
+exit "$rc"
