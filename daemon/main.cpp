@@ -7,6 +7,8 @@
 #include "service.hpp"
 #include "socket_guard.hpp"
 
+#include <pthread.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -138,6 +140,16 @@ int main(int argc, char** argv)
 	std::signal(SIGPIPE, SIG_IGN);
 
 	// Signals first, so that a SIGTERM during start-up is not lost; asio turns them into events.
+	// They are blocked here, before any thread starts (threads inherit the mask), and unblocked only
+	// in signal_thread below: gRPC's and the token signer's threads never take them, and one that
+	// comes during start-up stays pending until signal_thread takes it. Under ThreadSanitizer a
+	// handler runs only when the thread that took the signal next enters an intercepted call, and a
+	// gRPC thread asleep in a raw futex syscall never does: el3d ignored SIGTERM there.
+	sigset_t stop_signals;
+	sigemptyset(&stop_signals);
+	for (int sig : {SIGINT, SIGTERM, SIGHUP})
+		sigaddset(&stop_signals, sig);
+	pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 	asio::io_context io;
 	asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
 
@@ -236,7 +248,10 @@ int main(int argc, char** argv)
 		// Stop accepting; in-flight calls get up to 500 ms to finish before they are cancelled.
 		server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
 	});
-	std::thread signal_thread([&] { io.run(); });
+	std::thread signal_thread([&] {
+		pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);
+		io.run();
+	});
 	server->Wait();  // returns once Shutdown() has completed
 	io.stop();
 	signal_thread.join();
