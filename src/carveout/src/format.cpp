@@ -63,6 +63,16 @@ std::string check_superblock(const Superblock& sb, uint64_t file_size)
 		return "corrupt header (checksum mismatch)";
 	if (sb.platform[sizeof(sb.platform) - 1] != '\0')
 		return "corrupt header (platform name)";
+	// Every offset and size lies within the file the header describes (itself bounded), so the sums
+	// below cannot wrap around, and a state copy is no larger than el3d ever makes one.
+	constexpr uint64_t kMaxFile = uint64_t{1} << 52;
+	const bool bounded = sb.file_size <= kMaxFile && sb.state_offset <= sb.file_size &&
+	                     sb.state_copy_size <= 16 * kStateCopySize && sb.log_offset <= sb.file_size &&
+	                     sb.gpt_offset <= sb.file_size && sb.gpt_size <= sb.file_size &&
+	                     sb.image_offset <= sb.file_size && sb.image_size <= sb.file_size &&
+	                     sb.rmm_base <= kMaxFile && sb.rmm_limit <= kMaxFile && sb.shared_size <= kMaxFile;
+	if (!bounded)
+		return "corrupt header (inconsistent layout)";
 	const bool layout_ok =
 	    sb.state_offset >= kSuperblockArea && sb.state_copy_size >= 2 * sizeof(StateHeader) &&
 	    sb.log_offset >= sb.state_offset + 2 * sb.state_copy_size && sb.log_capacity > 0 &&

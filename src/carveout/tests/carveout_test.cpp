@@ -134,6 +134,31 @@ TEST_F(Refusal, HeaderChecksum)
 	expect_refused(CarveoutRefusal::Corrupt, req(path));
 }
 
+// A header whose CRC is right but whose areas lie past the file's end, or whose sums wrap around
+// 2^64 (found by fuzzing: the open failed reading them, as an I/O error, not as a refusal).
+TEST_F(Refusal, AreasOutsideTheFileWithAValidChecksum)
+{
+	for (int variant = 0; variant < 3; ++variant) {
+		format::Superblock sb{};
+		int fd = ::open(path.c_str(), O_RDWR);
+		ASSERT_EQ(::pread(fd, &sb, sizeof(sb), 0), static_cast<ssize_t>(sizeof(sb)));
+		const format::Superblock good = sb;
+		if (variant == 0)
+			sb.state_copy_size = uint64_t{1} << 63;  // state_offset + 2 * copy wraps to a small number
+		else if (variant == 1)
+			sb.log_offset = sb.file_size + 0x1000;
+		else
+			sb.state_copy_size = 0x40000000;  // a 1 GiB state copy: more than el3d ever reads
+		sb.crc = format::superblock_crc(sb);
+		ASSERT_EQ(::pwrite(fd, &sb, sizeof(sb), 0), static_cast<ssize_t>(sizeof(sb)));
+		::close(fd);
+		expect_refused(CarveoutRefusal::Corrupt, req(path));
+		fd = ::open(path.c_str(), O_RDWR);
+		ASSERT_EQ(::pwrite(fd, &good, sizeof(good), 0), static_cast<ssize_t>(sizeof(good)));
+		::close(fd);
+	}
+}
+
 TEST_F(Refusal, FutureFormatVersion)
 {
 	format::Superblock sb{};
