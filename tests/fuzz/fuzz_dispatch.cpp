@@ -46,11 +46,11 @@ std::unique_ptr<Monitor> open_monitor(const Slot& s, bool create)
 	req.log_capacity = kLogCapacity;
 	req.durability = Durability::Process;
 	req.overrides.payload_default = payload_default(s.abi);
-	// A carveout of 16 MiB with 8 MiB to allocate (the platforms' own are 40 to 1 GiB): every check is
-	// the same, and a fresh allocation zeroes and reserves only what it takes in tmpfs, which is what
-	// bounds the speed of an input that allocates the whole carveout.
-	req.overrides.rmm_size = 0x1000000;
-	req.overrides.payload_size = 0x800000;
+	// A carveout of 4 MiB with 2 MiB to allocate (the platforms' own are 40 MiB to 1 GiB): every check
+	// is the same, and a fresh allocation zeroes and reserves what it takes in tmpfs (memory pages),
+	// which is what bounds the speed of an input that allocates the whole carveout.
+	req.overrides.rmm_size = 0x400000;
+	req.overrides.payload_size = 0x200000;
 	MonitorOptions o;
 	o.abi = s.abi;
 	o.sign_delay = std::chrono::milliseconds(0);

@@ -91,6 +91,13 @@ std::error_code Carveout::sync_gpt(uint64_t offset, uint64_t len)
 {
 	if (offset > gpt_size_ || len > gpt_size_ - offset)
 		return std::make_error_code(std::errc::invalid_argument);
+	if (gpt_map_clear()) {
+		gpt_dirty_lo_ = offset;
+		gpt_dirty_hi_ = offset + len;
+	} else {
+		gpt_dirty_lo_ = std::min(gpt_dirty_lo_, offset);
+		gpt_dirty_hi_ = std::max(gpt_dirty_hi_, offset + len);
+	}
 	const uint64_t start = offset & ~(kPage - 1);
 	if (flush(gpt_ + start, std::max<uint64_t>(offset + len - start, 1)) != 0)
 		return {errno, std::generic_category()};
@@ -219,18 +226,21 @@ void Carveout::clear_image_and_gpt()
 	if (flush(image_, geom_.image_size()) != 0)
 		spdlog::warn("reset: cannot sync image of {}: {}", path_, std::strerror(errno));
 	crash_point("reset:image-cleared");
-	// Every granule back to its range's initial PAS: write only the words that are not zero, so that
-	// an untouched map costs a read.
-	for (uint64_t w = 0; w + 8 <= gpt_size_; w += 8) {
-		uint64_t word = 0;
-		std::memcpy(&word, gpt_ + w, 8);
-		if (word != 0)
-			std::memset(gpt_ + w, 0, 8);
+	// Every granule back to its range's initial PAS. Only what may have been written since the last
+	// reset is looked at (all of it once after an open), a page at a time, and only pages that are not
+	// zero are written, so that a reset costs what was used.
+	const uint64_t lo = std::min(gpt_dirty_lo_, gpt_size_) & ~(kPage - 1);
+	const uint64_t hi = std::min(gpt_dirty_hi_, gpt_size_);
+	static const uint8_t zeros[kPage] = {};
+	for (uint64_t p = lo; p < hi; p += kPage) {
+		const uint64_t n = std::min<uint64_t>(kPage, gpt_size_ - p);
+		if (std::memcmp(gpt_ + p, zeros, n) != 0)
+			std::memset(gpt_ + p, 0, n);
 	}
-	for (uint64_t b = gpt_size_ & ~uint64_t{7}; b < gpt_size_; ++b)
-		gpt_[b] = 0;
-	if (flush(gpt_, gpt_size_) != 0)
+	if (hi > lo && flush(gpt_ + lo, hi - lo) != 0)
 		spdlog::warn("reset: cannot sync the GPT of {}: {}", path_, std::strerror(errno));
+	gpt_dirty_lo_ = UINT64_MAX;
+	gpt_dirty_hi_ = 0;
 	crash_point("reset:gpt-cleared");
 }
 

@@ -116,7 +116,7 @@ void Carveout::map_and_load(bool created)
 	epoch_ = hdr[cur].epoch;
 
 	// Allocation log: records of this epoch, in order, up to the first one that is not.
-	std::vector<LogRecord> buf(4096);
+	std::vector<LogRecord> buf(std::min<uint64_t>(4096, log_capacity_));
 	for (uint64_t idx = 0; idx < log_capacity_;) {
 		const uint64_t n = std::min<uint64_t>(buf.size(), log_capacity_ - idx);
 		read_exact(fd_, buf.data(), n * sizeof(LogRecord), log_offset_ + idx * sizeof(LogRecord),

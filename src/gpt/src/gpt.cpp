@@ -61,14 +61,20 @@ void Gpt::reload()
 	// changed since the platform started) are looked at granule by granule, so that a reload costs a
 	// scan of the map at memory speed plus what was used.
 	const uint8_t* map = carveout_.gpt_map();
+	const bool clear = carveout_.gpt_map_clear();  // just reset: nothing to look at
+	static const uint8_t zeros[4096] = {};
 	for (std::size_t i = 0; i < ranges.size(); ++i) {
 		const uint64_t off = gpt_map_offset(ranges, i);
 		offsets_.push_back(off);
 		const uint64_t n = ranges[i].size / kGranule;
 		const auto initial = static_cast<uint8_t>(ranges[i].initial);
 		counts_[initial] += n;
-		const uint64_t bytes = (n + 1) / 2;
+		const uint64_t bytes = clear ? 0 : (n + 1) / 2;
 		for (uint64_t w = 0; w < bytes; w += 8) {
+			if (w % sizeof(zeros) == 0 && bytes - w >= sizeof(zeros) && std::memcmp(map + off + w, zeros, sizeof(zeros)) == 0) {
+				w += sizeof(zeros) - 8;  // a whole zero page: every granule in it as the platform started
+				continue;
+			}
 			uint64_t word = 0;
 			std::memcpy(&word, map + off + w, std::min<uint64_t>(8, bytes - w));
 			if (word == 0)

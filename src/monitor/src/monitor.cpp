@@ -40,6 +40,14 @@ attest::EcKey load_or_make_key(const nlohmann::json& keys, const char* name, boo
 	return attest::EcKey::generate();
 }
 
+// What the key members hold until the state document's keys are loaded just below (or new ones are
+// made): one key per process, so that opening a carveout costs no key generation when it has keys.
+const attest::EcKey& placeholder_key()
+{
+	static const attest::EcKey k = attest::EcKey::generate();
+	return k;
+}
+
 nlohmann::json key_json(const attest::EcKey& k)
 {
 	const auto s = k.private_scalar();
@@ -122,8 +130,8 @@ Monitor::Impl::Impl(std::unique_ptr<Carveout> c, MonitorOptions o)
       options(std::move(o)),
       boot_config(options.boot_config ? *options.boot_config
                                       : manifest::default_boot_config(carveout->geometry().platform)),
-      realm_key(attest::EcKey::generate()),
-      platform_key(attest::EcKey::generate())
+      realm_key(placeholder_key()),
+      platform_key(placeholder_key())
 {
 	const auto& doc = carveout->state();
 	std::vector<manifest::PasRange> recorded_premarks;

@@ -104,6 +104,9 @@ public:
 	uint8_t* gpt_map() const { return gpt_; }
 	uint64_t gpt_map_size() const { return gpt_size_; }
 	std::error_code sync_gpt(uint64_t offset, uint64_t len);
+	// True when the map is known to be all zero (every granule as the platform started): after a reset,
+	// until the next write to it. Writers call sync_gpt() for what they wrote, which is how it is known.
+	bool gpt_map_clear() const { return gpt_dirty_lo_ >= gpt_dirty_hi_; }
 
 	// --- Allocation log ---------------------------------------------------------------------
 	const std::vector<AllocRecord>& log() const { return log_; }
@@ -187,6 +190,9 @@ private:
 	unsigned current_copy_ = 0;
 	unsigned failing_syncs_ = 0;
 	bool reset_pending_ = false;
+	// Bytes of the GPT map that may be non-zero: all of it after an open, none after a reset, and what
+	// sync_gpt() was told of since; a reset clears only these.
+	uint64_t gpt_dirty_lo_ = 0, gpt_dirty_hi_ = UINT64_MAX;
 	void (*crash_hook_)(const char*) = nullptr;
 };
 
