@@ -1,8 +1,10 @@
 #include "service.hpp"
 
+#include "el3d/gpt/gpt.hpp"
 #include "el3d/monitor/names.hpp"
 #include "el3d/smc.h"
 #include "el3d/util/numbers.hpp"
+#include "el3d/worldswitch/ports.hpp"
 #include "state_proto.hpp"
 
 #include <spdlog/spdlog.h>
@@ -93,6 +95,17 @@ Status MonitorService::AllocateMemory(grpc::ServerContext*, const v1::AllocateMe
 Status MonitorService::GetState(grpc::ServerContext*, const v1::GetStateRequest*, v1::State* resp)
 {
 	to_proto(monitor_.status(), *resp);
+	for (v1::Cpu& c : *resp->mutable_cpus()) {
+		if (c.cpu() >= world_.cpus())
+			continue;
+		const ws::CpuView v = world_.view(c.cpu());
+		c.set_rmi(v.state == ws::RmiState::Serving   ? v1::RMI_STATE_SERVING
+		          : v.state == ws::RmiState::Waiting ? v1::RMI_STATE_WAITING
+		                                             : v1::RMI_STATE_ABSENT);
+		c.set_rmi_fid(v.fid);
+		c.set_rmi_queued(v.queued);
+		c.set_rmis(v.served);
+	}
 	if (ns_ != nullptr)
 		to_proto(ns_->info(), *resp->mutable_ns_memory());
 	return Status::OK;
@@ -190,17 +203,84 @@ Status MonitorService::Session(grpc::ServerContext* ctx,
 	if (!stream->Write(out))
 		return Status::OK;
 
+	return serve(ctx, stream, cpu, en.serve_rmi());
+}
+
+Status MonitorService::serve(grpc::ServerContext* ctx,
+                             grpc::ServerReaderWriter<v1::SessionResponse, v1::SessionRequest>* stream, uint32_t cpu,
+                             bool serve_rmi)
+{
+	// serve_rmi: this RMM is the Realm end of the world switch on its CPU until the session ends.
+	std::optional<ws::RealmPort> port;
+	if (serve_rmi) {
+		port.emplace(monitor_, world_, cpu);
+		spdlog::info("cpu{} serves RMIs: its RMM_BOOT_COMPLETE and RMM_RMI_REQ_COMPLETE return with the next RMI", cpu);
+	}
+	const ws::GaveUp gone = [ctx] { return ctx->IsCancelled(); };
+	v1::SessionRequest req;
 	v1::SessionResponse resp;
 	while (stream->Read(&req)) {
 		if (!req.has_smc())
 			return {StatusCode::INVALID_ARGUMENT, "a session enters its CPU once; later messages must be `smc`"};
 		SmcResult o{};
-		if (Status s = dispatch(cpu, req.smc().fid(), args_of(req.smc()), o); !s.ok())
+		if (port) {
+			try {
+				if (!port->smc(req.smc().fid(), args_of(req.smc()), o, gone))
+					return Status::OK;  // the session ended while its RMM waited for an RMI
+			} catch (const std::exception& e) {
+				spdlog::error("cpu{} {}: {}", cpu, fid_name(req.smc().fid()), e.what());
+				return {StatusCode::INTERNAL, e.what()};
+			}
+		} else if (Status s = dispatch(cpu, req.smc().fid(), args_of(req.smc()), o); !s.ok()) {
 			return s;
+		}
 		set_regs(resp.mutable_smc(), o);
 		if (!stream->Write(resp))
 			break;
 	}
+	return Status::OK;
+}
+
+Status MonitorService::Rmi(grpc::ServerContext* ctx, const v1::RmiRequest* req, v1::RmiResponse* resp)
+{
+	const uint32_t cpu = req->cpu();
+	if (cpu >= world_.cpus())
+		return {StatusCode::INVALID_ARGUMENT, "cpu " + std::to_string(cpu) + " is not a CPU of this platform (" +
+		                                          std::to_string(world_.cpus()) + " cores)"};
+	const SmcArgs x{req->x1(), req->x2(), req->x3(), req->x4(),  req->x5(),  req->x6(),
+	                req->x7(), req->x8(), req->x9(), req->x10(), req->x11(), req->x12()};
+	ws::NsOutcome o;
+	try {
+		o = ws::ns_rmi(monitor_, world_, cpu, req->fid(), x, req->fail_fast(), [ctx] { return ctx->IsCancelled(); });
+	} catch (const std::exception& e) {
+		spdlog::error("cpu{} RMI {}: {}", cpu, hex(req->fid()), e.what());
+		return {StatusCode::INTERNAL, e.what()};
+	}
+	const std::string what = "RMI " + hex(static_cast<uint32_t>(req->fid())) + " on cpu" + std::to_string(cpu);
+	switch (o.error) {
+	case ws::RmiError::None: break;
+	case ws::RmiError::NoRmm:
+		return {StatusCode::UNAVAILABLE, what + ": no RMM waits for RMIs on this CPU (none serves it, or it is busy) "
+		                                        "and fail_fast is set"};
+	case ws::RmiError::QueueFull:
+		return {StatusCode::RESOURCE_EXHAUSTED,
+		        what + ": " + std::to_string(world_.queue_limit()) + " RMIs already wait for this CPU's RMM"};
+	case ws::RmiError::RmmGone:
+		return {StatusCode::ABORTED, what + ": the RMM serving this CPU went away (its session ended) while it held "
+		                                    "the RMI; it may or may not have taken effect"};
+	case ws::RmiError::GaveUp:
+		return {ctx->deadline() <= std::chrono::system_clock::now() ? StatusCode::DEADLINE_EXCEEDED : StatusCode::CANCELLED,
+		        what + ": the caller gave up before the RMM completed it"};
+	}
+	resp->set_x0(o.regs[0]);
+	resp->set_x1(o.regs[1]);
+	resp->set_x2(o.regs[2]);
+	resp->set_x3(o.regs[3]);
+	resp->set_x4(o.regs[4]);
+	resp->set_x5(o.regs[5]);
+	resp->set_x6(o.regs[6]);
+	resp->set_x7(o.regs[7]);
+	resp->set_forwarded(o.forwarded);
 	return Status::OK;
 }
 
@@ -221,24 +301,41 @@ Status MonitorService::Reset(grpc::ServerContext* ctx, const v1::ResetRequest*, 
 	return Status::OK;
 }
 
-namespace {
-Status check_range(const Monitor& m, uint64_t addr, uint64_t len)
+Status MonitorService::check_memory(uint64_t addr, uint64_t len, bool& ns) const
 {
 	if (len > kMaxMemoryTransfer)
 		return {StatusCode::INVALID_ARGUMENT, "at most " + std::to_string(kMaxMemoryTransfer) + " bytes per call"};
-	if (!m.carveout().in_image(addr, len))
-		return {StatusCode::OUT_OF_RANGE, "[" + hex(addr) + ", +" + hex(len) + ") is not inside the carveout image [" +
-		                                      hex(m.geometry().rmm_base) + ", " + hex(m.geometry().image_end()) + ")"};
-	return Status::OK;
+	ns = false;
+	if (monitor_.carveout().in_image(addr, len))
+		return Status::OK;
+	if (ns_ != nullptr && len != 0 && ns_->window_of(addr, len) != nullptr) {
+		ns = true;
+		// The Non-secure world's access: a granule protection fault on any granule it may not touch.
+		if (auto fault = monitor_.ns_access_fault(addr, len))
+			return {StatusCode::PERMISSION_DENIED, "granule " + hex(fault->first) + " is in the " +
+			                                           gpi_name(fault->second) +
+			                                           " PAS: the Non-secure world may not access it (GPC fault)"};
+		return Status::OK;
+	}
+	return {StatusCode::OUT_OF_RANGE, "[" + hex(addr) + ", +" + hex(len) + ") is not inside the carveout image [" +
+	                                      hex(monitor_.geometry().rmm_base) + ", " + hex(monitor_.geometry().image_end()) +
+	                                      ")" + (ns_ != nullptr ? " nor inside one Non-secure memory window" : "")};
 }
-}  // namespace
 
 Status MonitorService::ReadMemory(grpc::ServerContext*, const v1::ReadMemoryRequest* req, v1::ReadMemoryResponse* resp)
 {
-	if (Status s = check_range(monitor_, req->address(), req->length()); !s.ok())
+	bool ns = false;
+	if (Status s = check_memory(req->address(), req->length(), ns); !s.ok())
 		return s;
 	std::vector<uint8_t> data;
-	monitor_.read_memory(req->address(), req->length(), data);
+	try {
+		if (ns)
+			ns_->read(req->address(), req->length(), data);
+		else
+			monitor_.read_memory(req->address(), req->length(), data);
+	} catch (const std::exception& e) {
+		return {StatusCode::INTERNAL, e.what()};
+	}
 	resp->set_data(data.data(), data.size());
 	return Status::OK;
 }
@@ -246,10 +343,17 @@ Status MonitorService::ReadMemory(grpc::ServerContext*, const v1::ReadMemoryRequ
 Status MonitorService::WriteMemory(grpc::ServerContext*, const v1::WriteMemoryRequest* req, v1::WriteMemoryResponse*)
 {
 	const std::string& d = req->data();
-	if (Status s = check_range(monitor_, req->address(), d.size()); !s.ok())
+	bool ns = false;
+	if (Status s = check_memory(req->address(), d.size(), ns); !s.ok())
 		return s;
-	if (!monitor_.write_memory(req->address(), reinterpret_cast<const uint8_t*>(d.data()), d.size()))
-		return {StatusCode::INTERNAL, "cannot flush the write to the carveout file"};
+	try {
+		if (ns)
+			ns_->write(req->address(), reinterpret_cast<const uint8_t*>(d.data()), d.size());
+		else if (!monitor_.write_memory(req->address(), reinterpret_cast<const uint8_t*>(d.data()), d.size()))
+			return {StatusCode::INTERNAL, "cannot flush the write to the carveout file"};
+	} catch (const std::exception& e) {
+		return {StatusCode::INTERNAL, e.what()};
+	}
 	return Status::OK;
 }
 

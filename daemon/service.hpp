@@ -3,6 +3,7 @@
 #include "el3d/monitor/monitor.hpp"
 #include "el3d/nsmem/nsmem.hpp"
 #include "el3d/v1/monitor.grpc.pb.h"
+#include "el3d/worldswitch/world_switch.hpp"
 
 #include <mutex>
 
@@ -13,7 +14,10 @@ inline constexpr uint64_t kMaxMemoryTransfer = 4u << 20;  // bytes per ReadMemor
 class MonitorService final : public v1::Monitor::Service {
 public:
 	// `ns`: the NS memory file of the monitor's carveout (null: none), zeroed by Reset with the carveout.
-	explicit MonitorService(Monitor& monitor, NsMemory* ns = nullptr) : monitor_(monitor), ns_(ns) {}
+	explicit MonitorService(Monitor& monitor, NsMemory* ns = nullptr)
+	    : monitor_(monitor), ns_(ns), world_(monitor.geometry().core_count)
+	{
+	}
 
 	grpc::Status Smc(grpc::ServerContext*, const v1::SmcRequest*, v1::SmcResponse*) override;
 	grpc::Status AllocateMemory(grpc::ServerContext*, const v1::AllocateMemoryRequest*,
@@ -25,6 +29,7 @@ public:
 	grpc::Status Reset(grpc::ServerContext*, const v1::ResetRequest*, v1::ResetResponse*) override;
 	grpc::Status ReadMemory(grpc::ServerContext*, const v1::ReadMemoryRequest*, v1::ReadMemoryResponse*) override;
 	grpc::Status WriteMemory(grpc::ServerContext*, const v1::WriteMemoryRequest*, v1::WriteMemoryResponse*) override;
+	grpc::Status Rmi(grpc::ServerContext*, const v1::RmiRequest*, v1::RmiResponse*) override;
 
 private:
 	// Boot entry shared by Boot and Session.
@@ -32,8 +37,14 @@ private:
 	                   v1::BootResponse* resp);
 	// The one path from the API into the core.
 	grpc::Status dispatch(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out);
+	// A session's SMCs after its entry, directly or (serve_rmi) through the world switch.
+	grpc::Status serve(grpc::ServerContext* ctx, grpc::ServerReaderWriter<v1::SessionResponse, v1::SessionRequest>* stream,
+	                   uint32_t cpu, bool serve_rmi);
+	// Where ReadMemory / WriteMemory go: the carveout image, or a Non-secure window (GPT-checked).
+	grpc::Status check_memory(uint64_t addr, uint64_t len, bool& ns) const;
 	Monitor& monitor_;
 	NsMemory* ns_;
+	ws::WorldSwitch world_;  // RMIs from the Non-secure world to the RMMs of sessions with serve_rmi
 	std::mutex reset_mu_;  // one Reset at a time: the NS file records the epoch the carveout's reset made
 };
 

@@ -32,6 +32,18 @@ extern "C" {
 #define EL3_FID_RMM_RESERVE_MEMORY  UINT32_C(0xC40001BB)  /* tfa profile */
 #define EL3_FID_RMM_BOOT_COMPLETE   UINT32_C(0xC40001CF)
 
+/*
+ * RMI: the Realm Management Interface, from the Non-secure world to the RMM through EL3. FNUM
+ * 0x150-0x18F with every interface version; 0x1D0-0x2CF too from interface 2.0. The RMM answers an
+ * RMI with RMM_RMI_REQ_COMPLETE (the last FID of the first range), x1.. = the RMI's x0...
+ */
+#define EL3_FID_RMI_FIRST           UINT32_C(0xC4000150)
+#define EL3_FID_RMI_LAST            UINT32_C(0xC400018F)
+#define EL3_FID_RMI2_FIRST          UINT32_C(0xC40001D0)
+#define EL3_FID_RMI2_LAST           UINT32_C(0xC40002CF)
+#define EL3_FID_RMI_VERSION         UINT32_C(0xC4000150)
+#define EL3_FID_RMM_RMI_REQ_COMPLETE UINT32_C(0xC400018F)
+
 /* RMM-EL3 runtime return codes (sign-extended into x0). */
 #define EL3_E_RMM_OK          INT64_C(0)
 #define EL3_E_RMM_UNK         INT64_C(-1)

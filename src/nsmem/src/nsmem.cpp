@@ -300,4 +300,31 @@ void NsMemory::reset(uint64_t epoch)
 		throw SystemError("cannot sync " + path_, errno);
 }
 
+const NsWindow* NsMemory::window_of(uint64_t pa, uint64_t len) const
+{
+	for (const NsWindow& w : windows_)
+		if (len != 0 && pa >= w.base && pa < w.end() && len <= w.end() - pa)
+			return &w;
+	return nullptr;
+}
+
+bool NsMemory::read(uint64_t pa, uint64_t len, std::vector<uint8_t>& out) const
+{
+	const NsWindow* w = window_of(pa, len);
+	if (w == nullptr)
+		return false;
+	out.resize(len);
+	read_exact(fd_, out.data(), len, w->file_offset + (pa - w->base), "read " + path_);
+	return true;
+}
+
+bool NsMemory::write(uint64_t pa, const uint8_t* data, uint64_t len)
+{
+	const NsWindow* w = window_of(pa, len);
+	if (w == nullptr)
+		return false;
+	write_exact(fd_, data, len, w->file_offset + (pa - w->base), "write " + path_);
+	return true;
+}
+
 }  // namespace el3d

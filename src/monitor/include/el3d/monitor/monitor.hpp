@@ -13,6 +13,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace el3d {
@@ -153,6 +154,15 @@ public:
 	// False if [pa, pa+len) is not inside the image. Writes are flushed before returning.
 	bool read_memory(uint64_t pa, uint64_t len, std::vector<uint8_t>& out) const;
 	bool write_memory(uint64_t pa, const uint8_t* data, uint64_t len);
+
+	// What the world switch (src/worldswitch) asks: whether a failed boot disabled the Realm world,
+	// and where a CPU's boot is (Off for a CPU outside the platform).
+	bool realm_world_disabled() const;
+	CpuBootState cpu_state(uint32_t cpu) const;
+	// The Non-secure world's granule protection check: the first granule of [pa, pa + len) whose
+	// PAS the Non-secure world may not access (anything but Non-secure, Non-secure-only or any),
+	// with that PAS; nullopt if it may access all of them (block-mapped memory included).
+	std::optional<std::pair<uint64_t, Gpi>> ns_access_fault(uint64_t pa, uint64_t len) const;
 
 	struct Impl;
 

@@ -100,6 +100,14 @@ public:
 	// committed. Throws SystemError.
 	void reset(uint64_t epoch);
 
+	// The window holding all of [pa, pa + len) (len > 0), or null.
+	const NsWindow* window_of(uint64_t pa, uint64_t len) const;
+	// Bytes [pa, pa + len) of one window, through the file (what a process mapping it sees: the
+	// same page cache). False if the range is not inside one window. Throw SystemError on an I/O
+	// error. No granule protection check here: that is the caller's (Monitor::ns_access_fault).
+	bool read(uint64_t pa, uint64_t len, std::vector<uint8_t>& out) const;
+	bool write(uint64_t pa, const uint8_t* data, uint64_t len);
+
 private:
 	NsMemory() = default;
 	std::string path_;
