@@ -44,5 +44,7 @@ int cmd_wait(Session& s, double seconds);
 // kind: "auto", "cold" or "warm"
 int cmd_boot(Session& s, uint32_t cpu, const std::string& kind, const std::string& config_path);
 int cmd_manifest(Session& s, bool json);
+// One RMI from the Non-secure world (world switch); x1..x7.
+int cmd_rmi(Session& s, uint32_t cpu, const std::string& fid, const std::vector<std::string>& args, bool fail_fast);
 
 }  // namespace el3d::cli

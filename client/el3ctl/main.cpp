@@ -31,6 +31,14 @@ int main(int argc, char** argv)
 	smc->add_option("FID", fid, "function ID, e.g. 0xC40001B7")->required();
 	smc->add_option("X", xs, "x1 .. x12 (hex, decimal, or negative decimal)");
 
+	auto* rmi = app.add_subcommand("rmi", "the Non-secure world's SMC: one RMI through el3d to the RMM serving the CPU; "
+	                                      "prints x0..x7 on one line");
+	bool fail_fast = false;
+	rmi->add_option("--cpu", cpu, "calling CPU (default 0)");
+	rmi->add_option("FID", fid, "RMI function ID, e.g. 0xC4000150 (RMI_VERSION)")->required();
+	rmi->add_option("X", xs, "x1 .. x7 (hex, decimal, or negative decimal)");
+	rmi->add_flag("--fail-fast", fail_fast, "fail at once if no RMM waits on the CPU, instead of queueing");
+
 	auto* alloc = app.add_subcommand("alloc", "RMM_ALLOCATE_MEMORY: allocate (or get back) a region");
 	std::string size;
 	unsigned align_bits = 0, id = 0;
@@ -83,6 +91,8 @@ int main(int argc, char** argv)
 	s.timeout = std::chrono::milliseconds(static_cast<long>(timeout_s * 1000));
 	if (*smc)
 		rc = cmd_smc(s, cpu, fid, xs);
+	else if (*rmi)
+		rc = cmd_rmi(s, cpu, fid, xs, fail_fast);
 	else if (*alloc)
 		rc = cmd_alloc(s, cpu, size, align_bits, id);
 	else if (*mread)

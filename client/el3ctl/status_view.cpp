@@ -47,7 +47,13 @@ nlohmann::json state_json(const v1::State& s)
 		                {"completions", c.completions()},
 		                {"token", c.token()},
 		                {"entries", c.entries()},
-		                {"session", c.session()}});
+		                {"session", c.session()},
+		                {"rmi", c.rmi() == v1::RMI_STATE_SERVING   ? "serving"
+		                        : c.rmi() == v1::RMI_STATE_WAITING ? "waiting"
+		                                                           : "absent"},
+		                {"rmi_fid", c.rmi_fid()},
+		                {"rmi_queued", c.rmi_queued()},
+		                {"rmis", c.rmis()}});
 	nlohmann::json gpt = nlohmann::json::object();
 	for (const auto& g : s.gpt())
 		gpt[g.pas()] = g.granules();
@@ -226,7 +232,17 @@ std::string state_text(const v1::State& s, unsigned width)
 		              static_cast<unsigned long long>(c.completions()), hex64(c.token()).c_str(),
 		              c.session() ? "  [session]" : "",
 		              c.state() == v1::CPU_BOOT_STATE_FAILED ? ("  " + boot_result_name(c.boot_result())).c_str() : "");
-		line(buf);
+		std::string l = buf;
+		// The world switch: whether this CPU's RMM serves RMIs, and what it holds.
+		if (c.rmi() == v1::RMI_STATE_WAITING)
+			l += "  RMM waiting for an RMI";
+		else if (c.rmi() == v1::RMI_STATE_SERVING)
+			l += "  RMM serving RMI " + hex64(c.rmi_fid());
+		if (c.rmi_queued() != 0)
+			l += ", " + std::to_string(c.rmi_queued()) + " queued";
+		if (c.rmis() != 0)
+			l += " (" + std::to_string(c.rmis()) + " RMIs served)";
+		line(l);
 	}
 	if (s.gpt_size() != 0) {
 		std::string g = "  GPT (granules):";

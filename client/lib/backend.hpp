@@ -66,9 +66,15 @@ class Backend {
 public:
 	virtual ~Backend() = default;
 	virtual const Info& info() const = 0;
-	// kind: 0 auto, 1 cold, 2 warm. `timeout` bounds the handshake (and, for the daemon, the
-	// close of the session). Throws Error.
-	virtual std::unique_ptr<CpuSession> enter(unsigned cpu, int kind, std::chrono::milliseconds timeout) = 0;
+	// kind: 0 auto, 1 cold, 2 warm. serve_rmi: the session's RMM serves RMIs (the world switch).
+	// `timeout` bounds the handshake (and, for the daemon, the close of the session). Throws Error.
+	virtual std::unique_ptr<CpuSession> enter(unsigned cpu, int kind, bool serve_rmi,
+	                                          std::chrono::milliseconds timeout) = 0;
+	// One RMI from the Non-secure world on `cpu`: x1..x12 in, x0..x7 out; returns whether the RMM
+	// got it (false: EL3 answered SMC_UNK itself). `timeout` (0: none) bounds the wait for the
+	// RMM. Throws Error (EL3_ERR_BUSY, EL3_ERR_TIMEOUT, EL3_ERR_ABORTED, ...).
+	virtual bool rmi(unsigned cpu, uint64_t fid, const uint64_t* args, bool fail_fast,
+	                 std::chrono::milliseconds timeout, uint64_t* out) = 0;
 };
 
 std::unique_ptr<Backend> connect_daemon(const std::string& socket);

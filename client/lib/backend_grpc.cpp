@@ -38,6 +38,8 @@ int code_of(const grpc::Status& s)
 	case grpc::StatusCode::OUT_OF_RANGE: return EL3_ERR_INVALID;
 	case grpc::StatusCode::UNAVAILABLE:
 	case grpc::StatusCode::DEADLINE_EXCEEDED: return EL3_ERR_CONNECT;
+	case grpc::StatusCode::ABORTED: return EL3_ERR_ABORTED;
+	case grpc::StatusCode::RESOURCE_EXHAUSTED: return EL3_ERR_BUSY;
 	default: return EL3_ERR_SESSION;
 	}
 }
@@ -92,7 +94,7 @@ private:
 
 class GrpcSession final : public CpuSession {
 public:
-	GrpcSession(const std::string& socket, unsigned c, int k, std::chrono::milliseconds timeout)
+	GrpcSession(const std::string& socket, unsigned c, int k, bool serve_rmi, std::chrono::milliseconds timeout)
 	    : channel_(make_channel(socket)), stub_(v1::Monitor::NewStub(channel_)), timeout_(timeout)
 	{
 		cpu = c;
@@ -103,6 +105,7 @@ public:
 		en->set_cpu(c);
 		en->set_kind(static_cast<v1::EntryKind>(k));
 		en->set_client("el3client pid " + std::to_string(::getpid()));
+		en->set_serve_rmi(serve_rmi);
 		v1::SessionResponse resp;
 		const bool ok = stream_->Write(req) && stream_->Read(&resp) && resp.has_entered();
 		if (dog.disarm()) {
@@ -207,14 +210,43 @@ public:
 		info_.ns = ns_map(s.ns_memory());
 	}
 	const Info& info() const override { return info_; }
-	std::unique_ptr<CpuSession> enter(unsigned cpu, int kind, std::chrono::milliseconds timeout) override
+	std::unique_ptr<CpuSession> enter(unsigned cpu, int kind, bool serve_rmi, std::chrono::milliseconds timeout) override
 	{
-		return std::make_unique<GrpcSession>(socket_, cpu, kind, timeout);
+		return std::make_unique<GrpcSession>(socket_, cpu, kind, serve_rmi, timeout);
+	}
+	bool rmi(unsigned cpu, uint64_t fid, const uint64_t* a, bool fail_fast, std::chrono::milliseconds timeout,
+	         uint64_t* out) override
+	{
+		std::call_once(rmi_stub_once_, [this] { rmi_stub_ = v1::Monitor::NewStub(make_channel(socket_)); });
+		v1::RmiRequest req;
+		req.set_cpu(cpu);
+		req.set_fid(fid);
+		req.set_x1(a[0]), req.set_x2(a[1]), req.set_x3(a[2]), req.set_x4(a[3]), req.set_x5(a[4]), req.set_x6(a[5]);
+		req.set_x7(a[6]), req.set_x8(a[7]), req.set_x9(a[8]), req.set_x10(a[9]), req.set_x11(a[10]), req.set_x12(a[11]);
+		req.set_fail_fast(fail_fast);
+		grpc::ClientContext ctx;
+		if (timeout.count() > 0)
+			ctx.set_deadline(std::chrono::system_clock::now() + timeout);
+		v1::RmiResponse r;
+		const grpc::Status st = rmi_stub_->Rmi(&ctx, req, &r);
+		if (!st.ok()) {
+			int code = code_of(st);
+			if (st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED)
+				code = EL3_ERR_TIMEOUT;
+			else if (st.error_code() == grpc::StatusCode::UNAVAILABLE && st.error_message().find("fail_fast") != std::string::npos)
+				code = EL3_ERR_BUSY;
+			throw Error(code, "RMI " + hex(fid) + " on cpu " + std::to_string(cpu) + ": " + st.error_message());
+		}
+		out[0] = r.x0(), out[1] = r.x1(), out[2] = r.x2(), out[3] = r.x3();
+		out[4] = r.x4(), out[5] = r.x5(), out[6] = r.x6(), out[7] = r.x7();
+		return r.forwarded();
 	}
 
 private:
 	std::string socket_;
 	Info info_;
+	std::once_flag rmi_stub_once_;
+	std::unique_ptr<v1::Monitor::Stub> rmi_stub_;  // RMIs: a channel of their own, made on first use
 };
 
 }  // namespace

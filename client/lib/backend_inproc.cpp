@@ -7,12 +7,15 @@
 #include "el3d/monitor/monitor.hpp"
 #include "el3d/nsmem/nsmem.hpp"
 #include "el3d/util/numbers.hpp"
+#include "el3d/worldswitch/ports.hpp"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
+#include <atomic>
 #include <mutex>
+#include <optional>
 
 namespace el3d::client {
 
@@ -33,7 +36,8 @@ void quiet_logging()
 
 class InprocSession final : public CpuSession {
 public:
-	InprocSession(Monitor& m, const NsMemoryMap& ns_memory, unsigned c, int k) : m_(m)
+	InprocSession(Monitor& m, ws::WorldSwitch& w, const NsMemoryMap& ns_memory, unsigned c, int k, bool serve_rmi)
+	    : m_(m)
 	{
 		cpu = c;
 		try {
@@ -55,8 +59,15 @@ public:
 		const Carveout& cv = m.carveout();
 		carveout = {cv.path(), cv.uuid_string(), cv.image_offset(), cv.geometry().rmm_base, cv.geometry().image_size()};
 		ns = ns_memory;
+		if (serve_rmi)
+			port_.emplace(m, w, c);
 	}
-	~InprocSession() override { m_.detach(cpu); }  // never throws: closing cannot end the caller
+	~InprocSession() override
+	{
+		port_.reset();  // the RMM leaves the world switch first: an RMI it held fails
+		m_.detach(cpu);  // never throws: closing cannot end the caller
+	}
+	void cancel() override { cancelled_ = true; }
 	void smc(uint64_t fid, const uint64_t* a, uint64_t* out) override
 	{
 		SmcArgs x{};
@@ -64,7 +75,15 @@ public:
 			x[i] = a[i];
 		SmcResult r{};
 		try {
-			m_.call(cpu, fid, x, r);
+			if (port_) {
+				if (!port_->smc(fid, x, r, [this] { return cancelled_.load(); }))
+					throw Error(EL3_ERR_SESSION, "SMC " + hex(fid) + " on cpu " + std::to_string(cpu) +
+					                                 ": the session was closed while its RMM waited for an RMI");
+			} else {
+				m_.call(cpu, fid, x, r);
+			}
+		} catch (const Error&) {
+			throw;
 		} catch (const std::exception& e) {
 			throw Error(EL3_ERR_SESSION, "SMC " + hex(fid) + " on cpu " + std::to_string(cpu) + ": " + e.what());
 		}
@@ -74,6 +93,8 @@ public:
 
 private:
 	Monitor& m_;
+	std::optional<ws::RealmPort> port_;  // serve_rmi: this CPU's RMM end of the world switch
+	std::atomic<bool> cancelled_{false};
 };
 
 class InprocBackend final : public Backend {
@@ -122,6 +143,7 @@ public:
 		}
 		const Carveout& c = monitor_->carveout();
 		const Geometry& g = c.geometry();
+		world_ = std::make_unique<ws::WorldSwitch>(g.core_count);
 		info_.platform = g.platform;
 		info_.abi = abi_name(opts.abi);
 		info_.interface_version = interface_version(opts.abi);
@@ -135,14 +157,39 @@ public:
 	}
 	const Info& info() const override { return info_; }
 	// In process there is nothing to wait for: `timeout` does not apply.
-	std::unique_ptr<CpuSession> enter(unsigned cpu, int kind, std::chrono::milliseconds) override
+	std::unique_ptr<CpuSession> enter(unsigned cpu, int kind, bool serve_rmi, std::chrono::milliseconds) override
 	{
-		return std::make_unique<InprocSession>(*monitor_, info_.ns, cpu, kind);
+		return std::make_unique<InprocSession>(*monitor_, *world_, info_.ns, cpu, kind, serve_rmi);
+	}
+	bool rmi(unsigned cpu, uint64_t fid, const uint64_t* a, bool fail_fast, std::chrono::milliseconds timeout,
+	         uint64_t* out) override
+	{
+		if (cpu >= info_.core_count)
+			throw Error(EL3_ERR_INVALID, "cpu " + std::to_string(cpu) + " is not a CPU of this platform");
+		SmcArgs x{};
+		for (unsigned i = 0; i < x.size(); ++i)
+			x[i] = a[i];
+		const auto until = std::chrono::steady_clock::now() + timeout;
+		const ws::NsOutcome o = ws::ns_rmi(*monitor_, *world_, cpu, fid, x, fail_fast, [&] {
+			return timeout.count() > 0 && std::chrono::steady_clock::now() >= until;
+		});
+		const std::string what = "RMI " + hex(fid) + " on cpu " + std::to_string(cpu);
+		switch (o.error) {
+		case ws::RmiError::None: break;
+		case ws::RmiError::NoRmm: throw Error(EL3_ERR_BUSY, what + ": no RMM waits for RMIs on this CPU");
+		case ws::RmiError::QueueFull: throw Error(EL3_ERR_BUSY, what + ": this CPU's queue is full");
+		case ws::RmiError::RmmGone: throw Error(EL3_ERR_ABORTED, what + ": the RMM left while it held the RMI");
+		case ws::RmiError::GaveUp: throw Error(EL3_ERR_TIMEOUT, what + ": no result within " + std::to_string(timeout.count()) + " ms");
+		}
+		for (unsigned i = 0; i < o.regs.size(); ++i)
+			out[i] = o.regs[i];
+		return o.forwarded;
 	}
 
 private:
 	std::unique_ptr<Monitor> monitor_;
 	std::unique_ptr<NsMemory> ns_memory_;  // closed before the monitor releases the carveout's lock
+	std::unique_ptr<ws::WorldSwitch> world_;
 	Info info_;
 };
 

@@ -252,6 +252,12 @@ int el3_get_info(el3_client* c, struct el3_info* info, el3_error* err)
 int el3_cpu_enter(el3_client* c, unsigned cpu, enum el3_entry_kind kind, el3_cpu** out, el3_regs* entry,
                   el3_error* err)
 {
+	return el3_cpu_enter_flags(c, cpu, kind, 0, out, entry, err);
+}
+
+int el3_cpu_enter_flags(el3_client* c, unsigned cpu, enum el3_entry_kind kind, unsigned flags, el3_cpu** out,
+                        el3_regs* entry, el3_error* err)
+{
 	if (c == nullptr || out == nullptr)
 		return set_error(err, EL3_ERR_INVALID, "el3_cpu_enter: NULL argument");
 	*out = nullptr;
@@ -261,12 +267,14 @@ int el3_cpu_enter(el3_client* c, unsigned cpu, enum el3_entry_kind kind, el3_cpu
 	if (kind != EL3_ENTRY_AUTO && kind != EL3_ENTRY_COLD && kind != EL3_ENTRY_WARM)
 		return set_error(err, EL3_ERR_INVALID, "el3_cpu_enter: kind " + std::to_string(static_cast<int>(kind)) +
 		                                           " is not EL3_ENTRY_AUTO, _COLD or _WARM");
+	if ((flags & ~EL3_ENTER_SERVE_RMI) != 0)
+		return set_error(err, EL3_ERR_INVALID, "el3_cpu_enter_flags: unknown flags " + el3d::hex(flags));
 	std::string why;
 	const auto timeout = enter_timeout(why);
 	if (!timeout)
 		return set_error(err, EL3_ERR_INVALID, why);
 	try {
-		auto s = c->backend->enter(cpu, static_cast<int>(kind), *timeout);
+		auto s = c->backend->enter(cpu, static_cast<int>(kind), (flags & EL3_ENTER_SERVE_RMI) != 0, *timeout);
 		const bool same_carveout = same_mapping(s->carveout, c->mem.carveout());
 		const bool same_ns = s->ns.id == c->mem.ns().id && s->ns.windows == c->mem.ns().windows;
 		if (!same_carveout || !same_ns) {
@@ -415,6 +423,30 @@ int el3_map_alias(el3_client* c, uint64_t pa, size_t len, void* va, el3_error* e
 	return ok(err);
 }
 
+int el3_rmi(el3_client* c, unsigned cpu, uint64_t fid, const uint64_t args[EL3_SMC_ARGS], unsigned flags,
+            unsigned timeout_ms, el3_regs* out, int* forwarded, el3_error* err)
+{
+	if (c == nullptr || out == nullptr)
+		return set_error(err, EL3_ERR_INVALID, "el3_rmi: NULL argument");
+	if ((flags & ~EL3_RMI_FAIL_FAST) != 0)
+		return set_error(err, EL3_ERR_INVALID, "el3_rmi: unknown flags " + el3d::hex(flags));
+	if (cpu >= c->backend->info().core_count)
+		return set_error(err, EL3_ERR_INVALID, "cpu " + std::to_string(cpu) + " is not a CPU of this platform (" +
+		                                           std::to_string(c->backend->info().core_count) + " cores)");
+	static const uint64_t zeros[EL3_SMC_ARGS] = {};
+	try {
+		const bool fwd = c->backend->rmi(cpu, fid, args != nullptr ? args : zeros, (flags & EL3_RMI_FAIL_FAST) != 0,
+		                                 std::chrono::milliseconds(timeout_ms), out->x);
+		if (forwarded != nullptr)
+			*forwarded = fwd ? 1 : 0;
+	} catch (const Error& e) {
+		return set_error(err, e.code, e.what());
+	} catch (const std::exception& e) {
+		return set_error(err, EL3_ERR_SESSION, e.what());
+	}
+	return ok(err);
+}
+
 const char* el3_strerror(int code)
 {
 	switch (code) {
@@ -424,6 +456,9 @@ const char* el3_strerror(int code)
 	case EL3_ERR_REFUSED: return "refused by el3d";
 	case EL3_ERR_SESSION: return "session broken";
 	case EL3_ERR_MAP: return "cannot map the carveout";
+	case EL3_ERR_BUSY: return "no RMM available for the RMI";
+	case EL3_ERR_TIMEOUT: return "the RMI timed out";
+	case EL3_ERR_ABORTED: return "the RMM went away during the RMI";
 	default: return "unknown error";
 	}
 }

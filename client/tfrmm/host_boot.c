@@ -25,6 +25,10 @@
  *
  * EL3D_TFRMM=off runs the same binary on TF-RMM's in-tree stubs (its stand-alone behaviour);
  * EL3D_TFRMM_CPUS=all (or a number) boots that many CPUs, cold then warm, before main()'s flow.
+ * EL3D_TFRMM_SERVE=1 replaces main()'s flow with the RMM's RMI loop on CPU 0, driven through el3d's
+ * world switch by a Non-secure program in another process: CPU 0's RMM_BOOT_COMPLETE and every
+ * RMM_RMI_REQ_COMPLETE return with the next RMI, which goes to TF-RMM's handle_ns_smc(), as its
+ * rmm_handler does on hardware, until the session with el3d ends.
  *
  * Built with TF-RMM's headers and flags; TF-RMM_EL3D_HEAD (per-CPU regions from EL3) and
  * EL3D_TFRMM_MAIN_TOKEN (rmm_main(token)) are set by el3d-tfrmm.cmake from the tree it is given.
@@ -71,6 +75,8 @@ EL3D_WRAPPED(void *, host_util_slot_map, (unsigned int slot, unsigned long addr)
 EL3D_WRAPPED(void, host_monitor_call, (unsigned long id, struct smc_args *args, struct smc_result *res));
 EL3D_WRAPPED(void, host_rmi_rmm_config_set, (unsigned long config_ptr, struct smc_result *res));
 EL3D_WRAPPED(void, host_rmm_activate, (struct smc_result *res));
+void handle_ns_smc(unsigned int function_id, unsigned long arg0, unsigned long arg1, unsigned long arg2,
+		   unsigned long arg3, unsigned long arg4, unsigned long arg5, unsigned long arg6, struct smc_result *res);
 #if EL3D_TFRMM_PCPU_REGIONS
 EL3D_WRAPPED(void, pcpu_fake_host_setup, (unsigned long cpu_index, uint64_t token));
 #endif
@@ -87,7 +93,7 @@ uint64_t rmm_warmboot_main(void);
 #define EL3D_MANIFEST_DRAM_OFFSET 16U
 
 static struct {
-	bool decided, active;
+	bool decided, active, serve;
 	el3_client *client;
 	el3_cpu *cpu[EL3D_TFRMM_MAX_CPUS];
 	el3_regs entry[EL3D_TFRMM_MAX_CPUS];
@@ -119,6 +125,8 @@ static bool el3d_active(void)
 		const char *v = getenv("EL3D_TFRMM");
 		el3d.decided = true;
 		el3d.active = v == NULL || strcmp(v, "off") != 0;
+		v = getenv("EL3D_TFRMM_SERVE");
+		el3d.serve = el3d.active && v != NULL && strcmp(v, "1") == 0;
 	}
 	return el3d.active;
 }
@@ -162,12 +170,13 @@ static void el3d_pick_dram(void)
 	el3d_die("no DRAM bank of el3d's Boot Manifest is large enough and mapped at VA == PA", NULL);
 }
 
-/* Enter `cpu` (cold for the first, warm after), bind this thread to it. */
+/* Enter `cpu` (cold for the first, warm after), bind this thread to it. In serve mode CPU 0's RMM serves RMIs. */
 static void el3d_enter(unsigned int cpu, enum el3_entry_kind kind)
 {
 	el3_error err;
+	const unsigned int flags = el3d.serve && cpu == 0U ? EL3_ENTER_SERVE_RMI : 0U;
 
-	if (el3_cpu_enter(el3d.client, cpu, kind, &el3d.cpu[cpu], &el3d.entry[cpu], &err) != EL3_OK) {
+	if (el3_cpu_enter_flags(el3d.client, cpu, kind, flags, &el3d.cpu[cpu], &el3d.entry[cpu], &err) != EL3_OK) {
 		el3d_die("el3d refused the CPU entry", err.message);
 	}
 	el3_tfrmm_bind(el3d.cpu[cpu]);
@@ -449,10 +458,58 @@ static void el3d_reclaim_delegated(void)
 	}
 }
 
+/*
+ * Serve mode: the RMI loop of TF-RMM's rmm_handler on CPU 0, through el3d's world switch. The boot
+ * completion returns the first RMI; each result goes back with RMM_RMI_REQ_COMPLETE, which returns
+ * the next. x4..x7 of an RMI are the result's x4..x7 unless the handler writes them (SMCCC 1.2, as
+ * rmm_handler pre-loads them). Ends the process when the session with el3d ends.
+ */
+static void el3d_serve(uint64_t token)
+{
+	el3_regs r;
+	el3_error err;
+
+	(void)fprintf(stderr, "el3d-tfrmm: serving RMIs on CPU 0; host DRAM at 0x%llx, 0x%llx bytes\n",
+		      (unsigned long long)el3d.dram_base, (unsigned long long)el3d.dram_size);
+	(void)fflush(stderr);
+	el3d.served++;
+	if (el3_boot_complete(el3d.cpu[0], 0, token, &r, &err) != EL3_OK) {
+		el3d_die("RMM_BOOT_COMPLETE did not reach el3d", err.message);
+	}
+	for (;;) {
+		struct smc_result res;
+		uint64_t a[EL3_SMC_ARGS] = {0};
+
+		(void)memset(&res, 0, sizeof(res));
+		for (unsigned int i = 4U; i < 8U; i++) {
+			res.x[i] = (unsigned long)r.x[i];
+		}
+		handle_ns_smc((unsigned int)r.x[0], (unsigned long)r.x[1], (unsigned long)r.x[2], (unsigned long)r.x[3],
+			      (unsigned long)r.x[4], (unsigned long)r.x[5], (unsigned long)r.x[6], (unsigned long)r.x[7],
+			      &res);
+		for (unsigned int i = 0U; i < 8U; i++) {
+			a[i] = (uint64_t)res.x[i];
+		}
+		el3d.served++;
+		if (el3_smc(el3d.cpu[0], SMC_RMM_REQ_COMPLETE, a, &r, &err) != EL3_OK) {
+			el3d_die("the session with el3d ended; the RMM stops serving RMIs", err.message);
+		}
+	}
+}
+
 static uint64_t el3d_after_rmm_main(uint64_t token)
 {
 	unsigned int n = el3d_cpus_wanted();
 
+	if (el3d.serve) {
+		/* The other CPUs first: CPU 0's boot completion does not return until the first RMI. */
+		for (unsigned int cpu = 1U; cpu < n; cpu++) {
+			el3d_warm_boot(cpu);
+		}
+		host_util_set_cpuid(0U);
+		el3_tfrmm_bind(el3d.cpu[0]);
+		el3d_serve(token); /* does not return */
+	}
 	el3d_boot_complete(0U, token);
 	for (unsigned int cpu = 1U; cpu < n; cpu++) {
 		el3d_warm_boot(cpu);

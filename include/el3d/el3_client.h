@@ -51,6 +51,9 @@ extern "C" {
 #define EL3_ERR_REFUSED 3      /* the daemon refused: CPU already has a session, Realm world disabled, ... */
 #define EL3_ERR_SESSION 4      /* an open session broke (the daemon stopped or died, or the session was closed) */
 #define EL3_ERR_MAP 5          /* the carveout or NS memory file could not be mapped, or el3d now serves another one */
+#define EL3_ERR_BUSY 6         /* el3_rmi: no RMM waits on the CPU (EL3_RMI_FAIL_FAST), or the CPU's RMI queue is full */
+#define EL3_ERR_TIMEOUT 7      /* el3_rmi: the RMM did not complete the RMI in time (its result will be dropped) */
+#define EL3_ERR_ABORTED 8      /* el3_rmi: the RMM went away while it held the RMI (it may or may not have taken effect) */
 
 typedef struct el3_error {
 	int code;
@@ -97,6 +100,33 @@ int el3_get_info(el3_client *c, struct el3_info *info, el3_error *err);
  * client mapped (it restarted on another file): the CPU is released again; connect anew. */
 int el3_cpu_enter(el3_client *c, unsigned cpu, enum el3_entry_kind kind, el3_cpu **out, el3_regs *entry,
                   el3_error *err);
+/* el3_cpu_enter with flags. EL3_ENTER_SERVE_RMI: this CPU's RMM serves RMIs (the world switch, as
+ * on hardware): its RMM_BOOT_COMPLETE reporting success, and each RMM_RMI_REQ_COMPLETE (x1..x8 =
+ * the RMI's result), return only when the next RMI for this CPU arrives, with x0 = the RMI's FID
+ * and x1..x7 its arguments. The loop of an RMM's main, with handle_rmi() standing for the RMM:
+ *
+ *   el3_boot_complete(cpu, 0, token, &r, &err);           r = the first RMI
+ *   for (;;) {
+ *           uint64_t res[EL3_SMC_ARGS] = {0};             res[0..7] = the RMI's x0..x7
+ *           handle_rmi(&r, res);
+ *           if (el3_smc(cpu, EL3_FID_RMM_RMI_REQ_COMPLETE, res, &r, &err) != EL3_OK)
+ *                   break;                                el3d stopped, or the CPU was left
+ *   }
+ */
+#define EL3_ENTER_SERVE_RMI 1u
+int el3_cpu_enter_flags(el3_client *c, unsigned cpu, enum el3_entry_kind kind, unsigned flags, el3_cpu **out,
+                        el3_regs *entry, el3_error *err);
+
+/* The Non-secure world's side of the world switch: one RMI (x0 = fid, x1..x7 from `args`, NULL =
+ * zeros) from CPU `cpu`, which el3d forwards to the RMM serving that CPU (a session entered with
+ * EL3_ENTER_SERVE_RMI, in any process); `out` = x0..x7 as the RMM completed it. As EL3 does, el3d
+ * answers x0 = SMC_UNK itself for a FID outside the RMI range or after a failed boot (EL3_OK;
+ * `*forwarded` = 0, may be NULL). An RMI for a CPU whose RMM is busy or absent waits in a bounded
+ * queue, or fails with EL3_ERR_BUSY at once with EL3_RMI_FAIL_FAST. `timeout_ms` (0 = none) bounds
+ * the wait: EL3_ERR_TIMEOUT. EL3_ERR_ABORTED if the RMM went away while it held the RMI. */
+#define EL3_RMI_FAIL_FAST 1u
+int el3_rmi(el3_client *c, unsigned cpu, uint64_t fid, const uint64_t args[EL3_SMC_ARGS], unsigned flags,
+            unsigned timeout_ms, el3_regs *out, int *forwarded, el3_error *err);
 /* One SMC from this CPU: x1..x12 from `args` (NULL = all zero), x0..x7 into `out`. Like an smc
  * instruction it returns when EL3 has answered, however long that takes. */
 int el3_smc(el3_cpu *cpu, uint64_t fid, const uint64_t args[EL3_SMC_ARGS], el3_regs *out, el3_error *err);

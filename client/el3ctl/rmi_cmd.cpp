@@ -1,0 +1,47 @@
+// el3ctl rmi: one RMI from the Non-secure world, through el3d's world switch to the RMM serving
+// the CPU.
+#include "commands.hpp"
+#include "status_view.hpp"
+
+#include <ostream>
+
+namespace el3d::cli {
+
+int cmd_rmi(Session& s, uint32_t cpu, const std::string& fid, const std::vector<std::string>& args, bool fail_fast)
+{
+	if (args.size() > 7) {
+		*s.err << "el3ctl rmi: at most 7 argument registers (x1..x7: what EL3 forwards), got " << args.size() << "\n";
+		return kUsage;
+	}
+	auto f = parse_register(fid);
+	if (!f) {
+		*s.err << "el3ctl rmi: FID '" << fid << "' is not a number\n";
+		return kUsage;
+	}
+	uint64_t x[7] = {};
+	for (std::size_t i = 0; i < args.size(); ++i) {
+		auto v = parse_register(args[i]);
+		if (!v) {
+			*s.err << "el3ctl rmi: x" << i + 1 << " '" << args[i] << "' is not a number\n";
+			return kUsage;
+		}
+		x[i] = *v;
+	}
+	v1::RmiRequest req;
+	req.set_cpu(cpu);
+	req.set_fid(*f);
+	req.set_x1(x[0]), req.set_x2(x[1]), req.set_x3(x[2]), req.set_x4(x[3]), req.set_x5(x[4]), req.set_x6(x[5]);
+	req.set_x7(x[6]);
+	req.set_fail_fast(fail_fast);
+	if (!s.connect())
+		return kUnreachable;
+	v1::RmiResponse resp;
+	auto ctx = s.context();
+	grpc::Status st = s.stub->Rmi(ctx.get(), req, &resp);
+	if (!st.ok())
+		return s.fail(st, "rmi");
+	*s.out << registers_line(resp) << (resp.forwarded() ? "" : "  (answered by EL3: not forwarded to the RMM)") << "\n";
+	return kOk;
+}
+
+}  // namespace el3d::cli
