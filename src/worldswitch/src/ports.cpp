@@ -51,6 +51,8 @@ NsOutcome ns_rmi(Monitor& m, WorldSwitch& w, uint32_t cpu, uint64_t fid, const S
 	if (o.forwarded)
 		spdlog::info("cpu{} RMI {:#x} x1={:#x} x2={:#x} x3={:#x} -> x0={:#x} x1={:#x} x2={:#x}", cpu, f, x[0], x[1],
 		             x[2], o.regs[0], o.regs[1], o.regs[2]);
+	else if (o.error == RmiError::NoRmm)  // fail-fast, e.g. a client polling until an RMM serves
+		spdlog::debug("cpu{} RMI {:#x}: not forwarded ({})", cpu, f, rmi_error_name(o.error));
 	else
 		spdlog::warn("cpu{} RMI {:#x} x1={:#x}: not completed ({})", cpu, f, x[0], rmi_error_name(o.error));
 	return o;
