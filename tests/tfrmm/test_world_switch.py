@@ -364,31 +364,64 @@ class WorldSwitch(unittest.TestCase):
 
     # =========================================================================================
     def test_rmi_waits_for_an_rmm(self):
-        # Without fail_fast an RMI for a CPU with no RMM waits (queued) until an RMM serves it.
-        result = {}
+        # Without fail_fast an RMI for a CPU with no RMM waits (queued) until an RMM serves it: on a
+        # CPU that never ran, and on one whose RMM went away (queued RMIs stay for the next RMM).
+        def call_in_thread():
+            result = {}
 
-        def call():
-            try:
-                result["r"] = self.rmi_raw(F["VERSION"], rmi_revision(2, 0), timeout=150)
-            except grpc.RpcError as e:
-                result["e"] = e
-        t = threading.Thread(target=call)
-        t.start()
+            def call():
+                try:
+                    result["r"] = self.rmi_raw(F["VERSION"], rmi_revision(2, 0), timeout=150)
+                except grpc.RpcError as e:
+                    result["e"] = e
+            t = threading.Thread(target=call)
+            t.start()
+            return t, result
+
+        def check_served(t, result):
+            t.join(timeout=60)
+            self.assertFalse(t.is_alive())
+            self.assertNotIn("e", result, result.get("e"))
+            r = result["r"]
+            log("queued RMI_VERSION -> x0=0x%x x1=0x%x x2=0x%x forwarded=%s" % (r.x0, r.x1, r.x2, r.forwarded))
+            self.assertEqual((r.x0, r.x1, r.x2, r.forwarded),
+                             (RMI_SUCCESS, rmi_revision(2, 0), RMI_SUPPORTED[-1], True))
+
+        log("step: RMI_VERSION for CPU 0, which never ran")
+        t, result = call_in_thread()
+        time.sleep(1.0)
+        self.assertTrue(t.is_alive(), "the RMI did not wait for an RMM: %r" % result)
+        listed = [c for c in self.state().cpus if c.cpu == 0]
+        log("GetState while it waits: CPU 0 %s" % ("rmi_queued=%d" % listed[0].rmi_queued if listed
+                                                   else "not listed (it never ran)"))
+        self.start_rmm_or_served()
+        check_served(t, result)
+
+        log("step: the RMM leaves; RMI_VERSION waits for the next one")
+        deadline = time.time() + 30
+        while time.time() < deadline and self.cpu0().rmi != pb.RMI_STATE_WAITING:
+            time.sleep(0.05)
+        self.assertEqual(self.cpu0().rmi, pb.RMI_STATE_WAITING)
+        self.kill_rmm(self.rmm)
+        deadline = time.time() + 10
+        while time.time() < deadline and self.cpu0().rmi != pb.RMI_STATE_ABSENT:
+            time.sleep(0.05)
+        self.assertEqual(self.cpu0().rmi, pb.RMI_STATE_ABSENT)
+        t, result = call_in_thread()
         deadline = time.time() + 10
         while time.time() < deadline and self.cpu0().rmi_queued == 0:
             time.sleep(0.05)
         self.assertEqual(self.cpu0().rmi_queued, 1, "GetState: the RMI is not queued for CPU 0")
-        log("RMI_VERSION queued for CPU 0 with no RMM")
-        self.start_rmm_or_served(result)
-        t.join(timeout=60)
-        self.assertFalse(t.is_alive())
-        self.assertNotIn("e", result, result.get("e"))
-        r = result["r"]
-        log("queued RMI_VERSION -> x0=0x%x x1=0x%x x2=0x%x forwarded=%s" % (r.x0, r.x1, r.x2, r.forwarded))
-        self.assertEqual((r.x0, r.x1, r.x2, r.forwarded), (RMI_SUCCESS, rmi_revision(2, 0), RMI_SUPPORTED[-1], True))
+        self.assertTrue(t.is_alive())
+        self.start_rmm_or_served()
+        check_served(t, result)
+        deadline = time.time() + 10
+        while time.time() < deadline and self.cpu0().rmi_queued != 0:
+            time.sleep(0.05)
+        self.assertEqual(self.cpu0().rmi_queued, 0)
 
-    def start_rmm_or_served(self, result):
-        """start_rmm, except that the queued RMI may be served before the RMM is seen waiting."""
+    def start_rmm_or_served(self):
+        """start_rmm without waiting for it: a queued RMI may be served before it is seen waiting."""
         n = len(self.rmms) + 1
         env = dict(os.environ, EL3D_ENDPOINT="unix:" + self.sock, EL3D_TFRMM_SERVE="1")
         out_path, self.rmm_err = os.path.join(self.tmp, "rmm%d.out" % n), os.path.join(self.tmp, "rmm%d.err" % n)
