@@ -243,10 +243,25 @@ class WorldSwitch(unittest.TestCase):
     def write(self, addr, data):
         self.unary("WriteMemory", pb.WriteMemoryRequest(address=addr, data=data), pb.WriteMemoryResponse)
 
-    def rmi_raw(self, fid, *args, timeout=60, fail_fast=False):
+    def rmi_raw(self, fid, *args, timeout=60, fail_fast=False, cpu=0):
         regs = dict(("x%d" % (i + 1), v) for i, v in enumerate(args))
-        return self.unary("Rmi", pb.RmiRequest(cpu=0, fid=fid, fail_fast=fail_fast, **regs), pb.RmiResponse,
+        return self.unary("Rmi", pb.RmiRequest(cpu=cpu, fid=fid, fail_fast=fail_fast, **regs), pb.RmiResponse,
                           timeout=timeout)
+
+    def rmi_future(self, fid, *args, timeout=60):
+        regs = dict(("x%d" % (i + 1), v) for i, v in enumerate(args))
+        call = self.ch.unary_unary("/el3d.v1.Monitor/Rmi", request_serializer=lambda m: m.SerializeToString(),
+                                   response_deserializer=pb.RmiResponse.FromString)
+        return call.future(pb.RmiRequest(cpu=0, fid=fid, **regs), timeout=timeout)
+
+    def wait_cpu0(self, pred, what, timeout=10):
+        deadline = time.time() + timeout
+        c = self.cpu0()
+        while time.time() < deadline and not pred(c):
+            time.sleep(0.02)
+            c = self.cpu0()
+        self.assertTrue(pred(c), "GetState: CPU 0 never %s: %s" % (what, c))
+        return c
 
     def rmi(self, name, *args, expect=RMI_SUCCESS, what=""):
         """One RMI by name through el3d; x0 must be `expect` (status | index << 8)."""
@@ -622,6 +637,79 @@ class WorldSwitch(unittest.TestCase):
         self.assertEqual(st.activation, first_activation + 1)
         r = self.rmi("VERSION", rmi_revision(2, 0))
         self.assertEqual((r.x1, r.x2), (rmi_revision(2, 0), RMI_SUPPORTED[-1]))
+
+    # =========================================================================================
+    def test_bad_cpu_and_abandoned_rmi(self):
+        self.start_rmm()
+        n = self.state().core_count
+        with self.assertRaises(grpc.RpcError) as cm:
+            self.rmi_raw(F["VERSION"], rmi_revision(2, 0), cpu=n, timeout=10)
+        log("RMI on cpu %d (core_count %d) -> %s" % (n, n, cm.exception.code()))
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        with self.assertRaises(grpc.RpcError) as cm:
+            self.rmi_raw(F["VERSION"], rmi_revision(2, 0), cpu=1, fail_fast=True, timeout=10)
+        log("fail_fast RMI on cpu 1 (no RMM there) -> %s" % cm.exception.code())
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.UNAVAILABLE)
+
+        log("step: an RMI whose caller gives up while the (stopped) RMM holds it")
+        os.kill(self.rmm.pid, signal.SIGSTOP)
+        try:
+            with self.assertRaises(grpc.RpcError) as cm:
+                self.rmi_raw(F["VERSION"], rmi_revision(2, 0), timeout=1.5)
+            log("RMI_VERSION(2.0) with a 1.5 s deadline -> %s" % cm.exception.code())
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.DEADLINE_EXCEEDED)
+            c = self.cpu0()
+            self.assertEqual(c.rmi, pb.RMI_STATE_SERVING, "the RMM still holds the abandoned RMI")
+            # el3d notices a caller's deadline by polling (world_switch.cpp, 20 ms): give it time, so
+            # that the RMM's late result is dropped rather than handed to a call nobody waits for.
+            time.sleep(0.5)
+        finally:
+            os.kill(self.rmm.pid, signal.SIGCONT)
+        self.wait_cpu0(lambda c: c.rmi == pb.RMI_STATE_WAITING, "waits again")
+        # The next caller gets its own result, not the abandoned one's (which was SUCCESS, x1 = 2.0).
+        r = self.rmi("VERSION", rmi_revision(1, 0), expect=rmi_code(RMI_ERROR_INPUT), what="(after the abandoned one)")
+        self.assertEqual((r.x1, r.x2), (RMI_SUPPORTED[-1], RMI_SUPPORTED[-1]))
+        with open(self.el3d_log, encoding="utf-8", errors="replace") as f:
+            self.assertRegex(f.read(), r"cpu0 RMI 0xc4000150 completed with x0=0x0 after its caller gave up: result dropped",
+                             "el3d did not log the dropped result")
+
+    # =========================================================================================
+    def test_queue_full_and_results_to_their_callers(self):
+        # With the RMM stopped holding one RMI, RMIs queue for CPU 0 until its bounded queue is full:
+        # then RESOURCE_EXHAUSTED. Resumed, the RMM serves them all and each caller gets its own
+        # result: RMI_VERSION leaves x4 as it came (TF-RMM writes x0..x3; the serve loop preloads the
+        # RMI's x4..x7, SMCCC 1.2), so x4 = a per-call tag pairs results with callers.
+        self.start_rmm()
+        os.kill(self.rmm.pid, signal.SIGSTOP)
+        futures = []
+        try:
+            futures.append(self.rmi_future(F["VERSION"], rmi_revision(2, 0), 0, 0, 1000, timeout=120))
+            self.wait_cpu0(lambda c: c.rmi == pb.RMI_STATE_SERVING, "holds the first RMI")
+            limit = None
+            for i in range(1, 2000):
+                f = self.rmi_future(F["VERSION"], rmi_revision(2, 0), 0, 0, 1000 + i, timeout=120)
+                deadline = time.time() + 10
+                while time.time() < deadline and not f.done() and self.cpu0().rmi_queued < i:
+                    time.sleep(0.01)
+                if f.done():
+                    with self.assertRaises(grpc.RpcError) as cm:
+                        f.result()
+                    self.assertEqual(cm.exception.code(), grpc.StatusCode.RESOURCE_EXHAUSTED, cm.exception.details())
+                    limit = i - 1
+                    log("RMI #%d with %d queued -> RESOURCE_EXHAUSTED (%s)" % (i + 1, limit, cm.exception.details()))
+                    break
+                self.assertEqual(self.cpu0().rmi_queued, i)
+                futures.append(f)
+            self.assertIsNotNone(limit, "no queue limit below 2000")
+            self.assertGreater(limit, 0)
+        finally:
+            os.kill(self.rmm.pid, signal.SIGCONT)
+        for i, f in enumerate(futures):
+            r = f.result(timeout=120)
+            self.assertEqual((r.x0, r.x1, r.x4, r.forwarded), (RMI_SUCCESS, rmi_revision(2, 0), 1000 + i, True),
+                             "RMI #%d" % i)
+        c = self.wait_cpu0(lambda c: c.rmi == pb.RMI_STATE_WAITING and c.rmi_queued == 0, "drains its queue")
+        log("%d RMIs served after the RMM resumed, each result to its caller; CPU 0 rmis=%d" % (len(futures), c.rmis))
 
 
 def check_fids(src):
