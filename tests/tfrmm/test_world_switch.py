@@ -17,6 +17,9 @@ RMM_RMI_REQ_COMPLETE).
 - The RMM killed while it holds an RMI: the caller gets ABORTED promptly; a new rmm_core.elf (a new
   activation on the same carveout) serves the next RMI. fail_fast without a waiting RMM is
   UNAVAILABLE; a FID outside the RMI range is answered SMC_UNK by el3d itself (forwarded false).
+- Queueing: an RMI waits for an RMM that starts later; a caller whose deadline passes while the RMM
+  holds its RMI gets DEADLINE_EXCEEDED and the late result is dropped; the bounded per-CPU queue
+  answers RESOURCE_EXHAUSTED when full, and every queued caller gets its own result.
 
 Every layout and FID below is from TF-RMM's lib/smc/include/smc-rmi.h of the bundled revision
 (tf-rmm-9a7f8ef); with --tfrmm-src the FIDs are checked against that header at run time.
@@ -662,7 +665,7 @@ class WorldSwitch(unittest.TestCase):
             self.assertEqual(c.rmi, pb.RMI_STATE_SERVING, "the RMM still holds the abandoned RMI")
             # el3d notices a caller's deadline by polling (world_switch.cpp, 20 ms): give it time, so
             # that the RMM's late result is dropped rather than handed to a call nobody waits for.
-            time.sleep(0.5)
+            time.sleep(1.0)
         finally:
             os.kill(self.rmm.pid, signal.SIGCONT)
         self.wait_cpu0(lambda c: c.rmi == pb.RMI_STATE_WAITING, "waits again")
