@@ -7,6 +7,8 @@
 //   (d) daemon start time with the qemu-sbsa geometry (a carveout image > 1 GiB), new and existing file
 //   (e) SMC round trip through el3client's CPU sessions (the shim), 1 and 2 CPUs, beside a bare gRPC
 //       bidirectional-stream echo with the same channel settings
+//   (w) RMI round trip through the world switch (caller -> el3d -> RMM -> el3d -> caller) beside the bare gRPC
+//       echo hops it is made of
 //
 // Every server runs as a child process in a temp dir of its own under /tmp; all of them are stopped and the dirs
 // removed before the program exits, also on errors and on SIGINT/SIGTERM. docs/performance.md has the method and
@@ -44,7 +46,7 @@ struct Config {
 	uint64_t starts = 5;
 	unsigned clients = 4;
 	std::string json;
-	std::string sections = "abcde";
+	std::string sections = "abcdew";
 	bool quick = false;
 };
 
@@ -200,6 +202,15 @@ void measure_sessions(const Config& c, Results& r)
 	place_this_process(Placement::Unpinned);
 }
 
+void measure_world_switch(const Config& c, Results& r)
+{
+	progress("(w) RMI round trip through the world switch, and grpc echo hops");
+	TempDir dir;
+	ServerPair s = spawn_pair(c, dir, Placement::Unpinned);
+	r.rmi = rmi_round_trips(*s.el3d, dir.file("s.sock"), *s.echo, dir.file("e.sock"), c.warmup, c.calls, c.block);
+	s.stop(r);
+}
+
 int run(int argc, char** argv)
 {
 	Config c;
@@ -223,12 +234,12 @@ int run(int argc, char** argv)
 	    ->capture_default_str()
 	    ->check(CLI::PositiveNumber);
 	app.add_option("--json", c.json, "also write the results to this file as JSON");
-	app.add_option("--sections", c.sections, "which of the sections a..e to run, e.g. \"ae\" ((0) always runs)")
+	app.add_option("--sections", c.sections, "which of the sections a..e and w to run, e.g. \"ae\" ((0) always runs)")
 	    ->capture_default_str()
 	    ->check([](const std::string& v) {
-		    return !v.empty() && v.find_first_not_of("abcde") == std::string::npos
+		    return !v.empty() && v.find_first_not_of("abcdew") == std::string::npos
 		               ? std::string()
-		               : std::string("letters from a to e");
+		               : std::string("letters from a to e, and w");
 	    });
 	app.add_flag("--quick", c.quick, "smoke run with small counts (figures not meaningful)");
 	try {
@@ -297,6 +308,7 @@ int run(int argc, char** argv)
 		section("c", measure_alloc_rate);
 		section("d", measure_start);
 		section("e", measure_sessions);
+		section("w", measure_world_switch);
 	} catch (const Interrupted&) {
 		std::fprintf(stderr, "el3d_bench: interrupted; servers stopped, temp dirs removed\n");
 		return 130;

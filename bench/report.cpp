@@ -218,6 +218,10 @@ void print_report(std::FILE* out, const Results& r)
 		print_e(out, r);
 		std::fputc('\n', out);
 	}
+	if (r.rmi.measured) {
+		print_rmi(out, r.rmi, r.counts.calls, r.counts.warmup, r.counts.block);
+		std::fputc('\n', out);
+	}
 	line(out, "background (the machine may be shared): per section, CPU time of other processes and steal in %% of");
 	line(out, "all CPUs' time; disk writes and flushes of the whole machine, the daemons' own included");
 	line(out, "  %-7s %8s %10s %7s %10s %8s", "section", "seconds", "others %", "steal %", "disk MiB", "flushes");
@@ -280,6 +284,8 @@ nlohmann::json to_json(const Results& r)
 	              {"file_allocated_bytes", s.file.allocated},
 	              {"rss_created_bytes", s.rss_created},
 	              {"rss_reopened_bytes", s.rss_reopened}};
+	if (r.rmi.measured)
+		j["world_switch"] = rmi_json(r.rmi);
 	auto& sessions = j["sessions"] = nlohmann::json::array();
 	for (const auto& row : r.sessions)
 		sessions.push_back({{"placement", name(row.placement)},

@@ -4,6 +4,7 @@
 #include "measure.hpp"
 #include "process.hpp"
 #include "sessions.hpp"
+#include "world_switch.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -61,6 +62,7 @@ struct Results {
 	std::vector<AllocRun> alloc_rate;
 	StartRun start;
 	std::vector<SessionRow> sessions;
+	RmiRun rmi;
 	std::vector<SectionLoad> load;
 	std::vector<std::string> notes;  // anything that did not go as expected, e.g. a daemon's non-zero exit
 };
