@@ -95,6 +95,14 @@ Status MonitorService::AllocateMemory(grpc::ServerContext*, const v1::AllocateMe
 Status MonitorService::GetState(grpc::ServerContext*, const v1::GetStateRequest*, v1::State* resp)
 {
 	to_proto(monitor_.status(), *resp);
+	// CPUs that have not run are not listed, unless RMIs wait for them.
+	std::vector<bool> listed(world_.cpus(), false);
+	for (const v1::Cpu& c : resp->cpus())
+		if (c.cpu() < listed.size())
+			listed[c.cpu()] = true;
+	for (uint32_t cpu = 0; cpu < world_.cpus(); ++cpu)
+		if (!listed[cpu] && world_.view(cpu).queued != 0)
+			resp->add_cpus()->set_cpu(cpu);
 	for (v1::Cpu& c : *resp->mutable_cpus()) {
 		if (c.cpu() >= world_.cpus())
 			continue;

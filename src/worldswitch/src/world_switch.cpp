@@ -60,6 +60,13 @@ RmiError WorldSwitch::call(unsigned cpu, const Rmi& rmi, bool fail_fast, const G
 	s.rmm_cv.notify_all();
 	for (;;) {
 		if (p->stage == Pending::Stage::Done) {
+			// Completed while the caller was giving up (between two polls): it is gone all the same.
+			if (gave_up && gave_up()) {
+				s.dropped += 1;
+				spdlog::warn("cpu{} RMI {:#x} completed with x0={:#x} as its caller gave up: result dropped", cpu,
+				             rmi.fid, p->result[0]);
+				return RmiError::GaveUp;
+			}
 			out = p->result;
 			return RmiError::None;
 		}

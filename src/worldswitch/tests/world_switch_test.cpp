@@ -179,3 +179,15 @@ TEST(WorldSwitch, CpusAreIndependent)
 	EXPECT_EQ(on1.result(), RmiError::None);
 	EXPECT_EQ(on1.out[0], 1u);
 }
+
+TEST(WorldSwitch, AResultThatArrivesAsItsCallerGivesUpIsDroppedNotDelivered)
+{
+	WorldSwitch w(1, 64, std::chrono::seconds(2));  // the caller does not poll before it is woken
+	Caller c(w, 0, 0x100);
+	Rmi r;
+	ASSERT_TRUE(w.wait(0, r, nullptr));
+	c.give_up = true;  // its deadline passed; the RMM completes before the next poll
+	EXPECT_TRUE(w.complete(0, regs(5)));
+	EXPECT_EQ(c.result(), RmiError::GaveUp);
+	EXPECT_EQ(w.view(0).dropped, 1u);
+}
