@@ -127,9 +127,7 @@ bool Carveout::append(const AllocRecord& rec)
 	// cache (and reach the disk later), so it is voided; if even that cannot be flushed, the next
 	// append, which takes the same slot, overwrites it.
 	const LogRecord none{};
-	write_metadata(&r, sizeof(r), off, page, kPage, &none, sizeof(none), "allocation log of " + path_,
-	               "the record of the failed allocation at " + hex(rec.addr) +
-	                   " may survive a restart of el3d unless another allocation succeeds first");
+	write_metadata(&r, sizeof(r), off, page, kPage, &none, sizeof(none), true, rec.addr);
 	log_.push_back(rec);
 	return true;
 }
@@ -144,45 +142,68 @@ int Carveout::sync_meta(uint64_t rel, uint64_t len)
 	return flush(meta_ + rel, len);
 }
 
-void Carveout::write_state_copy(unsigned copy, uint64_t generation, uint64_t epoch, const std::vector<uint8_t>& cbor)
+void Carveout::write_state_copy(unsigned copy, uint64_t generation, uint64_t epoch, const nlohmann::json& doc)
 {
-	if (cbor.size() > state_copy_size_ - sizeof(StateHeader))
-		throw std::length_error("state document of " + std::to_string(cbor.size()) +
+	// The header's place, then the CBOR document appended behind it, in one buffer that each commit reuses.
+	std::vector<uint8_t>& buf = state_buf_;
+	buf.assign(sizeof(StateHeader), 0);
+	nlohmann::json::to_cbor(doc, buf);
+	const std::size_t cbor_size = buf.size() - sizeof(StateHeader);
+	if (cbor_size > state_copy_size_ - sizeof(StateHeader))
+		throw std::length_error("state document of " + std::to_string(cbor_size) +
 		                        " bytes does not fit the state block");
 	StateHeader h{};
 	std::memcpy(h.magic, format::kStateMagic, sizeof(h.magic));
 	h.generation = generation;
 	h.epoch = epoch;
-	h.payload_len = static_cast<uint32_t>(cbor.size());
-	h.crc = crc32(cbor.data(), cbor.size(), crc32(&h, sizeof(h)));
-	const uint64_t off = state_offset_ + copy * state_copy_size_;
-	std::vector<uint8_t> buf(sizeof(h) + cbor.size());
+	h.payload_len = static_cast<uint32_t>(cbor_size);
+	h.crc = crc32(buf.data() + sizeof(h), cbor_size, crc32(&h, sizeof(h)));
 	std::memcpy(buf.data(), &h, sizeof(h));
-	std::memcpy(buf.data() + sizeof(h), cbor.data(), cbor.size());
+	const uint64_t off = state_offset_ + copy * state_copy_size_;
 	const uint64_t rel = off - state_offset_;
 	// As in append(): a copy the caller was told did not commit must not win the next open. Voiding
 	// its header leaves the current copy, which is what the daemon keeps using.
 	const StateHeader none{};
 	write_metadata(buf.data(), buf.size(), off, rel, (buf.size() + kPage - 1) & ~(kPage - 1), &none, sizeof(none),
-	               "state of " + path_,
-	               "the state change that failed may survive a restart of el3d unless another one succeeds first");
+	               false, 0);
 }
 
 void Carveout::write_metadata(const void* data, std::size_t n, uint64_t off, uint64_t rel, uint64_t sync_len,
-                              const void* voided, std::size_t voided_n, const std::string& what,
-                              const std::string& if_void_fails)
+                              const void* voided, std::size_t voided_n, bool log_record, uint64_t addr)
 {
+	// Messages only on failure: this runs for every allocation and state change.
+	auto what = [&] { return (log_record ? "allocation log of " : "state of ") + path_; };
 	try {
-		write_exact(fd_, data, n, off, "write " + what);
-		if (sync_meta(rel, sync_len) != 0)
-			throw SystemError("sync " + what, errno);
+		// write_exact(), with its message built only if it fails.
+		const auto* p = static_cast<const char*>(data);
+		for (std::size_t left = n; left > 0;) {
+			const ssize_t w = ::pwrite(fd_, p, left, static_cast<off_t>(off + (n - left)));
+			if (w < 0) {
+				const int err = errno;
+				if (err == EINTR)
+					continue;
+				throw SystemError("write " + what(), err);
+			}
+			p += w;
+			left -= static_cast<std::size_t>(w);
+		}
+		if (sync_meta(rel, sync_len) != 0) {
+			const int err = errno;
+			throw SystemError("sync " + what(), err);
+		}
 	} catch (const SystemError&) {
 		try {
-			write_exact(fd_, voided, voided_n, off, "void " + what);
-			if (sync_meta(rel, kPage) != 0)
-				throw SystemError("sync " + what, errno);
+			write_exact(fd_, voided, voided_n, off, "void " + what());
+			if (sync_meta(rel, kPage) != 0) {
+				const int err = errno;
+				throw SystemError("sync " + what(), err);
+			}
 		} catch (const SystemError& e) {
-			spdlog::error("{}: {}", e.what(), if_void_fails);
+			spdlog::error("{}: {}", e.what(),
+			              log_record ? "the record of the failed allocation at " + hex(addr) +
+			                               " may survive a restart of el3d unless another allocation succeeds first"
+			                         : std::string("the state change that failed may survive a restart of el3d "
+			                                       "unless another one succeeds first"));
 		}
 		throw;
 	}
@@ -190,22 +211,30 @@ void Carveout::write_metadata(const void* data, std::size_t n, uint64_t off, uin
 
 void Carveout::commit_state(const nlohmann::json& doc)
 {
-	const auto cbor = nlohmann::json::to_cbor(doc);
 	const unsigned next = 1 - current_copy_;
-	write_state_copy(next, generation_ + 1, epoch_, cbor);
+	write_state_copy(next, generation_ + 1, epoch_, doc);
 	current_copy_ = next;
 	++generation_;
 	state_ = doc;
 	reset_pending_ = doc.contains(kResetPendingKey);
 }
 
+void Carveout::commit_state(nlohmann::json&& doc)
+{
+	const unsigned next = 1 - current_copy_;
+	write_state_copy(next, generation_ + 1, epoch_, doc);
+	current_copy_ = next;
+	++generation_;
+	reset_pending_ = doc.contains(kResetPendingKey);
+	state_ = std::move(doc);
+}
+
 void Carveout::reset(const nlohmann::json& fresh_state)
 {
 	nlohmann::json doc = fresh_state;
 	doc[kResetPendingKey] = true;
-	const auto cbor = nlohmann::json::to_cbor(doc);
 	const unsigned next = 1 - current_copy_;
-	write_state_copy(next, generation_ + 1, epoch_ + 1, cbor);  // the commit point
+	write_state_copy(next, generation_ + 1, epoch_ + 1, doc);  // the commit point
 	current_copy_ = next;
 	++generation_;
 	++epoch_;

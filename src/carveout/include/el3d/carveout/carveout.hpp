@@ -119,8 +119,10 @@ public:
 	// The JSON document committed last (an empty object for a new file).
 	const nlohmann::json& state() const { return state_; }
 	// Durably replace the state document. Throws SystemError / std::length_error; on either the
-	// committed document stays the current one, in memory and on disk.
+	// committed document stays the current one, in memory and on disk. The rvalue form keeps `doc`
+	// itself as the current document instead of a copy (left unchanged if the commit throws).
 	void commit_state(const nlohmann::json& doc);
+	void commit_state(nlohmann::json&& doc);
 	uint64_t epoch() const { return epoch_; }
 	uint64_t state_generation() const { return generation_; }
 
@@ -155,15 +157,16 @@ public:
 private:
 	Carveout() = default;
 	void map_and_load(bool created);
-	void write_state_copy(unsigned copy, uint64_t generation, uint64_t epoch, const std::vector<uint8_t>& cbor);
+	// `doc` as CBOR behind a state header, written as state copy `copy` (write_metadata()).
+	void write_state_copy(unsigned copy, uint64_t generation, uint64_t epoch, const nlohmann::json& doc);
 	// msync(MS_SYNC) of [rel, rel + len) of the metadata mapping; -1 with errno on failure.
 	int sync_meta(uint64_t rel, uint64_t len);
 	// pwrite `n` bytes at file offset `off` and flush metadata pages [rel, rel + sync_len); if either fails,
 	// overwrite the start with `voided` (a record or header that does not count), flush again (if even that
-	// fails, log `if_void_fails`) and rethrow.
+	// fails, log what the failed change may do) and rethrow. `log_record`: an allocation-log record (of the
+	// allocation at `addr`), else a state copy; the messages are built only on failure.
 	void write_metadata(const void* data, std::size_t n, uint64_t off, uint64_t rel, uint64_t sync_len,
-	                    const void* voided, std::size_t voided_n, const std::string& what,
-	                    const std::string& if_void_fails);
+	                    const void* voided, std::size_t voided_n, bool log_record, uint64_t addr);
 
 	// msync(MS_SYNC) unless the durability is Process; -1 with errno on failure.
 	int flush(void* addr, uint64_t len) const;
@@ -185,6 +188,7 @@ private:
 	uint64_t meta_len_ = 0;
 	uint8_t* image_ = nullptr;  // mapping of the image
 	std::vector<AllocRecord> log_;
+	std::vector<uint8_t> state_buf_;  // a state copy as written (header and CBOR), reused by each commit
 	nlohmann::json state_ = nlohmann::json::object();
 	uint64_t epoch_ = 0, generation_ = 0;
 	unsigned current_copy_ = 0;
