@@ -12,9 +12,12 @@
 #include "el3d/smc.h"
 #include "el3d/util/numbers.hpp"
 
+#include <iterator>
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 using namespace el3d;
 using namespace el3d::fuzz;
@@ -25,7 +28,7 @@ constexpr Abi kAbis[] = {Abi::Seed, Abi::Tfa, Abi::TfaV1Compat};
 constexpr const char* kPlatforms[] = {"fvp", "qemu", "qemu-sbsa"};
 constexpr uint64_t kLogCapacity = 256;  // small: open and reopen stay cheap, and a full log is reachable
 constexpr unsigned kMaxOps = 96;
-constexpr unsigned kMaxReopens = 2;      // a reopen makes keys and a signer thread: keep inputs fast
+constexpr unsigned kMaxReopens = 1;  // a reopen is a daemon restart (map the file, scan its GPT, load keys): one per input
 constexpr uint64_t kSentinel = 0x5A5A5A5A5A5A5A5Aull;
 
 struct Slot {
@@ -33,7 +36,9 @@ struct Slot {
 	Abi abi = Abi::Seed;
 	const char* platform = "";
 	std::unique_ptr<Monitor> monitor;
-	std::map<uint64_t, uint8_t> dirty;  // bytes the last input wrote: must read zero after the next reset
+	// Bytes the last input wrote, by address: must read zero after the next reset. A vector that keeps its capacity,
+	// so that an input allocates no more than it frees here (libFuzzer re-runs an input that does, to look for leaks).
+	std::vector<std::pair<uint64_t, uint8_t>> dirty;
 };
 Slot g_slots[std::size(kAbis) * std::size(kPlatforms)];
 
@@ -73,9 +78,9 @@ public:
 	{
 		mon().reset();
 		check_status("after the reset that starts an input");
-		for (const auto& [pa, v] : slot_.dirty)
-			if (!(read_byte(pa) == 0))
-				fail("a byte the previous input wrote at " + hex(pa) + " survived Monitor::reset");
+		check_bytes(slot_.dirty, true, [](uint64_t pa) {
+			fail("a byte the previous input wrote at " + hex(pa) + " survived Monitor::reset");
+		});
 		slot_.dirty.clear();
 	}
 
@@ -103,7 +108,7 @@ public:
 				mon().detach(c);
 				model_.detach(c);
 			}
-		slot_.dirty = shadow_;
+		slot_.dirty.assign(shadow_.begin(), shadow_.end());
 	}
 
 private:
@@ -163,7 +168,7 @@ private:
 			fail_op(call + ": region outside [payload limit, top of the previous region)");
 		shadow_.erase(shadow_.lower_bound(r.addr), shadow_.lower_bound(r.addr + r.size));
 		const uint64_t head = std::min<uint64_t>(r.size, 0x2000);
-		std::vector<uint8_t> bytes;
+		std::vector<uint8_t>& bytes = buf_;
 		for (uint64_t at : {r.addr, r.addr + r.size - head}) {
 			if (!(mon().read_memory(at, head, bytes)))
 				fail_op(call + ": cannot read the new region");
@@ -264,12 +269,23 @@ private:
 		return pa >= geo().rmm_base && pa <= geo().image_end() && len <= geo().image_end() - pa;
 	}
 
-	uint8_t read_byte(uint64_t pa)
+	// Each byte of `bytes` (address order) read back through read_memory: zero if `zero`, else the value written;
+	// `mismatch(pa)` fails. One read per run of bytes less than a page apart, not one per byte.
+	template <class Bytes, class Fail>
+	void check_bytes(const Bytes& bytes, bool zero, Fail mismatch)
 	{
-		std::vector<uint8_t> b;
-		if (!mon().read_memory(pa, 1, b))
-			fail_op("cannot read " + hex(pa));
-		return b[0];
+		for (auto it = bytes.begin(); it != bytes.end();) {
+			const uint64_t start = it->first;
+			auto end = std::next(it);
+			uint64_t last = start;
+			for (; end != bytes.end() && end->first - last < 0x1000; ++end)
+				last = end->first;
+			if (!mon().read_memory(start, last - start + 1, buf_))
+				fail_op("cannot read " + hex(start) + "+" + hex(last - start + 1));
+			for (; it != end; ++it)
+				if (!(buf_[it->first - start] == (zero ? 0 : it->second)))
+					mismatch(it->first);
+		}
 	}
 
 	void read()
@@ -277,7 +293,7 @@ private:
 		const uint64_t pa = pick_pa(in_, model_);
 		const uint64_t lens[] = {0, 1, 8, 64, 0x1000, 0x1001, ~uint64_t{0}};
 		const uint64_t len = in_.flag() ? in_.pick_from(lens) : in_.u16();
-		std::vector<uint8_t> out;
+		std::vector<uint8_t>& out = buf_;
 		const bool ok = mon().read_memory(pa, len, out);
 		if (!(ok == in_image(pa, len)))
 			fail_op("read_memory(" + hex(pa) + ", " + hex(len) + ") returned " + (ok ? "true" : "false"));
@@ -311,10 +327,10 @@ private:
 		mon().reset();
 		model_.reset();
 		check_status("after reset");
-		for (const auto& [pa, v] : shadow_)
-			if (!(read_byte(pa) == 0))
-				fail_op("after reset, the byte written at " + hex(pa) + " does not read zero");
-		std::vector<uint8_t> page;
+		check_bytes(shadow_, true, [&](uint64_t pa) {
+			fail_op("after reset, the byte written at " + hex(pa) + " does not read zero");
+		});
+		std::vector<uint8_t>& page = buf_;
 		if (!(mon().read_memory(geo().shared_base(), geo().shared_size, page)))
 			fail_op("cannot read the shared page");
 		for (std::size_t i = 0; i < page.size(); ++i)
@@ -331,9 +347,9 @@ private:
 		slot_.monitor = open_monitor(slot_, false);
 		model_.reopen();
 		check_status("after reopening the carveout file");
-		for (const auto& [pa, v] : shadow_)
-			if (!(read_byte(pa) == v))
-				fail_op("after reopening, the byte written at " + hex(pa) + " changed");
+		check_bytes(shadow_, false, [&](uint64_t pa) {
+			fail_op("after reopening, the byte written at " + hex(pa) + " changed");
+		});
 	}
 
 	void check_status(const std::string& when)
@@ -384,6 +400,7 @@ private:
 	std::map<uint64_t, uint8_t> shadow_;  // bytes written below the shared page, as they must read
 	unsigned op_ = 0;
 	unsigned reopens_ = 0;
+	std::vector<uint8_t> buf_;  // what read_memory returns, reused (read_memory resizes it)
 };
 
 }  // namespace
