@@ -38,8 +38,24 @@ int cmd_rmi(Session& s, uint32_t cpu, const std::string& fid, const std::vector<
 	v1::RmiResponse resp;
 	auto ctx = s.context();
 	grpc::Status st = s.stub->Rmi(ctx.get(), req, &resp);
-	if (!st.ok())
+	if (!st.ok()) {
+		// The daemon answered, but the world switch could not complete the RMI: no RMM to take it
+		// (fail-fast), a full queue, or the RMM went away while it held it.
+		const bool not_completed = st.error_code() == grpc::StatusCode::ABORTED ||
+		                           st.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED ||
+		                           (st.error_code() == grpc::StatusCode::UNAVAILABLE &&
+		                            st.error_message().find("fail_fast") != std::string::npos);
+		if (not_completed) {
+			*s.err << "el3ctl rmi: " << st.error_message() << "\n";
+			return kSmcError;
+		}
+		if (st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+			*s.err << "el3ctl rmi: no answer within --timeout: no RMM completed the RMI (is one serving cpu " << cpu
+			       << "?), or el3d does not answer\n";
+			return kUnreachable;
+		}
 		return s.fail(st, "rmi");
+	}
 	*s.out << registers_line(resp) << (resp.forwarded() ? "" : "  (answered by EL3: not forwarded to the RMM)") << "\n";
 	return kOk;
 }
