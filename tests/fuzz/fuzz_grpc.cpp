@@ -1,18 +1,26 @@
 // fuzz_grpc: MonitorService, the daemon's gRPC handlers, with hostile requests. Each input is a list of calls: a
 // byte picks the RPC, the next bytes are its request in protobuf wire format (parsed as gRPC would, skipped if it does
-// not parse), and the handler is called directly with a local ServerContext. Every unary RPC is covered; Session
-// (a stream) is not yet: a stream through an in-process server hung under the fuzzer and was left out. Every
-// answer must be one of the statuses the API documents for bad requests (never INTERNAL or UNKNOWN: those are
-// exceptions out of the core), a successful response must be consistent with its request, and the daemon must go
-// on serving. First byte: the ABI profile.
+// not parse). Unary RPCs call the handler directly with a local ServerContext; Session runs a real stream to a
+// server of the same service listening on a Unix socket in the scratch directory (enter, SMCs, then the client
+// half-closes or cancels), with a deadline: a session that does not end is a daemon hang. (Not grpc's in-process
+// channel: its transport completes a write only when the peer reads, so a client that writes its SMCs before
+// reading the answers deadlocks against the handler's first write; over a socket the writes are buffered, as for a
+// real client.) Every answer must be one of the statuses the API documents for bad requests (never INTERNAL or
+// UNKNOWN: those are exceptions out of the core), a successful response must be consistent with its request, a
+// session's CPU must be free again once its stream has ended, and the daemon must go on serving. First byte: the
+// ABI profile.
 #include "fuzz_common.hpp"
 #include "service.hpp"
 
 #include "el3d/nsmem/nsmem.hpp"
+#include "el3d/util/numbers.hpp"
 
 #include <grpcpp/grpcpp.h>
 
+#include <chrono>
 #include <memory>
+#include <thread>
+#include <vector>
 
 using namespace el3d;
 using namespace el3d::fuzz;
@@ -24,13 +32,24 @@ struct Daemon {
 	std::unique_ptr<Monitor> monitor;
 	std::unique_ptr<NsMemory> ns;
 	std::unique_ptr<MonitorService> service;
+	std::unique_ptr<grpc::Server> server;
+	std::unique_ptr<v1::Monitor::Stub> stub;
 };
-Daemon g_daemons[3];
+// Never destroyed: a grpc::Server destroyed by exit() after grpc's own globals may hang; reachable, so not a leak.
+Daemon* g_daemons[3];
+
+// How long a session may take, and how long a cancelled one's handler may take to let its CPU go.
+constexpr auto kSessionDeadline = std::chrono::seconds(5);
+// A session entered with serve_rmi: its RMM_BOOT_COMPLETE answers only with the next RMI, which never comes here
+// (no deadline on that wait, by design), so the client gives up after this.
+constexpr auto kServingDeadline = std::chrono::milliseconds(100);
 
 Daemon& daemon_for(unsigned n)
 {
 	const Abi abis[] = {Abi::Seed, Abi::Tfa, Abi::TfaV1Compat};
-	Daemon& d = g_daemons[n];
+	if (g_daemons[n] == nullptr)
+		g_daemons[n] = new Daemon;
+	Daemon& d = *g_daemons[n];
 	if (d.monitor)
 		return d;
 	CarveoutOpenRequest req;
@@ -46,6 +65,13 @@ Daemon& daemon_for(unsigned n)
 	d.monitor = std::make_unique<Monitor>(Carveout::open(req), o);
 	d.ns = NsMemory::open(d.monitor->carveout(), {req.path + ".ns", true});
 	d.service = std::make_unique<MonitorService>(*d.monitor, d.ns.get());
+	const std::string endpoint = "unix:" + scratch_dir() + "/grpc-" + abi_name(abis[n]) + ".sock";
+	grpc::ServerBuilder b;
+	b.AddListeningPort(endpoint, grpc::InsecureServerCredentials());
+	b.RegisterService(d.service.get());
+	d.server = b.BuildAndStart();
+	check(d.server != nullptr, "cannot start the server on " + endpoint);
+	d.stub = v1::Monitor::NewStub(grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials()));
 	return d;
 }
 
@@ -58,6 +84,7 @@ void check_status(const grpc::Status& s, const char* rpc)
 	case StatusCode::FAILED_PRECONDITION:
 	case StatusCode::OUT_OF_RANGE:
 	case StatusCode::ALREADY_EXISTS:
+	case StatusCode::PERMISSION_DENIED:  // Read/WriteMemory: a granule of an NS window the NS world may not access
 		return;
 	default:
 		fail(std::string(rpc) + " answered status " + std::to_string(s.error_code()) + ": " + s.error_message());
@@ -71,11 +98,91 @@ bool parse(Input& in, Msg& m)
 	return m.ParseFromArray(b.data(), static_cast<int>(b.size()));
 }
 
+// Whether any CPU still has a session.
+bool any_session(const Monitor& m)
+{
+	for (const auto& c : m.status().cpus)
+		if (c.session)
+			return true;
+	return false;
+}
+
+// A Session stream: up to five messages (an `enter` most of the time first, then SMCs; any message sometimes),
+// written before any answer is read, then the client half-closes, or cancels. The stream must end within the
+// deadline with a status the API gives bad requests, and the session's CPU must be released.
+void session(Daemon& d, Input& in)
+{
+	std::vector<v1::SessionRequest> reqs;
+	bool serving = false;  // an `enter` asks to serve RMIs
+	for (unsigned n = in.pick(6); n > 0 && !in.empty(); --n) {
+		v1::SessionRequest req;
+		if (in.pick(4) == 0) {
+			if (!parse(in, req))
+				continue;
+		} else if (n == 1 || in.pick(3) == 0) {
+			if (!parse(in, *req.mutable_enter()))
+				continue;
+		} else if (!parse(in, *req.mutable_smc())) {
+			continue;
+		}
+		serving = serving || (req.has_enter() && req.enter().serve_rmi());
+		reqs.push_back(std::move(req));
+	}
+	grpc::ClientContext ctx;
+	ctx.set_deadline(std::chrono::system_clock::now() +
+	                 (serving ? std::chrono::duration_cast<std::chrono::system_clock::duration>(kServingDeadline)
+	                          : std::chrono::duration_cast<std::chrono::system_clock::duration>(kSessionDeadline)));
+	auto stream = d.stub->Session(&ctx);
+	for (const auto& req : reqs)
+		if (!stream->Write(req))
+			break;
+	const bool cancel = in.pick(8) == 0;
+	if (cancel)
+		ctx.TryCancel();  // the client goes away
+	else
+		stream->WritesDone();
+	v1::SessionResponse resp;
+	while (stream->Read(&resp))
+		(void)resp.ByteSizeLong();
+	const grpc::Status s = stream->Finish();
+	if (s.error_code() == StatusCode::DEADLINE_EXCEEDED && !serving)
+		fail("Session did not end within " + std::to_string(kSessionDeadline.count()) + " s (" + s.error_message() +
+		     "): the handler hangs");
+	if (!((cancel && s.error_code() == StatusCode::CANCELLED) || s.error_code() == StatusCode::DEADLINE_EXCEEDED))
+		check_status(s, "Session");
+	// The handler has returned when a status other than CANCELLED (or, serving, DEADLINE_EXCEEDED) arrives; a
+	// cancelled one may still be running.
+	const auto until = std::chrono::steady_clock::now() + kSessionDeadline;
+	while (any_session(*d.monitor)) {
+		if (std::chrono::steady_clock::now() > until)
+			fail(std::string("a Session ") + (cancel ? "cancelled by its client" : "that ended") + " still holds its CPU after " +
+			     std::to_string(kSessionDeadline.count()) + " s");
+		std::this_thread::sleep_for(std::chrono::milliseconds(1));
+	}
+}
+
+// Read/WriteMemory's answer for [addr, addr + len) (proto: ReadMemory): more than 4 MiB INVALID_ARGUMENT; inside the
+// carveout image OK; inside one Non-secure window OK, or PERMISSION_DENIED if the GPT gives one of its granules to
+// another PAS; anywhere else OUT_OF_RANGE.
+void check_memory_status(const Daemon& d, const grpc::Status& s, uint64_t addr, uint64_t len, const char* rpc)
+{
+	StatusCode want = StatusCode::OUT_OF_RANGE;
+	if (len > kMaxMemoryTransfer)
+		want = StatusCode::INVALID_ARGUMENT;
+	else if (d.monitor->carveout().in_image(addr, len))
+		want = StatusCode::OK;
+	else if (len != 0 && d.ns->window_of(addr, len) != nullptr)
+		want = d.monitor->ns_access_fault(addr, len) ? StatusCode::PERMISSION_DENIED : StatusCode::OK;
+	if (s.error_code() != want)
+		fail(std::string(rpc) + "(" + hex(addr) + ", " + std::to_string(len) + " bytes) answered " +
+		     std::to_string(s.error_code()) + ", the API says " + std::to_string(want) + ": " + s.error_message());
+}
+
 void one_call(Daemon& d, Input& in)
 {
 	MonitorService& svc = *d.service;
 	grpc::ServerContext ctx;
-	switch (in.pick(7)) {
+	switch (in.pick(8)) {
 	case 0: {
 		v1::SmcRequest req;
 		v1::SmcResponse resp;
@@ -127,20 +234,20 @@ void one_call(Daemon& d, Input& in)
 		const grpc::Status s = svc.ReadMemory(&ctx, &req, &resp);
 		check_status(s, "ReadMemory");
 		check(!s.ok() || resp.data().size() == req.length(), "ReadMemory: wrong length");
+		check_memory_status(d, s, req.address(), req.length(), "ReadMemory");
 		break;
 	}
-	default: {
+	case 6: {
 		v1::WriteMemoryRequest req;
 		v1::WriteMemoryResponse resp;
 		if (!parse(in, req))
 			break;
 		const grpc::Status s = svc.WriteMemory(&ctx, &req, &resp);
 		check_status(s, "WriteMemory");
-		check(s.ok() == d.monitor->carveout().in_image(req.address(), req.data().size()) ||
-		          req.data().size() > kMaxMemoryTransfer,
-		      "WriteMemory: accepted outside the image, or refused inside it");
+		check_memory_status(d, s, req.address(), req.data().size(), "WriteMemory");
 		break;
 	}
+	default: session(d, in); break;
 	}
 }
 

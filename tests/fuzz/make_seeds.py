@@ -214,12 +214,17 @@ def grpc_seeds():
     alloc = field(1, 0) + field(2, 0x1000) + field(3, 12) + field(4, 1)
     read = field(1, 0xFFBFF000) + field(2, 64)
     wr = field(1, 0xFFBFF000) + lfield(2, b"\x01\x02\x03\x04")
+    enter = field(1, 1) + field(2, 0) + lfield(5, b"fuzz")
     cfg = lfield(3, b'faults = ["dram-checksum"]\n') + lfield(4, b"toml")
     unary = bytes([3]) + msg(boot) + bytes([0]) + msg(smc_reserve) + bytes([0]) + msg(smc_delegate) + \
         bytes([5]) + msg(read) + bytes([6]) + msg(wr) + bytes([2]) + msg(b"") + bytes([1]) + msg(alloc) + \
         bytes([3]) + msg(boot + cfg)
     for abi in range(3):
         write("fuzz_grpc", f"unary-{abi}", bytes([abi]) + unary)
+    # Session: n = 3 messages: enter, then two SMCs (picks: 1 = not raw, then 0 = enter / 1 = smc).
+    session = bytes([7, 3, 1, 0]) + msg(enter) + bytes([1, 1]) + msg(smc_reserve) + bytes([1, 1]) + \
+        msg(smc_delegate) + bytes([1])
+    write("fuzz_grpc", "session-tfa", bytes([1]) + session + bytes([4, 0]) + msg(b"") + session)
 
 
 def main():
