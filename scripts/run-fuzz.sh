@@ -30,9 +30,15 @@ cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang
 cmake --build "$build" -j "${EL3D_JOBS:-$(nproc)}" --target "${targets[@]}"
 
 # Scratch space for corpora, artifacts and the targets' carveout files: nothing is written into the repository.
+# The carveout files go to tmpfs (/dev/shm) when there is one: on a disk file system every reset's hole punching
+# and every fresh page cost block allocation (fuzz_dispatch ran about a fifth slower with them in ext4's /tmp).
 work="$(mktemp -d "${TMPDIR:-/tmp}/el3d-fuzz.XXXXXX")"
-trap 'rm -rf "$work"' EXIT
-export EL3D_FUZZ_SCRATCH="$work"
+files="$work"
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then
+	files="$(mktemp -d /dev/shm/el3d-fuzz-files.XXXXXX)"
+fi
+trap 'rm -rf "$work" "$files"' EXIT
+export EL3D_FUZZ_SCRATCH="$files"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 failed=()
