@@ -71,11 +71,35 @@ std::vector<CommandEntry> profile_commands(const MonitorOptions& o)
 	return t;
 }
 
+void Monitor::set_observer(SmcObserver* o) { impl_->observer.store(o); }
+
 bool Monitor::call(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out)
 {
 	Impl& m = *impl_;
 	if (cpu >= m.carveout->geometry().core_count)
 		return false;
+	SmcObserver* obs = m.observer.load(std::memory_order_relaxed);
+	if (obs == nullptr)
+		return serve(cpu, fid, x, out, nullptr);
+	SmcRecord r;
+	const auto t0 = std::chrono::steady_clock::now();
+	const bool ok = serve(cpu, fid, x, out, &r.effects);
+	r.duration = std::chrono::steady_clock::now() - t0;
+	r.cpu = cpu;
+	r.fid = fid;
+	r.in = x;
+	r.out = out;
+	{
+		std::lock_guard lock(m.mu);
+		r.activation = m.boot.activation();
+	}
+	obs->on_smc(r);
+	return ok;
+}
+
+bool Monitor::serve(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out, std::vector<std::string>* effects)
+{
+	Impl& m = *impl_;
 	m.calls.fetch_add(1, std::memory_order_relaxed);
 
 	// Registers the command does not define come back as the caller left them.
@@ -115,7 +139,7 @@ bool Monitor::call(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out)
 			spdlog::debug("cpu{} unknown SMC {}: SMC_UNK", cpu, hex(fid));
 		return true;
 	}
-	SmcContext ctx{cpu, f, x, out};
+	SmcContext ctx{cpu, f, x, out, effects};
 	it->second.handler(m, ctx);
 	// Every SMC served, one line at debug (handlers log state changes at info on top of this).
 	if (spdlog::should_log(spdlog::level::debug))

@@ -59,6 +59,8 @@ Entry Monitor::enter(uint32_t cpu, EntryKind kind, const manifest::BootConfig* c
 	spdlog::info("cpu{} {} boot entry, activation {}: x0={} x1={} x2={} x3={} x4={}", cpu,
 	             kind == EntryKind::Cold ? "cold" : "warm", e.activation, hex(e.regs[0]), hex(e.regs[1]),
 	             hex(e.regs[2]), hex(e.regs[3]), hex(e.regs[4]));
+	if (SmcObserver* o = m.observer.load(std::memory_order_relaxed))
+		o->on_entry(cpu, e);
 	return e;
 }
 

@@ -76,6 +76,15 @@ struct SmcContext {
 	uint32_t fid;  // normalised: low 32 bits, SVE hint cleared
 	const SmcArgs& in;
 	SmcResult& out;
+	std::vector<std::string>* effects = nullptr;  // set while a trace listens
+
+	// What the call changed, for the trace; `what` is built only when someone listens.
+	template <class F>
+	void effect(F&& what)
+	{
+		if (effects != nullptr)
+			effects->push_back(what());
+	}
 
 	uint64_t x(unsigned n) const { return in[n - 1]; }  // x1 .. x12
 	void ret(int64_t x0) { out[0] = static_cast<uint64_t>(x0); }
@@ -137,6 +146,7 @@ struct Monitor::Impl {
 	nlohmann::json gpt_premarks = nlohmann::json::array();  // [[gpt]] ranges the file was set up with
 	mutable std::mutex mu;
 	std::atomic<uint64_t> calls{0};
+	std::atomic<SmcObserver*> observer{nullptr};
 
 	using Handler = void (*)(Impl&, SmcContext&);
 	struct Command {

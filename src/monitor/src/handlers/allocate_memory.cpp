@@ -69,10 +69,12 @@ void handle_allocate_memory(Monitor::Impl& m, SmcContext& c)
 	case AllocStatus::Fresh:
 		spdlog::info("cpu{} RMM_ALLOCATE_MEMORY(size={}, align=2^{}, id={}) -> new region at {}", c.cpu, hex(size),
 		             align_bits, id, hex(r.addr));
+		c.effect([&] { return "region id=" + std::to_string(id) + " " + hex(r.addr) + "+" + hex(size) + " fresh"; });
 		return c.ret(EL3_ALLOC_FRESH, r.addr);
 	case AllocStatus::Existing:
 		spdlog::info("cpu{} RMM_ALLOCATE_MEMORY(size={}, id={}) -> existing region at {}", c.cpu, hex(size), id,
 		             hex(r.addr));
+		c.effect([&] { return "region id=" + std::to_string(id) + " " + hex(r.addr) + " handed back"; });
 		return c.ret(EL3_E_RMM_OK, r.addr);
 	case AllocStatus::StorageError:
 	case AllocStatus::LogFull:

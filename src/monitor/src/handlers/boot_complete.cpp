@@ -12,6 +12,7 @@
 
 #include "el3d/monitor/names.hpp"
 #include "el3d/smc.h"
+#include "el3d/util/numbers.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -40,6 +41,10 @@ void handle_boot_complete(Monitor::Impl& m, SmcContext& c)
 		              c.cpu, boot_result_name(result));
 	}
 	m.commit();
+	c.effect([&] {
+		return std::string(result == EL3_E_RMM_BOOT_SUCCESS ? "cpu booted" : "boot failed: Realm world disabled") +
+		       ", token " + hex(c.x(2));
+	});
 	c.ret(EL3_E_RMM_OK);
 }
 

@@ -81,6 +81,7 @@ void handle_firme_gm_gpi_set(Monitor::Impl& m, SmcContext& c)
 	case Gpt::Result::Ok:
 		// One line per transition, as for a failure: the GPT's history can be read from the log.
 		spdlog::info("cpu{} FIRME_GM_GPI_SET({}, count 1, GPI {}) -> FIRME_SUCCESS", c.cpu, hex(pa), hex(target));
+		c.effect([&] { return "gpt " + hex(pa) + " ->" + gpi_name(static_cast<Gpi>(target)); });
 		return c.ret(EL3_FIRME_SUCCESS, 1);
 	case Gpt::Result::BadAddr:
 		return fail(EL3_FIRME_INVALID_PARAMETERS, "FIRME_INVALID_PARAMETERS",

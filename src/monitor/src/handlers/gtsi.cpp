@@ -25,6 +25,7 @@ void transition(Monitor::Impl& m, SmcContext& c, bool delegate)
 	switch (r) {
 	case Gpt::Result::Ok:
 		spdlog::debug("cpu{} {}({}) -> E_RMM_OK", c.cpu, name, hex(pa));
+		c.effect([&] { return "gpt " + hex(pa) + (delegate ? " ns->realm" : " realm->ns"); });
 		return c.ret(EL3_E_RMM_OK);
 	case Gpt::Result::BadAddr:
 		spdlog::info("cpu{} {}({}) -> E_RMM_BAD_ADDR", c.cpu, name, hex(pa));

@@ -56,6 +56,7 @@ void handle_reserve_memory(Monitor::Impl& m, SmcContext& c)
 	}
 	spdlog::info("cpu{} RMM_RESERVE_MEMORY(size={}, align=2^{}{}) -> {}", c.cpu, hex(size), align_bits,
 	             local_cpu ? ", local" : "", hex(r.addr));
+	c.effect([&] { return "region " + hex(r.addr) + "+" + hex(size) + " reserved"; });
 	c.ret(EL3_E_RMM_OK, r.addr);
 }
 

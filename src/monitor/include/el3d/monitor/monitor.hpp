@@ -115,6 +115,24 @@ struct MonitorStatus {
 	std::string boot_config_json;
 };
 
+// What the monitor reports of each call it serves, for the trace (src/trace). Called on the calling
+// thread after the call, in the order the calls of one CPU were made; must not call the monitor.
+struct SmcRecord {
+	uint32_t cpu = 0;
+	uint64_t activation = 0;
+	uint64_t fid = 0;  // x0 as the caller set it
+	SmcArgs in{};
+	SmcResult out{};
+	std::chrono::nanoseconds duration{0};
+	std::vector<std::string> effects;  // what the call changed, e.g. "region id=1 0xffbfd000+0x2000 fresh"
+};
+class SmcObserver {
+public:
+	virtual ~SmcObserver() = default;
+	virtual void on_smc(const SmcRecord& r) = 0;
+	virtual void on_entry(uint32_t cpu, const Entry& e) = 0;
+};
+
 class Monitor {
 public:
 	Monitor(std::unique_ptr<Carveout> carveout, MonitorOptions options);
@@ -164,9 +182,14 @@ public:
 	// with that PAS; nullopt if it may access all of them (block-mapped memory included).
 	std::optional<std::pair<uint64_t, Gpi>> ns_access_fault(uint64_t pa, uint64_t len) const;
 
+	// The trace's hook: every SMC and boot entry is reported to `o` (null: none) from now on. Set it
+	// before calls are made, or while none is in flight.
+	void set_observer(SmcObserver* o);
+
 	struct Impl;
 
 private:
+	bool serve(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out, std::vector<std::string>* effects);
 	std::unique_ptr<Impl> impl_;
 };
 
