@@ -50,6 +50,8 @@ struct Options {
 	unsigned inject_again = 0;
 	bool no_mec = false;
 	unsigned mecid_width = 16;
+	std::string trace_file;
+	std::size_t trace_ring = 0;
 };
 
 std::optional<uint64_t> parse_opt(const std::string& s, const char* name)
@@ -106,6 +108,10 @@ int main(int argc, char** argv)
 	               "RMM_ATTEST_GET_PLAT_TOKEN answers E_RMM_AGAIN N times before each hunk (default 0)");
 	app.add_flag("--no-mec", o.no_mec, "FEAT_MEC absent: MEC commands return E_RMM_UNK");
 	app.add_option("--mecid-width", o.mecid_width, "MECID width in bits (default 16)")->check(CLI::Range(1, 16));
+	app.add_option("--trace", o.trace_file,
+	               "record every SMC, boot entry, session and RMI in FILE (JSON Lines, appended; docs/trace.md)");
+	app.add_option("--trace-ring", o.trace_ring, "keep the last N trace events in memory for `el3ctl trace --ring`")
+	    ->check(CLI::Range(0, 1 << 20));
 	app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error or off")
 	    ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
 
@@ -218,6 +224,17 @@ int main(int argc, char** argv)
 
 	const el3d::Geometry& g = monitor->geometry();
 	el3d::MonitorService service(*monitor, ns.get());
+	try {
+		service.tracer().open_file(o.trace_file);
+	} catch (const std::exception& e) {
+		spdlog::critical("--trace: {}", e.what());
+		return kExitUsage;
+	}
+	service.tracer().set_ring(o.trace_ring);
+	if (!o.trace_file.empty() || o.trace_ring != 0)
+		spdlog::info("trace: {}{}{}", o.trace_file.empty() ? "" : "file " + o.trace_file,
+		             !o.trace_file.empty() && o.trace_ring != 0 ? ", " : "",
+		             o.trace_ring != 0 ? "ring of " + std::to_string(o.trace_ring) + " events" : "");
 	grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 	grpc::ServerBuilder builder;
 	builder.AddListeningPort("unix:" + socket_path, grpc::InsecureServerCredentials());

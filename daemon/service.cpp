@@ -189,10 +189,15 @@ Status MonitorService::Session(grpc::ServerContext* ctx,
 	// Released however the session ends (detach() never throws, so this destructor cannot end
 	// el3d even if the carveout file cannot record the release).
 	struct Detach {
-		Monitor& m;
+		MonitorService& s;
 		uint32_t cpu;
-		~Detach() { m.detach(cpu); }
-	} detach{monitor_, cpu};
+		std::string client;
+		~Detach()
+		{
+			s.monitor_.detach(cpu);
+			s.record(trace::Kind::SessionClose, cpu, client);
+		}
+	} detach{*this, cpu, client};
 	spdlog::info("cpu{} session opened by {}", cpu, client);
 
 	v1::SessionResponse out;
@@ -208,6 +213,7 @@ Status MonitorService::Session(grpc::ServerContext* ctx,
 	map->set_id(c.uuid_string());
 	if (ns_ != nullptr)
 		to_proto(ns_->info(), *entered->mutable_ns_memory());
+	record(trace::Kind::SessionOpen, cpu, client + (en.serve_rmi() ? ", serving RMIs" : ""));
 	if (!stream->Write(out))
 		return Status::OK;
 
@@ -258,11 +264,29 @@ Status MonitorService::Rmi(grpc::ServerContext* ctx, const v1::RmiRequest* req, 
 	const SmcArgs x{req->x1(), req->x2(), req->x3(), req->x4(),  req->x5(),  req->x6(),
 	                req->x7(), req->x8(), req->x9(), req->x10(), req->x11(), req->x12()};
 	ws::NsOutcome o;
+	const auto t0 = std::chrono::steady_clock::now();
 	try {
 		o = ws::ns_rmi(monitor_, world_, cpu, req->fid(), x, req->fail_fast(), [ctx] { return ctx->IsCancelled(); });
 	} catch (const std::exception& e) {
 		spdlog::error("cpu{} RMI {}: {}", cpu, hex(req->fid()), e.what());
 		return {StatusCode::INTERNAL, e.what()};
+	}
+	if (tracer_.enabled()) {
+		trace::Event ev;
+		ev.kind = trace::Kind::Rmi;
+		ev.cpu = cpu;
+		ev.activation = monitor_.activation();
+		ev.fid = req->fid();
+		ev.name = fid_name(req->fid());
+		for (unsigned i = 0; i < 7; ++i)
+			ev.in[i] = x[i];
+		ev.out = o.regs;
+		ev.result = o.error != ws::RmiError::None ? ws::rmi_error_name(o.error)
+		            : o.forwarded                 ? "forwarded"
+		                                          : "SMC_UNK (not an RMI)";
+		ev.duration_ns = static_cast<uint64_t>(
+		    std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+		tracer_.record(std::move(ev));
 	}
 	const std::string what = "RMI " + hex(static_cast<uint32_t>(req->fid())) + " on cpu" + std::to_string(cpu);
 	switch (o.error) {
@@ -302,6 +326,7 @@ Status MonitorService::Reset(grpc::ServerContext* ctx, const v1::ResetRequest*, 
 		// After the carveout's reset committed: a crash before this point is finished by the next start.
 		if (ns_ != nullptr)
 			ns_->reset(monitor_.carveout().epoch());
+		record(trace::Kind::Reset, 0, ctx->peer());
 	} catch (const std::exception& e) {
 		spdlog::error("reset failed: {}", e.what());
 		return {StatusCode::INTERNAL, e.what()};

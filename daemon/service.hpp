@@ -3,6 +3,8 @@
 #include "el3d/monitor/monitor.hpp"
 #include "el3d/nsmem/nsmem.hpp"
 #include "el3d/v1/monitor.grpc.pb.h"
+#include "el3d/trace/recorder.hpp"
+#include "el3d/trace/trace.hpp"
 #include "el3d/worldswitch/world_switch.hpp"
 
 #include <mutex>
@@ -15,9 +17,14 @@ class MonitorService final : public v1::Monitor::Service {
 public:
 	// `ns`: the NS memory file of the monitor's carveout (null: none), zeroed by Reset with the carveout.
 	explicit MonitorService(Monitor& monitor, NsMemory* ns = nullptr)
-	    : monitor_(monitor), ns_(ns), world_(monitor.geometry().core_count)
+	    : monitor_(monitor), ns_(ns), world_(monitor.geometry().core_count), recorder_(tracer_)
 	{
+		monitor_.set_observer(&recorder_);
 	}
+	~MonitorService() override { monitor_.set_observer(nullptr); }
+
+	// The SMC trace (--trace, --trace-ring, SetTrace, Trace).
+	trace::Tracer& tracer() { return tracer_; }
 
 	grpc::Status Smc(grpc::ServerContext*, const v1::SmcRequest*, v1::SmcResponse*) override;
 	grpc::Status AllocateMemory(grpc::ServerContext*, const v1::AllocateMemoryRequest*,
@@ -30,6 +37,8 @@ public:
 	grpc::Status ReadMemory(grpc::ServerContext*, const v1::ReadMemoryRequest*, v1::ReadMemoryResponse*) override;
 	grpc::Status WriteMemory(grpc::ServerContext*, const v1::WriteMemoryRequest*, v1::WriteMemoryResponse*) override;
 	grpc::Status Rmi(grpc::ServerContext*, const v1::RmiRequest*, v1::RmiResponse*) override;
+	grpc::Status Trace(grpc::ServerContext*, const v1::TraceRequest*, grpc::ServerWriter<v1::TraceLine>*) override;
+	grpc::Status SetTrace(grpc::ServerContext*, const v1::SetTraceRequest*, v1::TraceConfig*) override;
 
 private:
 	// Boot entry shared by Boot and Session.
@@ -45,6 +54,10 @@ private:
 	Monitor& monitor_;
 	NsMemory* ns_;
 	ws::WorldSwitch world_;  // RMIs from the Non-secure world to the RMMs of sessions with serve_rmi
+	trace::Tracer tracer_;
+	trace::MonitorRecorder recorder_;
+	// A trace event of the service's own (session, RMI, reset), when anything listens.
+	void record(trace::Kind kind, uint32_t cpu, const std::string& note);
 	std::mutex reset_mu_;  // one Reset at a time: the NS file records the epoch the carveout's reset made
 };
 

@@ -44,6 +44,16 @@ int cmd_wait(Session& s, double seconds);
 // kind: "auto", "cold" or "warm"
 int cmd_boot(Session& s, uint32_t cpu, const std::string& kind, const std::string& config_path);
 int cmd_manifest(Session& s, bool json);
+// el3ctl trace: follow live (filters), show a file, set where el3d records.
+struct TraceFollow {
+	std::optional<uint32_t> cpu;
+	std::string fid, result;
+	bool ring = false, json = false;
+	uint64_t count = 0;
+};
+int cmd_trace_follow(Session& s, const TraceFollow& t);
+int cmd_trace_show(Session& s, const std::string& path, bool json, bool summary_only);
+int cmd_trace_set(Session& s, const std::optional<std::string>& file, bool off, std::optional<uint64_t> ring);
 // One RMI from the Non-secure world (world switch); x1..x7.
 int cmd_rmi(Session& s, uint32_t cpu, const std::string& fid, const std::vector<std::string>& args, bool fail_fast);
 

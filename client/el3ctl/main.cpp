@@ -39,6 +39,30 @@ int main(int argc, char** argv)
 	rmi->add_option("X", xs, "x1 .. x7 (hex, decimal, or negative decimal)");
 	rmi->add_flag("--fail-fast", fail_fast, "fail at once if no RMM waits on the CPU, instead of queueing");
 
+	auto* trace = app.add_subcommand("trace", "el3d's SMC trace: follow it live (default), `show FILE`, or `set`");
+	trace->require_subcommand(0, 1);
+	TraceFollow tf;
+	std::optional<uint32_t> trace_cpu;
+	trace->add_option("--cpu", trace_cpu, "only this CPU's events");
+	trace->add_option("--fid", tf.fid, "only calls with this FID");
+	trace->add_option("--result", tf.result, "only calls with this result, e.g. E_RMM_BAD_PAS");
+	trace->add_flag("--ring", tf.ring, "first the events kept in el3d's ring (el3d --trace-ring N)");
+	trace->add_option("--count", tf.count, "stop after N events (default: follow until Ctrl-C)");
+	trace->add_flag("--json", tf.json, "print the events as JSON lines (the trace file's format)");
+	auto* tshow = trace->add_subcommand("show", "print a trace file decoded, with counts per FID and result and the slowest calls");
+	std::string trace_path;
+	bool show_json = false, summary_only = false;
+	tshow->add_option("FILE", trace_path, "a trace file (el3d --trace FILE)")->required();
+	tshow->add_flag("--json", show_json, "the events as JSON lines, no summary");
+	tshow->add_flag("--summary", summary_only, "the summary only");
+	auto* tset = trace->add_subcommand("set", "change where el3d records the trace while it runs");
+	std::optional<std::string> tset_file;
+	std::optional<uint64_t> tset_ring;
+	bool tset_off = false;
+	auto* tset_file_opt = tset->add_option("--file", tset_file, "append the trace to FILE (a path as el3d sees it)");
+	tset->add_flag("--off", tset_off, "no trace file")->excludes(tset_file_opt);
+	tset->add_option("--ring", tset_ring, "keep the last N events in el3d (0: none)");
+
 	auto* alloc = app.add_subcommand("alloc", "RMM_ALLOCATE_MEMORY: allocate (or get back) a region");
 	std::string size;
 	unsigned align_bits = 0, id = 0;
@@ -93,7 +117,14 @@ int main(int argc, char** argv)
 		rc = cmd_smc(s, cpu, fid, xs);
 	else if (*rmi)
 		rc = cmd_rmi(s, cpu, fid, xs, fail_fast);
-	else if (*alloc)
+	else if (*tshow)
+		rc = cmd_trace_show(s, trace_path, show_json, summary_only);
+	else if (*tset)
+		rc = cmd_trace_set(s, tset_file, tset_off, tset_ring);
+	else if (*trace) {
+		tf.cpu = trace_cpu;
+		rc = cmd_trace_follow(s, tf);
+	} else if (*alloc)
 		rc = cmd_alloc(s, cpu, size, align_bits, id);
 	else if (*mread)
 		rc = cmd_mem_read(s, addr, len, dump);

@@ -9,6 +9,12 @@ bool Monitor::realm_world_disabled() const
 	return impl_->boot.failure().has_value();
 }
 
+uint64_t Monitor::activation() const
+{
+	std::lock_guard lock(impl_->mu);
+	return impl_->boot.activation();
+}
+
 CpuBootState Monitor::cpu_state(uint32_t cpu) const
 {
 	const Impl& m = *impl_;

@@ -177,6 +177,7 @@ public:
 	// and where a CPU's boot is (Off for a CPU outside the platform).
 	bool realm_world_disabled() const;
 	CpuBootState cpu_state(uint32_t cpu) const;
+	uint64_t activation() const;  // the current RMM activation number
 	// The Non-secure world's granule protection check: the first granule of [pa, pa + len) whose
 	// PAS the Non-secure world may not access (anything but Non-secure, Non-secure-only or any),
 	// with that PAS; nullopt if it may access all of them (block-mapped memory included).
