@@ -25,6 +25,7 @@ Every layout and FID below is from TF-RMM's lib/smc/include/smc-rmi.h of the bun
 (tf-rmm-9a7f8ef); with --tfrmm-src the FIDs are checked against that header at run time.
 """
 import argparse
+import json
 import os
 import re
 import shutil
@@ -186,9 +187,10 @@ class WorldSwitch(unittest.TestCase):
         self.rmms = []       # every rmm_core.elf started (Popen), for tearDown
         self.rmm = None      # the current one
         self.rmm_err = None  # its stderr file
+        self.trace = os.path.join(self.tmp, "trace.jsonl")
         self.daemon = subprocess.Popen([ARGS.el3d, "--abi", "tfa", "--socket", self.sock, "--carveout",
-                                        self.carveout], stdin=subprocess.DEVNULL, stdout=self.log_f,
-                                       stderr=self.log_f)
+                                        self.carveout, "--trace", self.trace], stdin=subprocess.DEVNULL,
+                                       stdout=self.log_f, stderr=self.log_f)
         r = subprocess.run([ARGS.el3ctl, "--socket", self.sock, "wait", "--timeout", "15"], capture_output=True)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.ch = grpc.insecure_channel("unix:" + self.sock)
@@ -581,6 +583,21 @@ class WorldSwitch(unittest.TestCase):
         self.assertEqual(c.rmi, pb.RMI_STATE_WAITING)
         self.assertIsNone(self.rmm.poll(), "rmm_core.elf exited")
         log("realm flow done: %d RMIs served by CPU 0's RMM" % c.rmis)
+
+        # el3d's trace (--trace) has the whole flow: every RMI with its result, each of the RMM's
+        # RMM_RMI_REQ_COMPLETE, and its granule transitions (FIRME_GM_GPI_SET) with their effects.
+        with open(self.trace) as f:
+            events = [json.loads(line) for line in f]
+        rmis = [e for e in events if e["kind"] == "rmi" and e["result"] == "forwarded"]
+        completes = [e for e in events if e["kind"] == "smc" and e["name"] == "RMM_RMI_REQ_COMPLETE"]
+        gpi_sets = [e for e in events if e["kind"] == "smc" and e["name"] == "FIRME_GM_GPI_SET"]
+        log("trace: %d events, %d RMIs, %d RMM_RMI_REQ_COMPLETE, %d FIRME_GM_GPI_SET" %
+            (len(events), len(rmis), len(completes), len(gpi_sets)))
+        self.assertEqual(len(rmis), c.rmis, "one trace event per RMI served")
+        self.assertGreaterEqual(len(completes), len(rmis) - 1)
+        self.assertTrue(any(e.get("effects", [""])[0].startswith("gpt 0x%x ->realm" % rd) for e in gpi_sets),
+                        "the RD's delegation is in the trace")
+        self.assertEqual([e["seq"] for e in events], list(range(1, len(events) + 1)))
 
     # =========================================================================================
     def test_rmm_killed_mid_rmi(self):

@@ -73,6 +73,12 @@ std::vector<CommandEntry> profile_commands(const MonitorOptions& o)
 
 void Monitor::set_observer(SmcObserver* o) { impl_->observer.store(o); }
 
+void Monitor::report(const SmcRecord& r)
+{
+	if (SmcObserver* o = impl_->observer.load(std::memory_order_relaxed))
+		o->on_smc(r);
+}
+
 bool Monitor::call(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out)
 {
 	Impl& m = *impl_;

@@ -5,6 +5,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
+
 namespace el3d::ws {
 
 namespace {
@@ -95,6 +97,20 @@ bool RealmPort::smc(uint64_t fid, const SmcArgs& x, SmcResult& out, const GaveUp
 		for (unsigned i = 0; i < result.size(); ++i)
 			result[i] = i < n ? x[i] : held->x[i - 1];
 		w_.complete(cpu_, result);
+		// For the trace: the RMM's half of the switch, when it handed the result over.
+		SmcRecord rec;
+		rec.cpu = cpu_;
+		rec.activation = m_.activation();
+		rec.fid = fid;
+		rec.in = x;
+		rec.out[0] = 0;
+		for (unsigned i = 1; i < rec.out.size(); ++i)
+			rec.out[i] = x[i - 1];
+		char what[96];
+		std::snprintf(what, sizeof(what), "RMI %#llx completed: x0=%#llx to the Non-secure caller",
+		              static_cast<unsigned long long>(held->fid), static_cast<unsigned long long>(result[0]));
+		rec.effects.push_back(what);
+		m_.report(rec);
 		return next_rmi(out, gone);
 	}
 	if (!m_.call(cpu_, fid, x, out))

@@ -186,6 +186,8 @@ public:
 	// The trace's hook: every SMC and boot entry is reported to `o` (null: none) from now on. Set it
 	// before calls are made, or while none is in flight.
 	void set_observer(SmcObserver* o);
+	// A call served outside call() (the world switch's RMM_RMI_REQ_COMPLETE), for the observer.
+	void report(const SmcRecord& r);
 
 	struct Impl;
 
