@@ -223,14 +223,15 @@ int main(int argc, char** argv)
 	}
 
 	const el3d::Geometry& g = monitor->geometry();
-	el3d::MonitorService service(*monitor, ns.get());
+	// Destroyed before the monitor (it is the monitor's trace observer).
+	auto service = std::make_unique<el3d::MonitorService>(*monitor, ns.get());
 	try {
-		service.tracer().open_file(o.trace_file);
+		service->tracer().open_file(o.trace_file);
 	} catch (const std::exception& e) {
 		spdlog::critical("--trace: {}", e.what());
 		return kExitUsage;
 	}
-	service.tracer().set_ring(o.trace_ring);
+	service->tracer().set_ring(o.trace_ring);
 	if (!o.trace_file.empty() || o.trace_ring != 0)
 		spdlog::info("trace: {}{}{}", o.trace_file.empty() ? "" : "file " + o.trace_file,
 		             !o.trace_file.empty() && o.trace_ring != 0 ? ", " : "",
@@ -238,7 +239,7 @@ int main(int argc, char** argv)
 	grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 	grpc::ServerBuilder builder;
 	builder.AddListeningPort("unix:" + socket_path, grpc::InsecureServerCredentials());
-	builder.RegisterService(&service);
+	builder.RegisterService(service.get());
 	builder.SetMaxReceiveMessageSize(8 << 20);
 	builder.SetMaxSendMessageSize(8 << 20);
 	std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
@@ -274,6 +275,7 @@ int main(int argc, char** argv)
 	signal_thread.join();
 
 	server.reset();
+	service.reset();
 	guard->release();
 	ns.reset();
 	monitor.reset();  // flushes and unlocks the carveout file
