@@ -7,7 +7,7 @@
  *   0xC4000150  RMI_VERSION          x0 = 0, x1 = x2 = 0x10000 + CPU
  *   0xC4000151  delegate x1          RMM_GTSI_DELEGATE of x1 through el3d; x0 = its result
  *   0xC4000152  undelegate x1        RMM_GTSI_UNDELEGATE of x1; x0 = its result
- *   0xC4000160  read x1              x0 = 0, x1 = the 64-bit word at physical x1 (PA == VA)
+ *   0xC4000160  read x1              x0 = 0, x1 = the 64-bit word at physical x1 (el3_pa_to_va)
  *   0xC4000161  write x1, x2         the word at physical x1 = x2; x0 = 0
  *   0xC400017E  crash                the process kills itself (SIGKILL) holding the RMI
  *   0xC400017F  sleep x1 ms          then x0 = 0, x1 = the number of RMIs answered before
@@ -23,7 +23,21 @@
 #include <string.h>
 #include <time.h>
 
+static el3_client *client;
 static el3_cpu *cpu;
+
+/* A physical address as a pointer: PA == VA when el3client could map so, an offset mapping otherwise
+ * (AddressSanitizer's shadow takes those addresses). */
+static volatile uint64_t *word_at(uint64_t pa)
+{
+	volatile uint64_t *p = (volatile uint64_t *)el3_pa_to_va(client, pa);
+
+	if (p == NULL) {
+		fprintf(stderr, "echo_rmm: 0x%llx is not memory el3d backs\n", (unsigned long long)pa);
+		exit(1);
+	}
+	return p;
+}
 
 static void answer(const el3_regs *rmi, uint64_t res[EL3_SMC_ARGS], unsigned int n, unsigned int me)
 {
@@ -42,15 +56,16 @@ static void answer(const el3_regs *rmi, uint64_t res[EL3_SMC_ARGS], unsigned int
 		if (el3_smc(cpu, fid == 0xC4000151 ? EL3_FID_RMM_GTSI_DELEGATE : EL3_FID_RMM_GTSI_UNDELEGATE, a, &r, &err) !=
 		    EL3_OK) {
 			fprintf(stderr, "echo_rmm: %s\n", err.message);
+			el3_disconnect(client);
 			exit(1);
 		}
 		res[0] = r.x[0];
 		break;
 	case 0xC4000160:
-		res[1] = *(volatile uint64_t *)(uintptr_t)rmi->x[1];
+		res[1] = *word_at(rmi->x[1]);
 		break;
 	case 0xC4000161:
-		*(volatile uint64_t *)(uintptr_t)rmi->x[1] = rmi->x[2];
+		*word_at(rmi->x[1]) = rmi->x[2];
 		break;
 	case 0xC400017E:
 		raise(SIGKILL);
@@ -70,21 +85,22 @@ static void answer(const el3_regs *rmi, uint64_t res[EL3_SMC_ARGS], unsigned int
 
 int main(int argc, char **argv)
 {
-	el3_client *c;
 	el3_error err;
 	el3_regs entry, rmi;
 	const unsigned int me = argc > 1 ? (unsigned int)atoi(argv[1]) : 0U;
 
-	if (el3_connect(NULL, &c, &err) != EL3_OK || el3_identity_mapped(c) == 0) {
-		fprintf(stderr, "echo_rmm: cannot connect or map at PA == VA: %s\n", err.message);
+	if (el3_connect(NULL, &client, &err) != EL3_OK) {
+		fprintf(stderr, "echo_rmm: cannot connect: %s\n", err.message);
 		return 1;
 	}
-	if (el3_cpu_enter_flags(c, me, EL3_ENTRY_AUTO, EL3_ENTER_SERVE_RMI, &cpu, &entry, &err) != EL3_OK) {
+	if (el3_cpu_enter_flags(client, me, EL3_ENTRY_AUTO, EL3_ENTER_SERVE_RMI, &cpu, &entry, &err) != EL3_OK) {
 		fprintf(stderr, "echo_rmm: cannot enter cpu %u: %s\n", me, err.message);
+		el3_disconnect(client);
 		return 1;
 	}
 	if (el3_boot_complete(cpu, 0, 0x70000U + me, &rmi, &err) != EL3_OK) {
 		fprintf(stderr, "echo_rmm: %s\n", err.message);
+		el3_disconnect(client);
 		return 1;
 	}
 	for (unsigned int n = 0;; n++) {
@@ -93,6 +109,7 @@ int main(int argc, char **argv)
 		answer(&rmi, res, n, me);
 		if (el3_smc(cpu, EL3_FID_RMM_RMI_REQ_COMPLETE, res, &rmi, &err) != EL3_OK) {
 			fprintf(stderr, "echo_rmm: the session ended: %s\n", err.message);
+			el3_disconnect(client);
 			return 1;
 		}
 	}

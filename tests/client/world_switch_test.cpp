@@ -174,7 +174,7 @@ TEST_F(WorldSwitchDaemon, NonSecureMemoryIsSharedAndADelegatedGranuleIsRealm)
 	el3_error err;
 	ASSERT_EQ(el3_ns_window_get(ns, 1, &w, &err), EL3_OK) << err.message;  // DRAM at 0x80000000 (fvp)
 	const uint64_t pa = w.base + 0x200000;
-	auto* word = static_cast<volatile uint64_t*>(el3_pa_to_va(ns, pa));
+	auto* word = static_cast<volatile uint64_t*>(el3_pa_to_va(ns, pa));  // PA == VA, or an offset mapping (ASan)
 	ASSERT_NE(word, nullptr);
 	*word = 0x1122334455667788;
 	Rmi rd = rmi(ns, 0, kRead, {pa});
