@@ -78,29 +78,38 @@ std::optional<uint64_t> parse_register(const std::string& s)
 	return parse_u64(s);
 }
 
+bool parse_call(Session& s, const char* cmd, const std::string& fid, const std::vector<std::string>& args,
+                uint64_t& f, uint64_t* x)
+{
+	auto v = parse_register(fid);
+	if (!v) {
+		*s.err << "el3ctl " << cmd << ": FID '" << fid << "' is not a number\n";
+		return false;
+	}
+	f = *v;
+	for (std::size_t i = 0; i < args.size(); ++i) {
+		v = parse_register(args[i]);
+		if (!v) {
+			*s.err << "el3ctl " << cmd << ": x" << i + 1 << " '" << args[i] << "' is not a number\n";
+			return false;
+		}
+		x[i] = *v;
+	}
+	return true;
+}
+
 int cmd_smc(Session& s, uint32_t cpu, const std::string& fid, const std::vector<std::string>& args)
 {
 	if (args.size() > 12) {
 		*s.err << "el3ctl smc: at most 12 argument registers (x1..x12), got " << args.size() << "\n";
 		return kUsage;
 	}
+	uint64_t f = 0, x[12] = {};
+	if (!parse_call(s, "smc", fid, args, f, x))
+		return kUsage;
 	v1::SmcRequest req;
 	req.set_cpu(cpu);
-	auto f = parse_register(fid);
-	if (!f) {
-		*s.err << "el3ctl smc: FID '" << fid << "' is not a number\n";
-		return kUsage;
-	}
-	req.set_fid(*f);
-	uint64_t x[12] = {};
-	for (std::size_t i = 0; i < args.size(); ++i) {
-		auto v = parse_register(args[i]);
-		if (!v) {
-			*s.err << "el3ctl smc: x" << i + 1 << " '" << args[i] << "' is not a number\n";
-			return kUsage;
-		}
-		x[i] = *v;
-	}
+	req.set_fid(f);
 	req.set_x1(x[0]), req.set_x2(x[1]), req.set_x3(x[2]), req.set_x4(x[3]), req.set_x5(x[4]), req.set_x6(x[5]);
 	req.set_x7(x[6]), req.set_x8(x[7]), req.set_x9(x[8]), req.set_x10(x[9]), req.set_x11(x[10]), req.set_x12(x[11]);
 	if (!s.connect())

@@ -33,6 +33,10 @@ struct Session {
 
 // A register value: decimal, 0x-hex, K/M/G suffixes, or a negative decimal (two's complement).
 std::optional<uint64_t> parse_register(const std::string& s);
+// An SMC's FID and registers x1.. (at most as many as `x` holds: the caller checks the count);
+// false, with a message naming `cmd` and the register, if one is not a number.
+bool parse_call(Session& s, const char* cmd, const std::string& fid, const std::vector<std::string>& args,
+                uint64_t& f, uint64_t* x);
 
 int cmd_smc(Session& s, uint32_t cpu, const std::string& fid, const std::vector<std::string>& args);
 int cmd_alloc(Session& s, uint32_t cpu, const std::string& size, unsigned align_bits, unsigned id);

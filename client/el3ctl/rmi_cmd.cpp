@@ -13,23 +13,12 @@ int cmd_rmi(Session& s, uint32_t cpu, const std::string& fid, const std::vector<
 		*s.err << "el3ctl rmi: at most 7 argument registers (x1..x7: what EL3 forwards), got " << args.size() << "\n";
 		return kUsage;
 	}
-	auto f = parse_register(fid);
-	if (!f) {
-		*s.err << "el3ctl rmi: FID '" << fid << "' is not a number\n";
+	uint64_t f = 0, x[7] = {};
+	if (!parse_call(s, "rmi", fid, args, f, x))
 		return kUsage;
-	}
-	uint64_t x[7] = {};
-	for (std::size_t i = 0; i < args.size(); ++i) {
-		auto v = parse_register(args[i]);
-		if (!v) {
-			*s.err << "el3ctl rmi: x" << i + 1 << " '" << args[i] << "' is not a number\n";
-			return kUsage;
-		}
-		x[i] = *v;
-	}
 	v1::RmiRequest req;
 	req.set_cpu(cpu);
-	req.set_fid(*f);
+	req.set_fid(f);
 	req.set_x1(x[0]), req.set_x2(x[1]), req.set_x3(x[2]), req.set_x4(x[3]), req.set_x5(x[4]), req.set_x6(x[5]);
 	req.set_x7(x[6]);
 	req.set_fail_fast(fail_fast);
