@@ -1,5 +1,7 @@
 #include "el3d/attest/key.hpp"
 
+#include "ossl.hpp"
+
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -17,62 +19,7 @@
 namespace el3d::attest {
 namespace {
 
-// unique_ptr deleters for OpenSSL objects, one per free function.
-template <auto Fn>
-struct Free {
-	template <class T>
-	void operator()(T* p) const noexcept
-	{
-		Fn(p);
-	}
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, Free<&EVP_PKEY_free>>;
-using PkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, Free<&EVP_PKEY_CTX_free>>;
-using BnPtr = std::unique_ptr<BIGNUM, Free<&BN_clear_free>>;  // clear: some hold private scalars
-using GroupPtr = std::unique_ptr<EC_GROUP, Free<&EC_GROUP_free>>;
-using PointPtr = std::unique_ptr<EC_POINT, Free<&EC_POINT_free>>;
-using ParamBldPtr = std::unique_ptr<OSSL_PARAM_BLD, Free<&OSSL_PARAM_BLD_free>>;
-using ParamPtr = std::unique_ptr<OSSL_PARAM, Free<&OSSL_PARAM_free>>;
-using SigPtr = std::unique_ptr<ECDSA_SIG, Free<&ECDSA_SIG_free>>;
-using BioPtr = std::unique_ptr<BIO, Free<&BIO_free>>;
-
-constexpr const char* kGroup = SN_secp384r1;  // "secp384r1", OpenSSL's name for P-384
-
-// Throws with OpenSSL's reason for the most recent failure, and empties its per-thread error queue so
-// the next failure is not blamed on this one.
-[[noreturn]] void openssl_failure(const char* what)
-{
-	std::string msg = std::string("attest: ") + what;
-	if (unsigned long e = ERR_peek_last_error()) {
-		char buf[256];
-		ERR_error_string_n(e, buf, sizeof buf);
-		msg += ": ";
-		msg += buf;
-	}
-	ERR_clear_error();
-	throw std::runtime_error(msg);
-}
-
-template <class T>
-T* check(T* p, const char* what)
-{
-	if (!p)
-		openssl_failure(what);
-	return p;
-}
-
-void check(int rc, const char* what)
-{
-	if (rc <= 0)
-		openssl_failure(what);
-}
-
-// Big-endian, zero-padded to exactly `out.size()` bytes; fails if the number does not fit.
-void bn_to_fixed(const BIGNUM* bn, std::span<uint8_t> out, const char* what)
-{
-	if (BN_bn2binpad(bn, out.data(), static_cast<int>(out.size())) != static_cast<int>(out.size()))
-		openssl_failure(what);
-}
+using namespace ossl;
 
 template <std::size_t N>
 std::array<uint8_t, N> digest(const EVP_MD* md, std::span<const uint8_t> data)
@@ -89,7 +36,7 @@ std::array<uint8_t, N> digest(const EVP_MD* md, std::span<const uint8_t> data)
 
 EcKey::EcKey(evp_pkey_st* pkey) noexcept : pkey_(pkey) {}
 
-EcKey::EcKey(const EcKey& other) noexcept : pkey_(other.pkey_)
+EcKey::EcKey(const EcKey& other) noexcept : pkey_(other.pkey_), nonce_key_(other.nonce_key_)
 {
 	// Keys are never modified after creation, so sharing one EVP_PKEY between copies (and threads) is
 	// safe; OpenSSL's reference count frees it with the last copy.
@@ -101,6 +48,7 @@ EcKey& EcKey::operator=(const EcKey& other) noexcept
 	EVP_PKEY_up_ref(other.pkey_);  // first, so self-assignment cannot free the key
 	EVP_PKEY_free(pkey_);
 	pkey_ = other.pkey_;
+	nonce_key_ = other.nonce_key_;
 	return *this;
 }
 
@@ -190,6 +138,8 @@ std::vector<uint8_t> EcKey::sign_digest(std::span<const uint8_t> digest) const
 {
 	if (digest.empty())
 		throw std::invalid_argument("attest: cannot sign an empty digest");
+	if (nonce_key_)
+		return sign_deterministic(digest);
 	// No signature digest is set on the context, so OpenSSL signs the bytes as given, of any length.
 	PkeyCtxPtr ctx(check(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey_, nullptr), "EVP_PKEY_CTX_new_from_pkey"));
 	check(EVP_PKEY_sign_init(ctx.get()), "EVP_PKEY_sign_init");

@@ -195,3 +195,40 @@ TEST(AttestKey, ConcurrentSigningOnOneKey)
 		th.join();
 	EXPECT_EQ(good.load(), 100);
 }
+
+TEST(AttestKey, DerivedKeysDependOnSeedAndLabelOnly)
+{
+	const EcKey a = EcKey::derive(1, "realm");
+	EXPECT_EQ(EcKey::derive(1, "realm").private_scalar(), a.private_scalar());
+	EXPECT_NE(EcKey::derive(2, "realm").private_scalar(), a.private_scalar());
+	EXPECT_NE(EcKey::derive(1, "platform").private_scalar(), a.private_scalar());
+	const auto h = sha384(as_bytes("derived"));
+	EXPECT_TRUE(a.verify_digest(h, a.sign_digest(h)));
+}
+
+TEST(AttestKey, DeterministicNoncesGiveOneValidSignaturePerDigest)
+{
+	const std::vector<uint8_t> nonce_key = {1, 2, 3, 4};
+	const EcKey plain = EcKey::derive(7, "realm");
+	const EcKey det = plain.with_deterministic_nonces(nonce_key);
+	EXPECT_FALSE(plain.deterministic());
+	EXPECT_TRUE(det.deterministic());
+	for (int i = 0; i < 20; ++i) {
+		const auto h = sha384(as_bytes("msg " + std::to_string(i)));
+		const auto s1 = det.sign_digest(h);
+		EXPECT_EQ(det.sign_digest(h), s1);  // same digest, same signature
+		EXPECT_TRUE(plain.verify_digest(h, s1));  // an ordinary ECDSA signature
+		auto bad = s1;
+		bad[95] ^= 1;
+		EXPECT_FALSE(plain.verify_digest(h, bad));
+		EXPECT_NE(det.sign_digest(sha384(as_bytes("other " + std::to_string(i)))), s1);
+	}
+	// Another nonce key: another (valid) signature of the same digest; randomised copies stay random.
+	const auto h = sha384(as_bytes("x"));
+	const std::vector<uint8_t> other_key = {9};
+	EXPECT_NE(plain.with_deterministic_nonces(other_key).sign_digest(h), det.sign_digest(h));
+	EXPECT_NE(plain.sign_digest(h), plain.sign_digest(h));
+	// A short digest (32 bytes) is signed as ECDSA takes it.
+	const auto h32 = sha256(as_bytes("short"));
+	EXPECT_TRUE(plain.verify_digest(h32, det.sign_digest(h32)));
+}

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <exception>
 
 namespace el3d {
 
@@ -79,31 +80,62 @@ void Monitor::report(const SmcRecord& r)
 		o->on_smc(r);
 }
 
+void SmcContext::output(uint64_t pa, const uint8_t* p, uint64_t len)
+{
+	if (rec != nullptr)
+		rec->mem_out.push_back({pa, len, attest::sha256(std::span<const uint8_t>(p, len))});
+}
+
 bool Monitor::call(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out)
 {
 	Impl& m = *impl_;
 	if (cpu >= m.carveout->geometry().core_count)
 		return false;
-	SmcObserver* obs = m.observer.load(std::memory_order_relaxed);
-	if (obs == nullptr)
+	if (m.observer.load(std::memory_order_relaxed) == nullptr)
 		return serve(cpu, fid, x, out, nullptr);
 	SmcRecord r;
-	const auto t0 = std::chrono::steady_clock::now();
-	const bool ok = serve(cpu, fid, x, out, &r.effects);
-	r.duration = std::chrono::steady_clock::now() - t0;
 	r.cpu = cpu;
 	r.fid = fid;
 	r.in = x;
-	r.out = out;
-	{
-		std::lock_guard lock(m.mu);
-		r.activation = m.boot.activation();
-	}
-	obs->on_smc(r);
-	return ok;
+	return serve(cpu, fid, x, out, &r);
 }
 
-bool Monitor::serve(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out, std::vector<std::string>* effects)
+namespace {
+
+// Completes the record and hands it to the observer when the call is done, before the lock it is
+// declared after is released; not when a handler throws (the call failed: there is no result).
+class ReportOnExit {
+public:
+	ReportOnExit(const Monitor::Impl& m, SmcRecord* rec, const SmcResult& out)
+	    : m_(m), rec_(rec), out_(out), t0_(std::chrono::steady_clock::now()), exceptions_(std::uncaught_exceptions())
+	{
+	}
+	~ReportOnExit()
+	{
+		if (rec_ == nullptr || std::uncaught_exceptions() > exceptions_)
+			return;
+		SmcObserver* o = m_.observer.load(std::memory_order_relaxed);
+		if (o == nullptr)
+			return;
+		rec_->duration = std::chrono::steady_clock::now() - t0_;
+		rec_->out = out_;
+		rec_->activation = m_.boot.activation();
+		o->on_smc(*rec_);
+	}
+	ReportOnExit(const ReportOnExit&) = delete;
+	ReportOnExit& operator=(const ReportOnExit&) = delete;
+
+private:
+	const Monitor::Impl& m_;
+	SmcRecord* rec_;
+	const SmcResult& out_;
+	std::chrono::steady_clock::time_point t0_;
+	int exceptions_;
+};
+
+}  // namespace
+
+bool Monitor::serve(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out, SmcRecord* rec)
 {
 	Impl& m = *impl_;
 	m.calls.fetch_add(1, std::memory_order_relaxed);
@@ -115,13 +147,15 @@ bool Monitor::serve(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out
 
 	// Only the low 32 bits of x0 are the FID; the SVE hint bit is not part of it.
 	auto f = static_cast<uint32_t>(fid);
-	if ((f & kFastCall) != 0 && (f & kMbzBits) != 0) {
-		spdlog::warn("cpu{} SMC {} has bits [23:17] set: SMC_UNK", cpu, hex(fid));
-		return true;
-	}
+	const bool mbz_set = (f & kFastCall) != 0 && (f & kMbzBits) != 0;
 	f &= ~kSveHint;
 
 	std::lock_guard lock(m.mu);
+	const ReportOnExit report(m, rec, out);
+	if (mbz_set) {
+		spdlog::warn("cpu{} SMC {} has bits [23:17] set: SMC_UNK", cpu, hex(fid));
+		return true;
+	}
 	m.finish_reset();
 	CpuStatus& st = m.boot.cpu(cpu);
 	if (st.state == CpuBootState::Off) {
@@ -145,7 +179,7 @@ bool Monitor::serve(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out
 			spdlog::debug("cpu{} unknown SMC {}: SMC_UNK", cpu, hex(fid));
 		return true;
 	}
-	SmcContext ctx{cpu, f, x, out, effects};
+	SmcContext ctx{cpu, f, x, out, rec};
 	it->second.handler(m, ctx);
 	// Every SMC served, one line at debug (handlers log state changes at info on top of this).
 	if (spdlog::should_log(spdlog::level::debug))

@@ -48,6 +48,8 @@ Entry Monitor::enter(uint32_t cpu, EntryKind kind, const manifest::BootConfig* c
 		    manifest::cold_boot_registers(cfg, interface_version(m.options.abi), g.core_count, g.shared_base());
 		e.regs = {cpu, r.x1, r.x2, r.x3, tokens ? st.token : 0, 0, 0, 0};
 		e.manifest_size = page.size();
+		if (config != nullptr && m.observer.load(std::memory_order_relaxed) != nullptr)
+			e.config_json = manifest::to_json(*config);
 	} else {
 		e.regs = {cpu, tokens ? st.token : 0, 0, 0, 0, 0, 0, 0};
 	}

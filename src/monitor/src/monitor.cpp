@@ -26,7 +26,8 @@ constexpr AbiName kAbis[] = {
     {Abi::TfaV1Compat, "tfa-v1-compat", 0x00000008},  // 0.8
 };
 
-attest::EcKey load_or_make_key(const nlohmann::json& keys, const char* name, bool& created)
+attest::EcKey load_or_make_key(const nlohmann::json& keys, const char* name, bool& created,
+                               const std::optional<uint64_t>& seed)
 {
 	if (!keys.is_object())
 		throw std::invalid_argument("not an object");
@@ -37,7 +38,18 @@ attest::EcKey load_or_make_key(const nlohmann::json& keys, const char* name, boo
 		return attest::EcKey::from_private_scalar(it->get_binary());
 	}
 	created = true;
-	return attest::EcKey::generate();
+	return seed ? attest::EcKey::derive(*seed, name) : attest::EcKey::generate();
+}
+
+// With a seed, a copy of `k` whose signatures are a function of the seed, the key and the digest.
+attest::EcKey nonces_for(const attest::EcKey& k, const std::optional<uint64_t>& seed, const char* name)
+{
+	if (!seed)
+		return k;
+	std::vector<uint8_t> nonce_key(name, name + std::strlen(name));
+	for (int i = 0; i < 8; ++i)
+		nonce_key.push_back(static_cast<uint8_t>(*seed >> (8 * i)));
+	return k.with_deterministic_nonces(nonce_key);
 }
 
 // What the key members hold until the state document's keys are loaded just below (or new ones are
@@ -146,8 +158,8 @@ Monitor::Impl::Impl(std::unique_ptr<Carveout> c, MonitorOptions o)
 		field = "keys";
 		// Attestation keys: made once per carveout file and kept, like a device's provisioned keys.
 		const nlohmann::json keys = doc.value("keys", nlohmann::json::object());
-		realm_key = load_or_make_key(keys, "realm", keys_made);
-		platform_key = load_or_make_key(keys, "platform", keys_made);
+		realm_key = nonces_for(load_or_make_key(keys, "realm", keys_made, options.seed), options.seed, "realm");
+		platform_key = nonces_for(load_or_make_key(keys, "platform", keys_made, options.seed), options.seed, "platform");
 		field = "plat_token";
 		if (auto it = doc.find("plat_token"); it != doc.end() && it->is_object()) {
 			plat_token.active = it->value("active", false);
@@ -159,7 +171,8 @@ Monitor::Impl::Impl(std::unique_ptr<Carveout> c, MonitorOptions o)
 		}
 		field = "mec_refreshes";
 		mec_refreshes = doc.value("mec_refreshes", uint64_t{0});
-		signer = std::make_unique<TokenSigner>(realm_key, options.sign_queue_depth, options.sign_delay);
+		signer = std::make_unique<TokenSigner>(realm_key, options.sign_queue_depth, options.sign_delay,
+		                                       options.seed.has_value());
 		field = "signer";
 		if (auto it = doc.find("signer"); it != doc.end())
 			signer->load(*it);

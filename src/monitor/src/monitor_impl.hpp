@@ -76,15 +76,22 @@ struct SmcContext {
 	uint32_t fid;  // normalised: low 32 bits, SVE hint cleared
 	const SmcArgs& in;
 	SmcResult& out;
-	std::vector<std::string>* effects = nullptr;  // set while a trace listens
+	SmcRecord* rec = nullptr;  // set while a trace listens
 
 	// What the call changed, for the trace; `what` is built only when someone listens.
 	template <class F>
 	void effect(F&& what)
 	{
-		if (effects != nullptr)
-			effects->push_back(what());
+		if (rec != nullptr)
+			rec->effects.push_back(what());
 	}
+	// Memory the call reads ([p, p + len) at `pa`) and writes, for the trace and its replay.
+	void input(uint64_t pa, const uint8_t* p, uint64_t len)
+	{
+		if (rec != nullptr)
+			rec->mem_in.push_back({pa, std::vector<uint8_t>(p, p + len)});
+	}
+	void output(uint64_t pa, const uint8_t* p, uint64_t len);
 
 	uint64_t x(unsigned n) const { return in[n - 1]; }  // x1 .. x12
 	void ret(int64_t x0) { out[0] = static_cast<uint64_t>(x0); }

@@ -44,7 +44,9 @@ struct SignResponse {
 
 class TokenSigner {
 public:
-	TokenSigner(const attest::EcKey& key, unsigned depth, std::chrono::milliseconds delay);
+	// `synchronous`: each request is signed as it is pushed (el3d --seed: the answers depend on the
+	// order of the calls only, not on time, so a recorded run replays identically).
+	TokenSigner(const attest::EcKey& key, unsigned depth, std::chrono::milliseconds delay, bool synchronous = false);
 	~TokenSigner();
 	TokenSigner(const TokenSigner&) = delete;
 	TokenSigner& operator=(const TokenSigner&) = delete;
@@ -71,6 +73,7 @@ private:
 	const attest::EcKey& key_;
 	unsigned depth_;
 	std::chrono::milliseconds delay_;
+	bool synchronous_;
 	mutable std::mutex mu_;
 	std::deque<std::shared_ptr<SignRequest>> pending_;
 	std::deque<SignResponse> ready_;

@@ -13,7 +13,8 @@ namespace el3d::trace {
 
 namespace {
 
-constexpr const char* kKinds[] = {"smc", "entry", "session-open", "session-close", "rmi", "reset"};
+constexpr const char* kKinds[] = {"smc", "entry", "session-open", "session-close", "rmi", "reset", "start"};
+constexpr int kKindCount = static_cast<int>(sizeof(kKinds) / sizeof(kKinds[0]));
 
 std::string hex(uint64_t v)
 {
@@ -62,13 +63,50 @@ nlohmann::json regs_json(const std::array<uint64_t, N>& r)
 	return a;
 }
 
+std::string bytes_hex(const uint8_t* p, std::size_t n)
+{
+	static const char* digits = "0123456789abcdef";
+	std::string s;
+	s.reserve(2 * n);
+	for (std::size_t i = 0; i < n; ++i) {
+		s += digits[p[i] >> 4];
+		s += digits[p[i] & 15];
+	}
+	return s;
+}
+
+std::vector<uint8_t> parse_bytes(const nlohmann::json& j, const char* field, std::size_t max)
+{
+	if (!j.is_string())
+		throw std::invalid_argument(std::string("trace event: ") + field + " is not a string of hex digits");
+	const std::string& s = j.get_ref<const std::string&>();
+	if (s.size() % 2 != 0 || s.size() / 2 > max)
+		throw std::invalid_argument(std::string("trace event: ") + field + " is not an even number of hex digits (at most " +
+		                            std::to_string(2 * max) + ")");
+	std::vector<uint8_t> out(s.size() / 2);
+	auto nibble = [&](char c) -> uint8_t {
+		if (c >= '0' && c <= '9')
+			return static_cast<uint8_t>(c - '0');
+		if (c >= 'a' && c <= 'f')
+			return static_cast<uint8_t>(c - 'a' + 10);
+		if (c >= 'A' && c <= 'F')
+			return static_cast<uint8_t>(c - 'A' + 10);
+		throw std::invalid_argument(std::string("trace event: ") + field + " holds a character that is not a hex digit");
+	};
+	for (std::size_t i = 0; i < out.size(); ++i)
+		out[i] = static_cast<uint8_t>(nibble(s[2 * i]) << 4 | nibble(s[2 * i + 1]));
+	return out;
+}
+
+constexpr std::size_t kMaxMemIn = 1 << 16;  // bytes per read a trace line may carry
+
 }  // namespace
 
 const char* kind_name(Kind k) { return kKinds[static_cast<int>(k)]; }
 
 std::optional<Kind> kind_from_name(const std::string& s)
 {
-	for (int i = 0; i < 6; ++i)
+	for (int i = 0; i < kKindCount; ++i)
 		if (s == kKinds[i])
 			return static_cast<Kind>(i);
 	return std::nullopt;
@@ -92,6 +130,18 @@ nlohmann::json to_json(const Event& e)
 		j["injected"] = true;
 	if (!e.note.empty())
 		j["note"] = e.note;
+	if (!e.mem_in.empty()) {
+		auto& a = j["mem_in"] = nlohmann::json::array();
+		for (const auto& m : e.mem_in)
+			a.push_back({{"pa", hex(m.pa)}, {"hex", bytes_hex(m.bytes.data(), m.bytes.size())}});
+	}
+	if (!e.mem_out.empty()) {
+		auto& a = j["mem_out"] = nlohmann::json::array();
+		for (const auto& m : e.mem_out)
+			a.push_back({{"pa", hex(m.pa)}, {"len", m.len}, {"sha256", bytes_hex(m.sha256.data(), m.sha256.size())}});
+	}
+	if (!e.config.is_null())
+		j["config"] = e.config;
 	return j;
 }
 
@@ -124,6 +174,29 @@ Event from_json(const nlohmann::json& j)
 			e.effects = j["effects"].get<std::vector<std::string>>();
 		e.injected = j.value("injected", false);
 		e.note = j.value("note", "");
+		if (auto it = j.find("mem_in"); it != j.end()) {
+			if (!it->is_array())
+				throw std::invalid_argument("trace event: mem_in is not an array");
+			for (const auto& m : *it)
+				e.mem_in.push_back({parse_hex(m.at("pa"), "mem_in.pa"), parse_bytes(m.at("hex"), "mem_in.hex", kMaxMemIn)});
+		}
+		if (auto it = j.find("mem_out"); it != j.end()) {
+			if (!it->is_array())
+				throw std::invalid_argument("trace event: mem_out is not an array");
+			for (const auto& m : *it) {
+				MemOut o{parse_hex(m.at("pa"), "mem_out.pa"), m.at("len").get<uint64_t>(), {}};
+				const auto d = parse_bytes(m.at("sha256"), "mem_out.sha256", o.sha256.size());
+				if (d.size() != o.sha256.size())
+					throw std::invalid_argument("trace event: mem_out.sha256 is not 32 bytes");
+				std::copy(d.begin(), d.end(), o.sha256.begin());
+				e.mem_out.push_back(o);
+			}
+		}
+		if (auto it = j.find("config"); it != j.end()) {
+			if (!it->is_object())
+				throw std::invalid_argument("trace event: config is not an object");
+			e.config = *it;
+		}
 	} catch (const nlohmann::json::exception& x) {
 		throw std::invalid_argument(std::string("trace event: ") + x.what());
 	}
@@ -158,6 +231,7 @@ std::string describe(const Event& e)
 	case Kind::SessionOpen: s += "session opened"; break;
 	case Kind::SessionClose: s += "session closed"; break;
 	case Kind::Reset: s += "reset"; break;
+	case Kind::Start: s += "el3d started" + (e.note.empty() ? std::string() : ": " + e.note); break;
 	}
 	if (e.kind == Kind::Smc || e.kind == Kind::Rmi) {
 		char d[32];
@@ -168,7 +242,11 @@ std::string describe(const Event& e)
 		s += " [injected]";
 	for (const auto& f : e.effects)
 		s += " [" + f + "]";
-	if (!e.note.empty())
+	for (const auto& m : e.mem_in)
+		s += " [read " + std::to_string(m.bytes.size()) + " bytes at " + hex(m.pa) + "]";
+	for (const auto& m : e.mem_out)
+		s += " [wrote " + std::to_string(m.len) + " bytes at " + hex(m.pa) + "]";
+	if (!e.note.empty() && e.kind != Kind::Start)
 		s += " (" + e.note + ")";
 	return s;
 }

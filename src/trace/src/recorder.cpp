@@ -19,6 +19,10 @@ void MonitorRecorder::on_smc(const SmcRecord& r)
 	e.result = result_name(r.fid, r.out[0]);
 	e.duration_ns = static_cast<uint64_t>(r.duration.count());
 	e.effects = r.effects;
+	for (const auto& m : r.mem_in)
+		e.mem_in.push_back({m.pa, m.bytes});
+	for (const auto& m : r.mem_out)
+		e.mem_out.push_back({m.pa, m.len, m.sha256});
 	t_.record(std::move(e));
 }
 
@@ -33,6 +37,8 @@ void MonitorRecorder::on_entry(uint32_t cpu, const Entry& en)
 	e.fid = en.kind == EntryKind::Cold ? 1 : 2;
 	e.name = en.kind == EntryKind::Cold ? "cold" : "warm";
 	e.out = en.regs;
+	if (!en.config_json.empty())
+		e.config = nlohmann::json::parse(en.config_json);
 	if (en.manifest_size != 0)
 		e.effects.push_back("boot manifest " + std::to_string(en.manifest_size) + " bytes");
 	t_.record(std::move(e));

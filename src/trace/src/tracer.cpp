@@ -58,13 +58,22 @@ Tracer::~Tracer()
 		s->close();
 }
 
+void Tracer::set_fixed_clock(bool on)
+{
+	std::lock_guard lock(mu_);
+	fixed_clock_ = on;
+}
+
 void Tracer::update_enabled() { enabled_.store(fd_ >= 0 || ring_limit_ != 0 || !subs_.empty()); }
 
 void Tracer::record(Event e)
 {
 	std::lock_guard lock(mu_);
 	e.seq = ++seq_;
-	if (e.time_ns == 0)
+	if (fixed_clock_) {
+		e.time_ns = static_cast<int64_t>(e.seq) * 1000;
+		e.duration_ns = 0;
+	} else if (e.time_ns == 0)
 		e.time_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
 		                std::chrono::system_clock::now().time_since_epoch())
 		                .count();

@@ -35,6 +35,7 @@ void handle_get_realm_key(Monitor::Impl& m, SmcContext& c)
 	}
 	std::memcpy(m.carveout->ptr(buf), key.data(), key.size());
 	m.carveout->sync(buf, key.size());
+	c.output(buf, m.carveout->ptr(buf), key.size());
 	c.ret(EL3_E_RMM_OK, key.size());
 }
 
@@ -80,6 +81,7 @@ void handle_get_plat_token(Monitor::Impl& m, SmcContext& c)
 	}
 	if (csize != 0) {
 		const std::vector<uint8_t> challenge(m.carveout->ptr(buf), m.carveout->ptr(buf) + csize);
+		c.input(buf, challenge.data(), csize);
 		t.token = attest::make_platform_token(attest::default_claims(m.platform_key), challenge, m.platform_key);
 		t.offset = 0;
 		t.active = true;
@@ -95,6 +97,7 @@ void handle_get_plat_token(Monitor::Impl& m, SmcContext& c)
 	if (hunk != 0) {
 		std::memcpy(m.carveout->ptr(buf), t.token.data() + t.offset, hunk);
 		m.carveout->sync(buf, hunk);
+		c.output(buf, m.carveout->ptr(buf), hunk);
 	}
 	t.offset += hunk;
 	m.commit();

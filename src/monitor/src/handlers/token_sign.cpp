@@ -42,6 +42,7 @@ void handle_token_sign(Monitor::Impl& m, SmcContext& c)
 	if (op == kPush) {
 		if (len < kSignRequestSize)
 			return c.ret(EL3_E_RMM_INVAL);
+		c.input(buf, m.carveout->ptr(buf), kSignRequestSize);
 		const SignRequest req = SignRequest::decode(m.carveout->ptr(buf));
 		if (req.sig_alg_id != kSigAlgEcdsaP384 || req.hash_alg_id != kHashAlgSha384) {
 			spdlog::info("cpu{} RMM_EL3_TOKEN_SIGN push: E_RMM_INVAL, sig_alg_id {} hash_alg_id {}", c.cpu,
@@ -61,6 +62,7 @@ void handle_token_sign(Monitor::Impl& m, SmcContext& c)
 			return c.ret(EL3_E_RMM_AGAIN);
 		resp->encode(m.carveout->ptr(buf));
 		m.carveout->sync(buf, kSignResponseSize);
+		c.output(buf, m.carveout->ptr(buf), kSignResponseSize);
 		m.commit();
 		return c.ret(EL3_E_RMM_OK);
 	}
@@ -72,6 +74,7 @@ void handle_token_sign(Monitor::Impl& m, SmcContext& c)
 		return c.ret(EL3_E_RMM_UNK);
 	std::memcpy(m.carveout->ptr(buf), pub.data(), pub.size());
 	m.carveout->sync(buf, pub.size());
+	c.output(buf, m.carveout->ptr(buf), pub.size());
 	c.ret(EL3_E_RMM_OK, pub.size());
 }
 

@@ -9,8 +9,10 @@
 // OpenSSL 3's EVP_PKEY is underneath, through provider APIs only (no deprecated EC_KEY).
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 struct evp_pkey_st;  // OpenSSL's EVP_PKEY; kept out of this header so users need no OpenSSL includes
@@ -32,6 +34,15 @@ public:
 	// The key whose private scalar is `scalar48`, big-endian (the form get_realm_key hands out and the
 	// form el3d persists). Throws std::invalid_argument unless it is exactly 48 bytes and in [1, n-1].
 	static EcKey from_private_scalar(std::span<const uint8_t> scalar48);
+	// The key a seed gives (el3d --seed): its scalar is derived from `seed` and `label` with SHA-384, so
+	// the same seed and label always give the same key and different labels unrelated ones. For
+	// reproducible runs only: anyone who knows the seed knows the key.
+	static EcKey derive(uint64_t seed, std::string_view label);
+	// A copy that signs with deterministic nonces: k comes from HMAC-SHA-384 keyed with `nonce_key` over
+	// the private scalar, the digest and a counter, so one key signs one digest with one signature (a
+	// replayed run writes byte-identical tokens). The signatures are ordinary ECDSA and verify as such.
+	EcKey with_deterministic_nonces(std::span<const uint8_t> nonce_key) const;
+	bool deterministic() const { return nonce_key_ != nullptr; }
 
 	EcKey(const EcKey& other) noexcept;
 	EcKey& operator=(const EcKey& other) noexcept;
@@ -45,8 +56,8 @@ public:
 	std::string public_pem() const;
 
 	// ECDSA over a precomputed digest (normally SHA-384, 48 bytes; as always with ECDSA only its
-	// leftmost 384 bits count). Returns r || s, 96 bytes. Randomised: two signatures of the same digest
-	// differ, both verify. Throws std::invalid_argument on an empty digest.
+	// leftmost 384 bits count). Returns r || s, 96 bytes. Randomised unless with_deterministic_nonces()
+	// made this copy: two signatures of the same digest differ, both verify. Throws std::invalid_argument on an empty digest.
 	std::vector<uint8_t> sign_digest(std::span<const uint8_t> digest) const;
 	// True iff `rs96` (r || s, 96 bytes) is a valid signature of `digest` by this key. Malformed input
 	// (wrong size, r or s out of range) is simply false.
@@ -54,8 +65,10 @@ public:
 
 private:
 	explicit EcKey(evp_pkey_st* pkey) noexcept;  // takes ownership of one reference
+	std::vector<uint8_t> sign_deterministic(std::span<const uint8_t> digest) const;  // deterministic.cpp
 
 	evp_pkey_st* pkey_;
+	std::shared_ptr<const std::vector<uint8_t>> nonce_key_;  // set: deterministic signatures
 };
 
 std::array<uint8_t, 48> sha384(std::span<const uint8_t> data);

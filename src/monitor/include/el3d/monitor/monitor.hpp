@@ -47,6 +47,11 @@ struct MonitorOptions {
 	unsigned inject_again = 0;                  // GET_PLAT_TOKEN answers E_RMM_AGAIN this often before each hunk
 	bool mec = true;                            // FEAT_MEC present
 	unsigned mecid_width = 16;                  // MECIDR_EL2.MECIDWidthm1 + 1
+	// Reproducible runs (el3d --seed): the attestation keys of a new carveout file derived from the seed,
+	// signatures with deterministic nonces, and the token signer answering in call order instead of
+	// after sign_delay, so that what el3d answers depends on the calls alone and a recorded run replays
+	// identically (docs/replay.md).
+	std::optional<uint64_t> seed;
 	// The Boot Manifest, boot-register overrides, deliberate faults and GPT pre-marks. Empty
 	// manifest = the platform's default.
 	std::optional<manifest::BootConfig> boot_config;
@@ -77,6 +82,9 @@ struct Entry {
 	SmcResult regs{};                  // x0 .. x7
 	uint64_t activation = 0;
 	uint64_t manifest_size = 0;        // bytes written at the start of the shared page (cold boot)
+	// The boot configuration this entry was given instead of el3d's own (JSON, manifest::to_json), for
+	// the trace; empty when it used el3d's own or nothing observes.
+	std::string config_json;
 };
 
 class EntryRefused : public std::runtime_error {
@@ -115,8 +123,21 @@ struct MonitorStatus {
 	std::string boot_config_json;
 };
 
+// Memory a call read (bytes) or wrote (a SHA-256 of them): the shared buffer of the attestation and
+// token-sign commands. What a replay puts back before the call, and checks after it.
+struct MemRead {
+	uint64_t pa = 0;
+	std::vector<uint8_t> bytes;
+};
+struct MemWrite {
+	uint64_t pa = 0, len = 0;
+	std::array<uint8_t, 32> sha256{};
+};
+
 // What the monitor reports of each call it serves, for the trace (src/trace). Called on the calling
-// thread after the call, in the order the calls of one CPU were made; must not call the monitor.
+// thread after the call, while the monitor still holds its lock: the observer sees the calls of all
+// CPUs in the order they were served (the order a replay re-issues them in). It must not call the
+// monitor, and should be quick.
 struct SmcRecord {
 	uint32_t cpu = 0;
 	uint64_t activation = 0;
@@ -125,6 +146,8 @@ struct SmcRecord {
 	SmcResult out{};
 	std::chrono::nanoseconds duration{0};
 	std::vector<std::string> effects;  // what the call changed, e.g. "region id=1 0xffbfd000+0x2000 fresh"
+	std::vector<MemRead> mem_in;       // memory the call read, as it found it
+	std::vector<MemWrite> mem_out;     // memory the call wrote
 };
 class SmcObserver {
 public:
@@ -192,7 +215,8 @@ public:
 	struct Impl;
 
 private:
-	bool serve(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out, std::vector<std::string>* effects);
+	// `rec` (null: nothing observes): filled in and reported before the lock is released.
+	bool serve(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out, SmcRecord* rec);
 	std::unique_ptr<Impl> impl_;
 };
 

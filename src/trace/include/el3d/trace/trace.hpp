@@ -23,9 +23,21 @@ namespace el3d::trace {
 
 inline constexpr int kFormatVersion = 1;
 
-enum class Kind { Smc, Entry, SessionOpen, SessionClose, Rmi, Reset };
+enum class Kind { Smc, Entry, SessionOpen, SessionClose, Rmi, Reset, Start };
 const char* kind_name(Kind k);
 std::optional<Kind> kind_from_name(const std::string& s);
+
+// Memory a call read (the bytes, so that a replay can put them back) or wrote (their SHA-256).
+struct MemIn {
+	uint64_t pa = 0;
+	std::vector<uint8_t> bytes;
+	bool operator==(const MemIn&) const = default;
+};
+struct MemOut {
+	uint64_t pa = 0, len = 0;
+	std::array<uint8_t, 32> sha256{};
+	bool operator==(const MemOut&) const = default;
+};
 
 struct Event {
 	uint64_t seq = 0;        // 1, 2, ... per daemon run (set by Tracer::record)
@@ -42,6 +54,9 @@ struct Event {
 	std::vector<std::string> effects;  // what the call changed: "region id=1 0xffbfd000+0x2000 fresh", ...
 	bool injected = false;   // a fault injected on purpose answered it
 	std::string note;        // sessions: the client; anything else worth a word
+	std::vector<MemIn> mem_in;    // Smc: memory the call read
+	std::vector<MemOut> mem_out;  // Smc: memory the call wrote
+	nlohmann::json config;        // Start: how el3d was set up (what a replay needs); Entry: a boot config of its own
 };
 
 nlohmann::json to_json(const Event& e);
@@ -115,6 +130,9 @@ public:
 	void set_ring(std::size_t n);
 	std::string file() const;
 	std::size_t ring_size() const;
+	// A fixed clock (el3d --fixed-clock): event i is at i microseconds after 1970 and every duration is
+	// 0, so that two runs of the same calls write the same file.
+	void set_fixed_clock(bool on);
 	std::vector<Event> ring() const;
 	uint64_t recorded() const;
 
@@ -131,6 +149,7 @@ private:
 	std::deque<Event> ring_;
 	std::vector<std::shared_ptr<Subscription>> subs_;
 	uint64_t seq_ = 0;
+	bool fixed_clock_ = false;
 };
 
 }  // namespace el3d::trace
