@@ -52,6 +52,8 @@ struct Options {
 	unsigned mecid_width = 16;
 	std::string trace_file;
 	std::size_t trace_ring = 0;
+	std::optional<uint64_t> seed;
+	bool fixed_clock = false;
 };
 
 std::optional<uint64_t> parse_opt(const std::string& s, const char* name)
@@ -112,6 +114,11 @@ int main(int argc, char** argv)
 	               "record every SMC, boot entry, session and RMI in FILE (JSON Lines, appended; docs/trace.md)");
 	app.add_option("--trace-ring", o.trace_ring, "keep the last N trace events in memory for `el3ctl trace --ring`")
 	    ->check(CLI::Range(0, 1 << 20));
+	app.add_option("--seed", o.seed,
+	               "reproducible run: attestation keys of a new carveout, signature nonces and the token signer "
+	               "follow from N and the calls alone, so that `el3ctl replay` of its trace is identical (docs/replay.md)");
+	app.add_flag("--fixed-clock", o.fixed_clock,
+	             "the trace's times are a counter (1 us per event) and its durations 0: two runs write the same file");
 	app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error or off")
 	    ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
 
@@ -164,6 +171,7 @@ int main(int argc, char** argv)
 	std::unique_ptr<el3d::Monitor> monitor;
 	std::unique_ptr<el3d::NsMemory> ns;  // opened while the carveout is (its lock covers the file)
 	const auto t0 = std::chrono::steady_clock::now();
+	bool created = false;  // this start created the carveout file (the trace's start event says so)
 	try {
 		// The default directories are el3d's own (and in /tmp anyone can guess their names):
 		// create them private and refuse one that someone else could control. A path the user
@@ -179,6 +187,7 @@ int main(int argc, char** argv)
 		}
 		req.path = o.carveout;
 		auto carveout = el3d::Carveout::open(req);
+		created = carveout->created();
 		spdlog::info("{} carveout {} (id {}, epoch {}, {} regions)", carveout->created() ? "created" : "opened",
 		             carveout->path(), carveout->uuid_string(), carveout->epoch(), carveout->log().size());
 		ns = el3d::NsMemory::open(*carveout, {o.ns_memory, o.reset});
@@ -199,6 +208,7 @@ int main(int argc, char** argv)
 		mo.inject_again = o.inject_again;
 		mo.mec = !o.no_mec;
 		mo.mecid_width = o.mecid_width;
+		mo.seed = o.seed;
 		if (!o.boot_config.empty())
 			mo.boot_config = el3d::manifest::load_boot_config(o.boot_config, carveout->geometry().platform);
 		monitor = std::make_unique<el3d::Monitor>(std::move(carveout), std::move(mo));
@@ -232,6 +242,8 @@ int main(int argc, char** argv)
 		return kExitUsage;
 	}
 	service->tracer().set_ring(o.trace_ring);
+	service->tracer().set_fixed_clock(o.fixed_clock);
+	service->record_start(created);
 	if (!o.trace_file.empty() || o.trace_ring != 0)
 		spdlog::info("trace: {}{}{}", o.trace_file.empty() ? "" : "file " + o.trace_file,
 		             !o.trace_file.empty() && o.trace_ring != 0 ? ", " : "",
@@ -256,6 +268,8 @@ int main(int argc, char** argv)
 	             el3d::interface_version(monitor->options().abi) & 0xffff, el3d::hex(g.rmm_base), el3d::hex(g.rmm_limit),
 	             el3d::hex(g.shared_base()), el3d::hex(g.payload_limit), g.core_count, g.region_slots,
 	             o.strict_boot ? ", strict boot" : "");
+	if (o.seed)
+		spdlog::info("reproducible run: seed {}{}", *o.seed, o.fixed_clock ? ", fixed trace clock" : "");
 	spdlog::info("listening on unix:{}", socket_path);
 
 	int exit_code = kExitOk;

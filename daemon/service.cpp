@@ -199,6 +199,8 @@ Status MonitorService::Session(grpc::ServerContext* ctx,
 		}
 	} detach{*this, cpu, client};
 	spdlog::info("cpu{} session opened by {}", cpu, client);
+	// Recorded before the entry it makes, in the order the monitor saw them (what a replay re-issues).
+	record(trace::Kind::SessionOpen, cpu, client + (en.serve_rmi() ? ", serving RMIs" : ""));
 
 	v1::SessionResponse out;
 	v1::Entered* entered = out.mutable_entered();
@@ -213,7 +215,6 @@ Status MonitorService::Session(grpc::ServerContext* ctx,
 	map->set_id(c.uuid_string());
 	if (ns_ != nullptr)
 		to_proto(ns_->info(), *entered->mutable_ns_memory());
-	record(trace::Kind::SessionOpen, cpu, client + (en.serve_rmi() ? ", serving RMIs" : ""));
 	if (!stream->Write(out))
 		return Status::OK;
 

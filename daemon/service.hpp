@@ -25,6 +25,9 @@ public:
 
 	// The SMC trace (--trace, --trace-ring, SetTrace, Trace).
 	trace::Tracer& tracer() { return tracer_; }
+	// The trace's start event: how el3d is set up, what a replay builds from (`created`: el3d created
+	// its carveout file as it started). Recorded at start and whenever SetTrace opens a file.
+	void record_start(bool created);
 
 	grpc::Status Smc(grpc::ServerContext*, const v1::SmcRequest*, v1::SmcResponse*) override;
 	grpc::Status AllocateMemory(grpc::ServerContext*, const v1::AllocateMemoryRequest*,

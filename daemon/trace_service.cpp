@@ -1,6 +1,8 @@
 // The trace's calls: Trace (live, filtered) and SetTrace; and the events the service records itself.
 #include "service.hpp"
 
+#include "el3d/replay/replay.hpp"
+
 #include <spdlog/spdlog.h>
 
 namespace el3d {
@@ -17,6 +19,21 @@ void MonitorService::record(trace::Kind kind, uint32_t cpu, const std::string& n
 	e.cpu = cpu;
 	e.activation = monitor_.activation();
 	e.note = note;
+	tracer_.record(std::move(e));
+}
+
+void MonitorService::record_start(bool created)
+{
+	if (!tracer_.enabled())
+		return;
+	trace::Event e;
+	e.kind = trace::Kind::Start;
+	e.activation = monitor_.activation();
+	e.config = replay::describe_setup(monitor_, created);
+	const MonitorOptions& o = monitor_.options();
+	e.note = std::string("el3d ") + EL3D_VERSION + ", platform " + monitor_.geometry().platform + ", " +
+	         abi_name(o.abi) + " ABI, " + (o.seed ? "seed " + std::to_string(*o.seed) : std::string("no seed")) +
+	         ", carveout " + monitor_.carveout().path() + (created ? " (new)" : "");
 	tracer_.record(std::move(e));
 }
 
@@ -73,6 +90,8 @@ Status MonitorService::SetTrace(grpc::ServerContext* ctx, const v1::SetTraceRequ
 			return {StatusCode::INVALID_ARGUMENT, e.what()};
 		}
 		spdlog::info("trace file {} (set by {})", req->file().empty() ? "off" : req->file(), ctx->peer());
+		if (!req->file().empty())
+			record_start(false);
 	}
 	if (req->set_ring()) {
 		constexpr uint64_t kMaxRing = 1u << 20;

@@ -58,6 +58,15 @@ struct TraceFollow {
 int cmd_trace_follow(Session& s, const TraceFollow& t);
 int cmd_trace_show(Session& s, const std::string& path, bool json, bool summary_only);
 int cmd_trace_set(Session& s, const std::optional<std::string>& file, bool off, std::optional<uint64_t> ring);
+// el3ctl replay TRACE: exit kOk when identical, kSmcError (3) at a divergence, kUsage when it cannot run.
+struct ReplayArgs {
+	std::string trace;
+	std::string carveout;      // replay on a copy of this carveout file
+	std::string snapshot;      // ... or of this snapshot of the traced carveout
+	std::string snapshot_dir;  // where the snapshots are (default: <traced carveout>.snapshots)
+	bool registers_only = false, json = false;
+};
+int cmd_replay(Session& s, const ReplayArgs& a);
 // One RMI from the Non-secure world (world switch); x1..x7.
 int cmd_rmi(Session& s, uint32_t cpu, const std::string& fid, const std::vector<std::string>& args, bool fail_fast);
 

@@ -63,6 +63,18 @@ int main(int argc, char** argv)
 	tset->add_flag("--off", tset_off, "no trace file")->excludes(tset_file_opt);
 	tset->add_option("--ring", tset_ring, "keep the last N events in el3d (0: none)");
 
+	auto* rep = app.add_subcommand("replay", "re-issue a trace's calls on a fresh carveout (or a snapshot) in process; "
+	                                          "print the first divergence or \"identical\" (exit 3 if they differ)");
+	ReplayArgs ra;
+	rep->add_option("TRACE", ra.trace, "a trace file of an el3d run (el3d --trace FILE, best with --seed)")->required();
+	auto* rep_carveout = rep->add_option("--carveout", ra.carveout, "start from a copy of this carveout file (left untouched)");
+	rep->add_option("--snapshot", ra.snapshot, "start from a copy of this snapshot of the traced carveout")
+	    ->excludes(rep_carveout);
+	rep->add_option("--snapshot-dir", ra.snapshot_dir, "where the snapshots are (default: <traced carveout>.snapshots)");
+	rep->add_flag("--registers-only", ra.registers_only,
+	              "compare the result registers only (not what the calls changed or the memory they wrote)");
+	rep->add_flag("--json", ra.json, "the report as JSON");
+
 	auto* alloc = app.add_subcommand("alloc", "RMM_ALLOCATE_MEMORY: allocate (or get back) a region");
 	std::string size;
 	unsigned align_bits = 0, id = 0;
@@ -124,7 +136,9 @@ int main(int argc, char** argv)
 	else if (*trace) {
 		tf.cpu = trace_cpu;
 		rc = cmd_trace_follow(s, tf);
-	} else if (*alloc)
+	} else if (*rep)
+		rc = cmd_replay(s, ra);
+	else if (*alloc)
 		rc = cmd_alloc(s, cpu, size, align_bits, id);
 	else if (*mread)
 		rc = cmd_mem_read(s, addr, len, dump);

@@ -86,6 +86,57 @@ class ScriptedBoot(unittest.TestCase):
 
     def test_scripted_boot_and_restart(self):
         self.start()
+        self.scripted_boot_and_restart()
+
+    def test_scripted_boot_replays_identically(self):
+        """The same boot with --seed and a trace: `el3ctl replay` of it (restart included) is identical;
+        replayed on a copy of the carveout as it ended, it diverges at the first call that sees it."""
+        trace = os.path.join(self.tmp, "t.jsonl")
+        seeded = ("--seed", "7", "--fixed-clock", "--trace", trace)
+        self.start(*seeded)
+        self.scripted_boot_and_restart(seeded)
+        self.stop()
+        r = subprocess.run([ARGS.el3ctl, "replay", trace], capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("identical", r.stdout)
+        self.assertIn("1 restarts replayed", r.stdout)
+        report = json.loads(subprocess.run([ARGS.el3ctl, "replay", "--json", trace], capture_output=True, text=True,
+                                           timeout=120, check=True).stdout)
+        self.assertTrue(report["identical"])
+        self.assertEqual(report["entries"], 4)
+        self.assertGreater(report["smcs"], 30)
+        self.assertEqual(report["notes"], [])
+        # The scratch carveout of the replay is gone, the traced one untouched.
+        before = open(os.path.join(self.tmp, "c.img"), "rb").read()
+        # Replayed on the carveout as the run left it: the first boot entry already finds an RMM
+        # instance that ran (activation 2, not 1).
+        copy = os.path.join(self.tmp, "end.img")
+        shutil.copyfile(os.path.join(self.tmp, "c.img"), copy)
+        r = subprocess.run([ARGS.el3ctl, "replay", "--carveout", copy, trace], capture_output=True, text=True,
+                           timeout=120)
+        self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
+        self.assertIn("diverged at event #2", r.stdout)
+        self.assertIn("entry cold", r.stdout)
+        self.assertEqual(open(os.path.join(self.tmp, "c.img"), "rb").read(), before)
+        # An edited trace: the first delegation's result changed; the divergence names it.
+        lines = open(trace).read().splitlines()
+        for i, line in enumerate(lines):
+            ev = json.loads(line)
+            if ev.get("name") == "RMM_GTSI_DELEGATE":
+                ev["out"][0] = "0x1"
+                lines[i] = json.dumps(ev)
+                break
+        edited = os.path.join(self.tmp, "edited.jsonl")
+        with open(edited, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        r = subprocess.run([ARGS.el3ctl, "replay", edited], capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
+        self.assertIn("RMM_GTSI_DELEGATE", r.stdout)
+        self.assertIn("x0: expected 0x1 (", r.stdout)
+        self.assertIn("got 0x0 (E_RMM_OK)", r.stdout)
+
+    def scripted_boot_and_restart(self, start_args=()):
+        seeded = "--seed" in start_args
         # Cold boot of CPU 0.
         x = self.regs("boot")
         self.assertEqual(x[:5], [0, 0x20000, 8, S, 0])
@@ -156,7 +207,8 @@ class ScriptedBoot(unittest.TestCase):
             + (1).to_bytes(4, "little") + bytes(4) + h + bytes(16)
         self.ctl("mem", "write", "%#x" % S, req.hex())
         self.assertEqual(self.smc(0xC40001B5, 1, S, 0x60)[0], 0)
-        self.assertEqual(self.smc(0xC40001B5, 2, S, 0x218)[0], U64 - 5)  # not signed yet: E_RMM_AGAIN
+        if not seeded:  # with a seed the signer answers in call order, at once
+            self.assertEqual(self.smc(0xC40001B5, 2, S, 0x218)[0], U64 - 5)  # not signed yet: E_RMM_AGAIN
         for _ in range(200):  # the signer takes --sign-delay-ms (1.5 s)
             r = self.smc(0xC40001B5, 2, S, 0x218)
             if r[0] == 0:
@@ -181,7 +233,7 @@ class ScriptedBoot(unittest.TestCase):
 
         # Restart el3d: everything is still there.
         self.stop()
-        self.start()
+        self.start(*start_args)
         after = self.status()
         for k in ("gpt", "realm_public_key", "platform_public_key", "regions", "activation"):
             self.assertEqual(after[k], before[k], k)
