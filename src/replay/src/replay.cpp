@@ -145,7 +145,7 @@ private:
 			make_scratch();
 			if (!o_.from_carveout.empty()) {
 				copy_sparse(o_.from_carveout, path_);
-			} else if (!s.created && (s.regions != 0 || s.activation > 1 || s.epoch > 0)) {
+			} else if (!s.created && (s.regions != 0 || s.activation > 1 || s.epoch > 1)) {
 				r_.notes.push_back("the traced el3d started on a carveout that already held " + std::to_string(s.regions) +
 				                   " regions (epoch " + std::to_string(s.epoch) + ", activation " +
 				                   std::to_string(s.activation) +
