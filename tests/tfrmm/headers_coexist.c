@@ -6,6 +6,7 @@
 #include <rmm_el3_ifc.h>
 #include <smc.h>
 
+#include <el3d/boot_manifest.h>
 #include <el3d/el3_client.h>
 #include <el3d/el3_tfrmm.h>
 #include <el3d/smc.h>

@@ -2,6 +2,7 @@
 #include "el3d/manifest/manifest.hpp"
 
 #include "el3d/platform/platform.hpp"
+#include "el3d/boot_manifest.h"
 #include "el3d/smc.h"
 
 #include <gtest/gtest.h>
@@ -345,4 +346,44 @@ TEST(manifest_validate, BootArgs)
 	const auto v = validate_boot_args(9000, 0x8, 5000, pa + 8);
 	EXPECT_EQ(v.problems.size(), 4u);
 	EXPECT_EQ(v.boot_error(), EL3_E_RMM_BOOT_VERSION_NOT_VALID);
+}
+
+// The public C header (include/el3d/boot_manifest.h) reads what the encoder writes: an RMM built on it
+// sees el3d's manifest, fields and checksums alike.
+TEST(manifest, PublicHeaderReadsTheEncodedPage)
+{
+	for (const auto& p : platform_profiles()) {
+		SCOPED_TRACE(std::string(p.name));
+		const Spec s = platform_spec(p.name);
+		const auto page = build_manifest(s, {}, {}, p.rmm_limit);
+		alignas(8) uint8_t buf[kPageSize];
+		std::memcpy(buf, page.data(), kPageSize);
+		el3_boot_manifest m;
+		std::memcpy(&m, buf, sizeof m);
+		auto at = [&](uint64_t pa) { return buf + (pa - p.rmm_limit); };  // the PA of something in the page
+		EXPECT_EQ(m.version, EL3_BOOT_MANIFEST_VERSION);
+		ASSERT_EQ(m.plat_dram.num_banks, s.dram.size());
+		for (std::size_t i = 0; i < s.dram.size(); ++i) {
+			el3_memory_bank b;
+			std::memcpy(&b, at(m.plat_dram.banks) + i * sizeof b, sizeof b);
+			EXPECT_EQ(b.base, s.dram[i].base);
+			EXPECT_EQ(b.size, s.dram[i].size);
+		}
+		EXPECT_EQ(el3_manifest_checksum_ok(m.plat_dram.num_banks, m.plat_dram.banks, at(m.plat_dram.banks),
+		                                   m.plat_dram.num_banks * 2, m.plat_dram.checksum),
+		          1);
+		EXPECT_EQ(el3_manifest_checksum_ok(m.plat_dram.num_banks, m.plat_dram.banks, at(m.plat_dram.banks),
+		                                   m.plat_dram.num_banks * 2, m.plat_dram.checksum + 1),
+		          0);
+		if (m.plat_console.num_consoles != 0) {
+			el3_console_info con;
+			std::memcpy(&con, at(m.plat_console.consoles), sizeof con);
+			EXPECT_EQ(std::string(con.name), s.consoles.at(0).name);
+			EXPECT_EQ(con.base, s.consoles.at(0).base);
+			EXPECT_EQ(el3_manifest_checksum_ok(m.plat_console.num_consoles, m.plat_console.consoles,
+			                                   at(m.plat_console.consoles), m.plat_console.num_consoles * 6,
+			                                   m.plat_console.checksum),
+			          1);
+		}
+	}
 }
