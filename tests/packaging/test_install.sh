@@ -35,6 +35,12 @@ PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig" cc -std=c11 -Wall -Wextra -Werror "$
 
 LD_LIBRARY_PATH="$tmp/prefix/lib" "$src/run_consumers.sh" "$tmp/cmake-build/consumer" \
 	"$tmp/cmake-build/consumer_static" "$tmp/pc-consumer"
+# el3d-rpath: a program built with it finds the installed library with no LD_LIBRARY_PATH.
+PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig" cc -std=c11 -Wall -Wextra -Werror "${extra[@]}" -o "$tmp/pc-rpath-consumer" \
+	"$src/consumer.c" $(PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig" pkg-config --cflags --libs el3d-rpath)
+found=$(env -u LD_LIBRARY_PATH ldd "$tmp/pc-rpath-consumer" | awk '/libel3client/ { print $3 }')
+[ -n "$found" ] && [ "$(realpath "$found")" = "$(realpath "$tmp/prefix/lib/libel3client.so.0")" ] ||
+	{ echo "FAIL: el3d-rpath finds '$found', not the installed library"; exit 1; }
 # The shared consumers use the installed library, the static one has none.
 ldd "$tmp/cmake-build/consumer_static" | grep -q libel3client && { echo "FAIL: consumer_static is not static"; exit 1; }
 LD_LIBRARY_PATH="$tmp/prefix/lib" ldd "$tmp/cmake-build/consumer" | grep -q "$tmp/prefix/lib/libel3client.so" ||
