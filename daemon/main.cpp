@@ -66,6 +66,27 @@ std::optional<uint64_t> parse_opt(const std::string& s, const char* name)
 	return v;
 }
 
+// A file made for another ABI keeps its payload size (the seed's 8 MiB, upstream's 6 MiB on fvp): say
+// so, with the remedies, instead of silently running tfa with the seed's limit or the reverse.
+void warn_if_other_abis_file(const el3d::Carveout& c, const std::string& abi, bool payload_given)
+{
+	if (c.created() || payload_given)
+		return;
+	const el3d::Geometry& g = c.geometry();
+	const el3d::PlatformProfile* p = el3d::find_platform(g.platform);
+	if (p == nullptr)
+		return;
+	const uint64_t want = el3d::default_payload_size(*p, el3d::payload_default(*el3d::abi_from_name(abi)));
+	const uint64_t have = g.payload_limit - g.rmm_base;
+	if (have == want)
+		return;
+	spdlog::warn("carveout {} has a payload size of {} (payload limit {}), not the {} the {} ABI gives a new file "
+	             "on {}: it was made by a run with another ABI or --payload-size, and keeps its own. For {}'s, use "
+	             "another --carveout, or --reset (erases this one); --payload-size {} makes this warning an error",
+	             c.path(), el3d::hex(have), el3d::hex(g.payload_limit), el3d::hex(want), abi, g.platform, abi,
+	             el3d::hex(want));
+}
+
 }  // namespace
 
 int main(int argc, char** argv)
@@ -188,6 +209,7 @@ int main(int argc, char** argv)
 		req.path = o.carveout;
 		auto carveout = el3d::Carveout::open(req);
 		created = carveout->created();
+		warn_if_other_abis_file(*carveout, o.abi, !o.payload_size.empty());
 		spdlog::info("{} carveout {} (id {}, epoch {}, {} regions)", carveout->created() ? "created" : "opened",
 		             carveout->path(), carveout->uuid_string(), carveout->epoch(), carveout->log().size());
 		ns = el3d::NsMemory::open(*carveout, {o.ns_memory, o.reset});

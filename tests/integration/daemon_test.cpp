@@ -169,6 +169,7 @@ TEST(Daemon, PayloadSizeIsTheNewFilesAbiDefault)
 		Daemon tfa(d, {"--abi", "tfa"});
 		ASSERT_TRUE(tfa.start()) << tfa.log();
 		EXPECT_EQ(get_state(*connect(tfa.socket)).payload_limit(), 0xFE200000u);  // RMM_BASE + 6 MiB
+		EXPECT_EQ(tfa.log().find("payload size of"), std::string::npos) << tfa.log();
 		tfa.signal(SIGTERM);
 		ASSERT_EQ(tfa.wait(), 0);
 	}
@@ -176,6 +177,9 @@ TEST(Daemon, PayloadSizeIsTheNewFilesAbiDefault)
 		Daemon seed(d, {"--abi", "seed", "--platform", "fvp"});
 		ASSERT_TRUE(seed.start()) << seed.log();
 		EXPECT_EQ(get_state(*connect(seed.socket)).payload_limit(), 0xFE200000u);
+		// ... and says so, with the remedies.
+		EXPECT_NE(seed.log().find("not the 0x800000 the seed ABI gives a new file"), std::string::npos) << seed.log();
+		EXPECT_NE(seed.log().find("--reset"), std::string::npos) << seed.log();
 		seed.signal(SIGTERM);
 		ASSERT_EQ(seed.wait(), 0);
 	}
