@@ -42,14 +42,26 @@ found=$(env -u LD_LIBRARY_PATH ldd "$tmp/pc-rpath-consumer" | awk '/libel3client
 [ -n "$found" ] && [ "$(realpath "$found")" = "$(realpath "$tmp/prefix/lib/libel3client.so.0")" ] ||
 	{ echo "FAIL: el3d-rpath finds '$found', not the installed library"; exit 1; }
 # The shared consumers use the installed library, the static one has none.
-ldd "$tmp/cmake-build/consumer_static" | grep -q libel3client && { echo "FAIL: consumer_static is not static"; exit 1; }
-LD_LIBRARY_PATH="$tmp/prefix/lib" ldd "$tmp/cmake-build/consumer" | grep -q "$tmp/prefix/lib/libel3client.so" ||
+static_deps=$(ldd "$tmp/cmake-build/consumer_static")
+grep -q libel3client <<<"$static_deps" && { echo "FAIL: consumer_static is not static"; exit 1; }
+# (ldd's output is taken whole first: with pipefail, grep -q closing the pipe early fails the pipeline.)
+deps=$(LD_LIBRARY_PATH="$tmp/prefix/lib" ldd "$tmp/cmake-build/consumer")
+grep -q "$tmp/prefix/lib/libel3client.so" <<<"$deps" ||
 	{ echo "FAIL: consumer does not use the installed libel3client.so"; exit 1; }
 "$src/../client/tfrmm_link/test_link_recipes.sh" "$tmp/prefix/include" "$tmp/prefix/lib"
 out=$(LD_LIBRARY_PATH="$tmp/prefix/lib" "$tmp/cmake-build/rmm_wrap_cmake" "inproc:$tmp/wrap.img") ||
 	{ echo "$out"; echo "FAIL: el3d::tfrmm_wrap through CMake"; exit 1; }
 [ "$out" = "rmm-link: ok x0=1" ] || { echo "FAIL: el3d::tfrmm_wrap through CMake printed '$out'"; exit 1; }
 echo "el3d::tfrmm_wrap through CMake: $out"
+# What comes with them: the API definition (it compiles for another language), man pages, completion, the user unit.
+for f in share/el3d/proto/el3d/v1/monitor.proto share/man/man1/el3d.1 share/man/man1/el3ctl.1 \
+	share/bash-completion/completions/el3ctl lib/systemd/user/el3d.service; do
+	[ -s "$tmp/prefix/$f" ] || { echo "FAIL: $f not installed"; exit 1; }
+done
+mkdir -p "$tmp/py"
+step protoc -I "$tmp/prefix/share/el3d/proto" --python_out="$tmp/py" el3d/v1/monitor.proto
+grep -q "ExecStart=$tmp/prefix/bin/el3d" "$tmp/prefix/lib/systemd/user/el3d.service" ||
+	{ echo "FAIL: the unit does not run the installed el3d"; exit 1; }
 # The installed el3ctl and el3d run.
 step "$tmp/prefix/bin/el3d" --version
 step "$tmp/prefix/bin/el3ctl" --version
