@@ -1,0 +1,139 @@
+#!/usr/bin/python3
+"""The README's commands, in the order a newcomer types them, against a real el3d started with its
+defaults (as start-daemon.sh does, with the XDG directories pointed at a scratch directory): the
+"A first session" block, the restart it describes, then the mini-rmm block. Each command must
+succeed, and where the README shows what it prints (a `# ...` comment that looks like output, or a
+`# ...` line under it), the output must match, `...` standing for anything."""
+import argparse
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+OUTPUT = re.compile(r"^(addr=|x0=|mini-rmm:)")
+
+
+def blocks(readme):
+    """The ```sh blocks of the README, each with the title of the section it is in."""
+    text = open(readme, encoding="utf-8").read()
+    out, title = [], ""
+    for m in re.finditer(r"^(#+ [^\n]*)$|^```sh\n(.*?)^```", text, re.S | re.M):
+        if m.group(1):
+            title = m.group(1).lstrip("# ").strip()
+        else:
+            out.append((title, m.group(2)))
+    return out
+
+
+def steps(block):
+    """(command, expected output or None) for each command line; a comment line right under a command
+    is that command's output."""
+    result = []
+    for line in block.splitlines():
+        if not line.strip():
+            continue
+        if line.startswith("#"):
+            shown = line[1:].strip()
+            if result and OUTPUT.match(shown):
+                result[-1] = (result[-1][0], shown)
+            continue
+        cmd, _, comment = line.partition("  #")
+        comment = comment.strip()
+        result.append((cmd.strip(), comment if OUTPUT.match(comment) else None))
+    return result
+
+
+def matches(shown, got):
+    # The README's own notes in parentheses are not output.
+    shown = re.sub(r"\s*\(.*\)\s*$", "", shown)
+    pattern = ".*".join(re.escape(part) for part in shown.split("...")).replace(r"\ ", r"\s+")
+    return re.match(pattern, got.strip()) is not None
+
+
+class Run:
+    def __init__(self, build, tmp):
+        self.tmp = tmp
+        self.env = dict(os.environ, XDG_RUNTIME_DIR=os.path.join(tmp, "run"), XDG_STATE_HOME=os.path.join(tmp, "state"))
+        for k in ("EL3D_SOCKET", "EL3D_ENDPOINT"):
+            self.env.pop(k, None)
+        os.makedirs(self.env["XDG_RUNTIME_DIR"], mode=0o700)
+        os.symlink(build, os.path.join(tmp, "build"))  # the README's paths are relative to the checkout
+        self.daemon = None
+        self.shell_vars = ""
+
+    def start(self):
+        self.log = open(os.path.join(self.tmp, "el3d.log"), "ab")
+        self.daemon = subprocess.Popen(["build/daemon/el3d"], cwd=self.tmp, env=self.env, stdin=subprocess.DEVNULL,
+                                       stdout=self.log, stderr=self.log)
+        r = subprocess.run(["build/client/el3ctl", "wait", "--timeout", "15"], cwd=self.tmp, env=self.env,
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            sys.exit("el3d did not start: " + r.stderr + open(os.path.join(self.tmp, "el3d.log")).read())
+
+    def kill9(self):
+        self.daemon.send_signal(signal.SIGKILL)
+        self.daemon.wait()
+
+    def stop(self):
+        if self.daemon and self.daemon.poll() is None:
+            self.daemon.send_signal(signal.SIGTERM)
+            self.daemon.wait(timeout=10)
+
+    def sh(self, cmd):
+        if re.match(r"^[A-Z]+=\S+$", cmd):  # E=build/client/el3ctl
+            self.shell_vars += cmd + "\n"
+            return ""
+        r = subprocess.run(["bash", "-c", self.shell_vars + cmd], cwd=self.tmp, env=self.env, capture_output=True,
+                           text=True, timeout=120)
+        if r.returncode != 0:
+            raise AssertionError("README command failed (exit %d): %s\n%s%s" % (r.returncode, cmd, r.stdout, r.stderr))
+        return r.stdout
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--readme", required=True)
+    p.add_argument("--build", required=True)
+    a = p.parse_args()
+    wanted = [(t, b) for t, b in blocks(a.readme) if t == "A first session" or "mini-rmm/mini-rmm  " in b]
+    if len(wanted) != 2:
+        sys.exit("README: expected the 'A first session' block and the mini-rmm block, found %d" % len(wanted))
+    tmp = tempfile.mkdtemp(prefix="el3d-readme-", dir="/tmp")
+    run = Run(os.path.abspath(a.build), tmp)
+    failures = 0
+    try:
+        run.start()
+        for title, block in wanted:
+            for cmd, shown in steps(block):
+                got = run.sh(cmd)
+                ok = shown is None or matches(shown, got)
+                print("%s  $ %s%s" % ("ok  " if ok else "FAIL", cmd, "" if shown is None else "\n        shows: " + shown))
+                if not ok:
+                    print("        printed: " + got.strip())
+                    failures += 1
+            if title == "A first session":
+                # "Stop el3d (Ctrl-C, or kill -9 it), start it again, and alloc --id 3 returns the same
+                # address with cafef00d still in it."
+                run.kill9()
+                run.start()
+                got = run.sh("build/client/el3ctl alloc --size 0x2000 --align-bits 12 --id 3")
+                mem = run.sh("build/client/el3ctl mem read 0xffbfd000 4")
+                ok = "addr=0x00000000ffbfd000" in got and mem.strip() == "cafef00d"
+                print("%s  after kill -9 and a restart: %s / %s" % ("ok  " if ok else "FAIL", got.strip(), mem.strip()))
+                failures += 0 if ok else 1
+    except AssertionError as e:
+        print("FAIL " + str(e))
+        failures += 1
+    finally:
+        run.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("README commands: %s" % ("all as shown" if failures == 0 else "%d differ" % failures))
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
