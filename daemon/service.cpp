@@ -67,8 +67,10 @@ Status MonitorService::Smc(grpc::ServerContext*, const v1::SmcRequest* req, v1::
 {
 	SmcResult r{};
 	Status s = dispatch(req->cpu(), req->fid(), args_of(*req), r);
-	if (s.ok())
+	if (s.ok()) {
 		set_regs(resp, r);
+		resp->set_result_name(result_name(req->fid(), r[0]));
+	}
 	return s;
 }
 
