@@ -4,6 +4,7 @@
 #include "el3d/nsmem/nsmem.hpp"
 #include "el3d/util/numbers.hpp"
 #include "el3d/util/paths.hpp"
+#include "reason_sink.hpp"
 #include "service.hpp"
 #include "socket_guard.hpp"
 
@@ -19,6 +20,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <optional>
@@ -164,10 +166,17 @@ int main(int argc, char** argv)
 		return kExitUsage;
 	}
 
-	auto logger = spdlog::stderr_color_mt("el3d");
+	// Two sinks: stderr at the level asked for, and the reasons handed back to clients with failed calls
+	// (info and above, whatever stderr shows: see reason_sink.hpp).
+	auto console = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+	const auto level = spdlog::level::from_str(o.log_level);
+	console->set_level(level);
+	auto reasons = std::make_shared<el3d::ReasonSink>();
+	reasons->set_level(spdlog::level::info);
+	auto logger = std::make_shared<spdlog::logger>("el3d", spdlog::sinks_init_list{console, reasons});
+	logger->set_level(std::min(level, spdlog::level::info));
 	spdlog::set_default_logger(logger);
 	spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ %v");
-	spdlog::set_level(spdlog::level::from_str(o.log_level));
 	spdlog::flush_on(spdlog::level::info);
 
 	::umask(077);

@@ -1,5 +1,7 @@
 #include "service.hpp"
 
+#include "reason_sink.hpp"
+
 #include "el3d/gpt/gpt.hpp"
 #include "el3d/monitor/names.hpp"
 #include "el3d/smc.h"
@@ -29,6 +31,18 @@ void set_regs(Msg* m, const SmcResult& r)
 	m->set_x7(r[7]);
 }
 
+// Whether x0 says the call did what was asked (E_RMM_OK / FIRME_SUCCESS, a fresh allocation), so
+// that the reason is sent only for failures. SMCCC answers (versions, feature bits) count as success.
+bool succeeded(uint64_t fid, uint64_t x0)
+{
+	const auto f = static_cast<uint32_t>(fid) & ~(1u << 16);
+	if (f == EL3_FID_RMM_ALLOCATE_MEMORY && x0 == static_cast<uint64_t>(EL3_ALLOC_FRESH))
+		return true;
+	if ((f & 0xFFFFFF00u) == 0x80000000u || f == EL3_FID_SMCCC_ARCH_FEATURE_AVAILABILITY)
+		return static_cast<int64_t>(x0) >= 0;
+	return x0 == 0;
+}
+
 SmcArgs args_of(const v1::SmcRequest& r)
 {
 	return {r.x1(), r.x2(), r.x3(), r.x4(), r.x5(), r.x6(), r.x7(), r.x8(), r.x9(), r.x10(), r.x11(), r.x12()};
@@ -48,8 +62,10 @@ std::string client_name(const v1::EnterRequest& en, const grpc::ServerContext& c
 }
 }  // namespace
 
-Status MonitorService::dispatch(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out)
+Status MonitorService::dispatch(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out, std::string* reason)
 {
+	std::string ignored;
+	ReasonSink::Capture capture(reason != nullptr ? *reason : ignored);
 	try {
 		if (!monitor_.call(cpu, fid, x, out))
 			return {StatusCode::INVALID_ARGUMENT, "cpu " + std::to_string(cpu) + " is not a CPU of this platform (" +
@@ -66,10 +82,13 @@ Status MonitorService::dispatch(uint32_t cpu, uint64_t fid, const SmcArgs& x, Sm
 Status MonitorService::Smc(grpc::ServerContext*, const v1::SmcRequest* req, v1::SmcResponse* resp)
 {
 	SmcResult r{};
-	Status s = dispatch(req->cpu(), req->fid(), args_of(*req), r);
+	std::string why;
+	Status s = dispatch(req->cpu(), req->fid(), args_of(*req), r, &why);
 	if (s.ok()) {
 		set_regs(resp, r);
 		resp->set_result_name(result_name(req->fid(), r[0]));
+		if (!succeeded(req->fid(), r[0]))
+			resp->set_reason(why);
 	}
 	return s;
 }
@@ -83,7 +102,9 @@ Status MonitorService::AllocateMemory(grpc::ServerContext*, const v1::AllocateMe
 	if (req->id() > EL3_ALLOC_X2_ID_MASK)
 		return {StatusCode::INVALID_ARGUMENT, "id " + std::to_string(req->id()) + " does not fit the 16-bit field x2[15:0]"};
 	SmcResult r{};
-	Status s = dispatch(req->cpu(), EL3_FID_RMM_ALLOCATE_MEMORY, {req->size(), EL3_ALLOC_X2(req->align_bits(), req->id())}, r);
+	std::string why;
+	Status s = dispatch(req->cpu(), EL3_FID_RMM_ALLOCATE_MEMORY, {req->size(), EL3_ALLOC_X2(req->align_bits(), req->id())}, r,
+	                    &why);
 	if (!s.ok())
 		return s;
 	const auto x0 = static_cast<int64_t>(r[0]);
@@ -91,6 +112,8 @@ Status MonitorService::AllocateMemory(grpc::ServerContext*, const v1::AllocateMe
 	resp->set_address(x0 >= 0 ? r[1] : 0);
 	resp->set_fresh(x0 == EL3_ALLOC_FRESH);
 	resp->set_result_name(rmm_result_name(r[0]));
+	if (x0 < 0)
+		resp->set_reason(why);
 	return Status::OK;
 }
 

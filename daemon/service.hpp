@@ -47,8 +47,9 @@ private:
 	// Boot entry shared by Boot and Session.
 	grpc::Status enter(uint32_t cpu, v1::EntryKind kind, const std::string& config, const std::string& format,
 	                   v1::BootResponse* resp);
-	// The one path from the API into the core.
-	grpc::Status dispatch(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out);
+	// The one path from the API into the core. `reason`: what the core logged while serving the call
+	// (why it failed), for the response.
+	grpc::Status dispatch(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out, std::string* reason = nullptr);
 	// A session's SMCs after its entry, directly or (serve_rmi) through the world switch.
 	grpc::Status serve(grpc::ServerContext* ctx, grpc::ServerReaderWriter<v1::SessionResponse, v1::SessionRequest>* stream,
 	                   uint32_t cpu, bool serve_rmi);

@@ -120,6 +120,8 @@ int cmd_smc(Session& s, uint32_t cpu, const std::string& fid, const std::vector<
 	if (!st.ok())
 		return s.fail(st, "smc");
 	*s.out << registers_line(resp) << "\n";
+	if (!resp.reason().empty())  // why x0 is an error, as el3d logged it
+		*s.err << "el3ctl smc: " << resp.result_name() << ": el3d says: " << resp.reason() << "\n";
 	return kOk;
 }
 
@@ -144,7 +146,8 @@ int cmd_alloc(Session& s, uint32_t cpu, const std::string& size, unsigned align_
 		return s.fail(st, "alloc");
 	if (resp.result() < 0) {
 		*s.err << "el3ctl alloc: RMM_ALLOCATE_MEMORY returned " << resp.result_name()
-		       << " (x0=" << hex64(static_cast<uint64_t>(resp.result())) << ")\n";
+		       << " (x0=" << hex64(static_cast<uint64_t>(resp.result())) << ")"
+		       << (resp.reason().empty() ? "" : ": el3d says: " + resp.reason()) << "\n";
 		return kSmcError;
 	}
 	*s.out << "addr=" << hex64(resp.address()) << " size=" << hex(*sz) << " id=" << id

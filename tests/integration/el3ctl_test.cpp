@@ -65,6 +65,20 @@ TEST_F(El3ctl, AllocReportsAddressAndErrors)
 	EXPECT_NE(big.err.find("E_RMM_NOMEM"), std::string::npos);
 	EXPECT_EQ(ctl({"alloc", "--size", "16", "--id", "4"}).rc, 3);  // E_RMM_INVAL
 	EXPECT_EQ(ctl({"alloc", "--size", "16", "--id", "70000"}).rc, 1);
+	// The reason travels with the error, not only to el3d's log.
+	auto again = ctl({"alloc", "--size", "8K", "--id", "3"});
+	EXPECT_EQ(again.rc, 3);
+	EXPECT_NE(again.err.find("region 3 exists with 4096 bytes; 8192 requested"), std::string::npos) << again.err;
+}
+
+TEST_F(El3ctl, SmcErrorsCarryEl3dsReasonOnStderr)
+{
+	EXPECT_EQ(ctl({"smc", "0xC40001B0", "0x80000000"}).err, "");  // a success says nothing more
+	auto twice = ctl({"smc", "0xC40001B0", "0x80000000"});
+	EXPECT_EQ(twice.rc, 0);
+	EXPECT_NE(twice.out.find("x0=0xfffffffffffffffd"), std::string::npos) << twice.out;
+	EXPECT_NE(twice.err.find("E_RMM_BAD_PAS: el3d says: "), std::string::npos) << twice.err;
+	EXPECT_NE(twice.err.find("the granule is realm"), std::string::npos) << twice.err;
 }
 
 TEST_F(El3ctl, MemReadWriteAndBounds)
