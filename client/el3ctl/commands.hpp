@@ -58,6 +58,11 @@ struct TraceFollow {
 int cmd_trace_follow(Session& s, const TraceFollow& t);
 int cmd_trace_show(Session& s, const std::string& path, bool json, bool summary_only);
 int cmd_trace_set(Session& s, const std::optional<std::string>& file, bool off, std::optional<uint64_t> ring);
+// el3ctl snapshot (snapshot_cmd.cpp).
+int cmd_snapshot_save(Session& s, const std::string& name, const std::string& note, bool force);
+int cmd_snapshot_restore(Session& s, const std::string& name, bool force);
+int cmd_snapshot_list(Session& s, bool json);
+int cmd_snapshot_rm(Session& s, const std::string& name);
 // One RMI from the Non-secure world (world switch); x1..x7.
 int cmd_rmi(Session& s, uint32_t cpu, const std::string& fid, const std::vector<std::string>& args, bool fail_fast);
 

@@ -13,7 +13,7 @@ namespace el3d::trace {
 
 namespace {
 
-constexpr const char* kKinds[] = {"smc", "entry", "session-open", "session-close", "rmi", "reset"};
+constexpr const char* kKinds[] = {"smc", "entry", "session-open", "session-close", "rmi", "reset", "snapshot"};
 
 std::string hex(uint64_t v)
 {
@@ -158,6 +158,7 @@ std::string describe(const Event& e)
 	case Kind::SessionOpen: s += "session opened"; break;
 	case Kind::SessionClose: s += "session closed"; break;
 	case Kind::Reset: s += "reset"; break;
+	case Kind::Snapshot: s += "snapshot"; break;
 	}
 	if (e.kind == Kind::Smc || e.kind == Kind::Rmi) {
 		char d[32];
