@@ -65,7 +65,9 @@ Status MonitorService::SaveSnapshot(grpc::ServerContext* ctx, const v1::SaveSnap
 			info.source_uuid = c.uuid_string();
 			info.platform = c.geometry().platform;
 			info.epoch = c.epoch();
-			info.activation = monitor_.activation();
+			// From the committed state document (the monitor's own accessors take the lock held here).
+			if (auto b = c.state().find("boot"); b != c.state().end() && b->is_object())
+				info.activation = b->value("activation", uint64_t{1});
 			info.regions = c.log().size();
 			for (const auto& r : c.log())
 				info.bytes_used += r.size;

@@ -172,7 +172,8 @@ public:
 
 	// Snapshots (src/snapshot, docs/snapshots.md). quiesce() runs `fn` with no SMC, boot entry, reset,
 	// restore or memory write in progress (under the monitor's lock), so that a copy of the carveout
-	// file made in it holds no half-applied call. restore() replaces the carveout file's content by the
+	// file made in it holds no half-applied call. `fn` must not call the monitor (it would deadlock);
+	// it may read carveout(). restore() replaces the carveout file's content by the
 	// carveout file `source` (Carveout::restore_from) and reloads everything derived from it (regions,
 	// GPT, boot states, activation, tokens, keys), as a restart would. Refused with RestoreRefused while
 	// a session holds a CPU unless `force`, and with CarveoutError (GeometryMismatch) if `source` is laid
