@@ -53,6 +53,7 @@ struct Options {
 	bool no_mec = false;
 	unsigned mecid_width = 16;
 	std::string trace_file;
+	std::string snapshot_dir;
 	std::size_t trace_ring = 0;
 	std::optional<uint64_t> seed;
 	bool fixed_clock = false;
@@ -104,6 +105,8 @@ int main(int argc, char** argv)
 	app.add_option("--ns-memory", o.ns_memory,
 	               "Non-secure memory file (DRAM outside the carveout, device windows; default: <carveout>.ns); "
 	               "created sparse if missing");
+	app.add_option("--snapshot-dir", o.snapshot_dir,
+	               "directory of the carveout's snapshots (default: <carveout>.snapshots; docs/snapshots.md)");
 	app.add_option("--socket", o.socket, "Unix socket to serve (default: $XDG_RUNTIME_DIR/el3d/el3d.sock)");
 	app.add_option("--platform", o.platform, "platform profile for a new carveout: " + el3d::platform_names() +
 	                                             " (default fvp; an existing file keeps its own)");
@@ -266,6 +269,10 @@ int main(int argc, char** argv)
 	const el3d::Geometry& g = monitor->geometry();
 	// Destroyed before the monitor (it is the monitor's trace observer).
 	auto service = std::make_unique<el3d::MonitorService>(*monitor, ns.get());
+	el3d::snapshot::Store snapshots(o.snapshot_dir.empty() ? el3d::snapshot::Store::default_dir(monitor->carveout().path())
+	                                                       : o.snapshot_dir);
+	snapshots.clean_leftovers();  // what a save or removal killed with the last el3d left
+	service->set_snapshots(&snapshots);
 	try {
 		service->tracer().open_file(o.trace_file);
 	} catch (const std::exception& e) {

@@ -2,6 +2,7 @@
 // The el3d.v1.Monitor gRPC service: a thin translation between protobuf messages and the core.
 #include "el3d/monitor/monitor.hpp"
 #include "el3d/nsmem/nsmem.hpp"
+#include "el3d/snapshot/store.hpp"
 #include "el3d/v1/monitor.grpc.pb.h"
 #include "el3d/trace/recorder.hpp"
 #include "el3d/trace/trace.hpp"
@@ -28,6 +29,8 @@ public:
 	// The trace's start event: how el3d is set up, what a replay builds from (`created`: el3d created
 	// its carveout file as it started). Recorded at start and whenever SetTrace opens a file.
 	void record_start(bool created);
+	// The snapshot store of the monitor's carveout (null: the snapshot RPCs answer UNAVAILABLE).
+	void set_snapshots(snapshot::Store* s) { snaps_ = s; }
 
 	grpc::Status Smc(grpc::ServerContext*, const v1::SmcRequest*, v1::SmcResponse*) override;
 	grpc::Status AllocateMemory(grpc::ServerContext*, const v1::AllocateMemoryRequest*,
@@ -42,6 +45,11 @@ public:
 	grpc::Status Rmi(grpc::ServerContext*, const v1::RmiRequest*, v1::RmiResponse*) override;
 	grpc::Status Trace(grpc::ServerContext*, const v1::TraceRequest*, grpc::ServerWriter<v1::TraceLine>*) override;
 	grpc::Status SetTrace(grpc::ServerContext*, const v1::SetTraceRequest*, v1::TraceConfig*) override;
+	// Snapshots (snapshot_service.cpp).
+	grpc::Status SaveSnapshot(grpc::ServerContext*, const v1::SaveSnapshotRequest*, v1::SnapshotInfo*) override;
+	grpc::Status RestoreSnapshot(grpc::ServerContext*, const v1::RestoreSnapshotRequest*, v1::SnapshotInfo*) override;
+	grpc::Status ListSnapshots(grpc::ServerContext*, const v1::ListSnapshotsRequest*, v1::SnapshotList*) override;
+	grpc::Status RemoveSnapshot(grpc::ServerContext*, const v1::RemoveSnapshotRequest*, v1::RemoveSnapshotResponse*) override;
 
 private:
 	// Boot entry shared by Boot and Session.
@@ -63,6 +71,8 @@ private:
 	// A trace event of the service's own (session, RMI, reset), when anything listens.
 	void record(trace::Kind kind, uint32_t cpu, const std::string& note);
 	std::mutex reset_mu_;  // one Reset at a time: the NS file records the epoch the carveout's reset made
+	snapshot::Store* snaps_ = nullptr;
+	std::mutex snap_mu_;   // one snapshot operation at a time (a save, restore, list or removal)
 };
 
 }  // namespace el3d

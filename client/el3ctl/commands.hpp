@@ -67,6 +67,11 @@ struct ReplayArgs {
 	bool registers_only = false, json = false;
 };
 int cmd_replay(Session& s, const ReplayArgs& a);
+// el3ctl snapshot (snapshot_cmd.cpp).
+int cmd_snapshot_save(Session& s, const std::string& name, const std::string& note, bool force);
+int cmd_snapshot_restore(Session& s, const std::string& name, bool force);
+int cmd_snapshot_list(Session& s, bool json);
+int cmd_snapshot_rm(Session& s, const std::string& name);
 // One RMI from the Non-secure world (world switch); x1..x7.
 int cmd_rmi(Session& s, uint32_t cpu, const std::string& fid, const std::vector<std::string>& args, bool fail_fast);
 

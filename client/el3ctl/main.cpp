@@ -70,7 +70,7 @@ int main(int argc, char** argv)
 	auto* rep_carveout = rep->add_option("--carveout", ra.carveout, "start from a copy of this carveout file (left untouched)");
 	rep->add_option("--snapshot", ra.snapshot, "start from a copy of this snapshot of the traced carveout")
 	    ->excludes(rep_carveout);
-	rep->add_option("--snapshot-dir", ra.snapshot_dir, "where the snapshots are (default: <traced carveout>.snapshots)");
+	rep->add_option("--snapshot-dir", ra.snapshot_dir, "where the snapshots are, for --snapshot and for restores the trace made (default: <traced carveout>.snapshots)");
 	rep->add_flag("--registers-only", ra.registers_only,
 	              "compare the result registers only (not what the calls changed or the memory they wrote)");
 	rep->add_flag("--json", ra.json, "the report as JSON");
@@ -118,6 +118,22 @@ int main(int argc, char** argv)
 	double wait_s = 10;
 	wait->add_option("--timeout", wait_s, "seconds (default 10)");
 
+	auto* snap = app.add_subcommand("snapshot", "carveout snapshots: save, restore, list, rm (docs/snapshots.md)");
+	snap->require_subcommand(1);
+	std::string snap_name, snap_note;
+	bool snap_force = false, snap_json = false;
+	auto* ssave = snap->add_subcommand("save", "copy the carveout (image, GPT, metadata) as snapshot NAME");
+	ssave->add_option("NAME", snap_name, "letters, digits, '.', '_', '-' (at most 64)")->required();
+	ssave->add_option("--note", snap_note, "a note kept with the snapshot");
+	ssave->add_flag("--force", snap_force, "replace a snapshot of that name");
+	auto* srestore = snap->add_subcommand("restore", "make the carveout what snapshot NAME holds (el3d keeps running)");
+	srestore->add_option("NAME", snap_name, "the snapshot")->required();
+	srestore->add_flag("--force", snap_force, "restore even while an RMM session holds a CPU");
+	auto* slist = snap->add_subcommand("list", "list the snapshots");
+	slist->add_flag("--json", snap_json, "machine-readable output");
+	auto* srm = snap->add_subcommand("rm", "remove snapshot NAME");
+	srm->add_option("NAME", snap_name, "the snapshot")->required();
+
 	try {
 		app.parse(argc, argv);
 	} catch (const CLI::ParseError& e) {
@@ -154,5 +170,13 @@ int main(int argc, char** argv)
 		rc = cmd_manifest(s, man_json);
 	else if (*wait)
 		rc = cmd_wait(s, wait_s);
+	else if (*ssave)
+		rc = cmd_snapshot_save(s, snap_name, snap_note, snap_force);
+	else if (*srestore)
+		rc = cmd_snapshot_restore(s, snap_name, snap_force);
+	else if (*slist)
+		rc = cmd_snapshot_list(s, snap_json);
+	else if (*srm)
+		rc = cmd_snapshot_rm(s, snap_name);
 	return rc;
 }

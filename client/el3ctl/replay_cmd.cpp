@@ -2,6 +2,7 @@
 // process, and print the first divergence or "identical". No daemon needed.
 #include "commands.hpp"
 #include "el3d/replay/replay.hpp"
+#include "el3d/snapshot/store.hpp"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -22,6 +23,7 @@ int cmd_replay(Session& s, const ReplayArgs& a)
 	replay::Options o;
 	o.registers_only = a.registers_only;
 	o.from_carveout = a.carveout;
+	o.snapshot_dir = a.snapshot_dir;
 	if (!a.snapshot.empty()) {
 		// A snapshot of the traced el3d's carveout: <carveout>.snapshots/NAME/carveout.img unless
 		// --snapshot-dir says where they are.
@@ -29,14 +31,16 @@ int cmd_replay(Session& s, const ReplayArgs& a)
 		if (dir.empty())
 			for (const auto& e : f.events)
 				if (e.kind == trace::Kind::Start) {
-					dir = e.config.value("carveout", nlohmann::json::object()).value("path", "") + ".snapshots";
+					dir = snapshot::Store::default_dir(
+					    e.config.value("carveout", nlohmann::json::object()).value("path", ""));
 					break;
 				}
-		if (a.snapshot.find('/') != std::string::npos || a.snapshot == "." || a.snapshot == "..") {
-			*s.err << "el3ctl replay: '" << a.snapshot << "' is not a snapshot name\n";
+		try {
+			o.from_carveout = snapshot::Store(dir).path_of(a.snapshot);
+		} catch (const std::exception& e) {
+			*s.err << "el3ctl replay: " << e.what() << "\n";
 			return kUsage;
 		}
-		o.from_carveout = dir + "/" + a.snapshot + "/carveout.img";
 	}
 	// The monitor's own log goes to stderr and only its warnings (stdout is the report).
 	auto log = spdlog::stderr_color_mt("replay");

@@ -71,28 +71,33 @@ TEST(TraceDaemon, EveryCompletedCallIsInTheFileAfterKill9AndShowDecodesIt)
 	std::vector<std::string> kinds;
 	for (const auto& e : ev)
 		kinds.push_back(e["kind"].get<std::string>() + (e.contains("name") ? ":" + e["name"].get<std::string>() : ""));
-	const std::vector<std::string> want = {"entry:cold",
+	// The start event first (how el3d is set up, for a replay); a session's opening before the entry it
+	// makes, in the order the monitor saw them.
+	const std::vector<std::string> want = {"start",
+	                                       "entry:cold",
 	                                       "smc:RMM_ALLOCATE_MEMORY",
 	                                       "smc:RMM_GTSI_DELEGATE",
 	                                       "smc:RMM_GTSI_DELEGATE",
-	                                       "entry:warm",
 	                                       "session-open",
+	                                       "entry:warm",
 	                                       "smc:RMM_EL3_FEATURES",
 	                                       "session-close",
 	                                       "smc:RMM_BOOT_COMPLETE"};
 	EXPECT_EQ(kinds, want);
 	for (std::size_t i = 0; i < ev.size(); ++i)
 		EXPECT_EQ(ev[i]["seq"], i + 1);
-	EXPECT_EQ(ev[2]["effects"][0], "gpt 0x80000000 ns->realm");
-	EXPECT_EQ(ev[3]["cpu"], 3);
-	EXPECT_EQ(ev[3]["result"], "E_RMM_BAD_PAS");
-	EXPECT_EQ(ev[8]["in"][1], "0x55");
+	EXPECT_EQ(ev[0]["config"]["platform"], "fvp");
+	EXPECT_EQ(ev[0]["config"]["carveout"]["created"], true);
+	EXPECT_EQ(ev[3]["effects"][0], "gpt 0x80000000 ns->realm");
+	EXPECT_EQ(ev[4]["cpu"], 3);
+	EXPECT_EQ(ev[4]["result"], "E_RMM_BAD_PAS");
+	EXPECT_EQ(ev[9]["in"][1], "0x55");
 
 	const auto show = el3ctl(el3d.socket, {"trace", "show", file});
 	EXPECT_EQ(show.rc, 0) << show.err;
-	EXPECT_NE(show.out.find("#3 "), std::string::npos) << show.out;
+	EXPECT_NE(show.out.find("#4 "), std::string::npos) << show.out;
 	EXPECT_NE(show.out.find("cpu3 act1 RMM_GTSI_DELEGATE x1=0x80000000 -> E_RMM_BAD_PAS"), std::string::npos) << show.out;
-	EXPECT_NE(show.out.find("9 events"), std::string::npos) << show.out;
+	EXPECT_NE(show.out.find("10 events"), std::string::npos) << show.out;
 	EXPECT_NE(show.out.find("slowest calls:"), std::string::npos) << show.out;
 
 	// The daemon restarted on the same file appends; a line cut short by a kill is reported and skipped.
@@ -119,7 +124,7 @@ TEST(TraceDaemon, FollowLiveWithFiltersAndTheRingAndChangeTheFileWhileRunning)
 	auto ring = el3ctl(el3d.socket, {"trace", "--ring", "--count", "1", "--result", "E_RMM_BAD_PAS", "--json"});
 	ASSERT_EQ(ring.rc, 0) << ring.err;
 	const auto j = nlohmann::json::parse(ring.out);
-	EXPECT_EQ(j["seq"], 3);
+	EXPECT_EQ(j["seq"], 4);  // after the start event
 	EXPECT_EQ(j["in"][0], "0x80001000");
 
 	// Live, CPU 1 only: started in the background, then calls from CPUs 0 and 1.
@@ -168,5 +173,8 @@ TEST(TraceDaemon, FollowLiveWithFiltersAndTheRingAndChangeTheFileWhileRunning)
 	smc(*stub, EL3_FID_RMM_EL3_FEATURES);
 	EXPECT_EQ(el3ctl(el3d.socket, {"trace", "set", "--off", "--ring", "0"}).rc, 0);
 	smc(*stub, EL3_FID_RMM_EL3_FEATURES);
-	EXPECT_EQ(lines_of(file).size(), 2u) << "after set --file, before --off";
+	const auto later = lines_of(file);
+	ASSERT_EQ(later.size(), 3u) << "after set --file, before --off";
+	EXPECT_EQ(later[0]["kind"], "start");  // a file opened while el3d runs says how it is set up
+	EXPECT_EQ(later[0]["config"]["carveout"]["created"], false);
 }

@@ -9,6 +9,9 @@ line) against the real el3d daemon over a real socket.
   (activation token in x4, no new reservation); the same after kill -9 of el3d between the runs and
   after kill -9 of the RMM in the middle of its boot.
 - EL3D_TFRMM_CPUS=all boots every CPU of el3d's platform (cold, then warm) before the host flow.
+- Snapshots (docs/snapshots.md): TF-RMM booted once, the carveout saved; the state changed (a second
+  activation, a reservation, a delegation); restored, el3d's state is the snapshot's and TF-RMM boots
+  from it again as the second activation, twice over.
 - A daemon with the seed ABI is refused by TF-RMM's version check, and the process ends (no hang).
 """
 import argparse
@@ -228,6 +231,34 @@ class TfRmm(unittest.TestCase):
         self.assertIn("Reusing global data already allocated by previous RMM", second.stdout)
         self.assertNotIn("Reserve mem: ", second.stdout)
         self.assertIn("activation 2, token 0x", second.stderr)
+
+    def el3ctl(self, *args):
+        r = subprocess.run([ARGS.el3ctl, "--socket", self.sock, *args], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, "el3ctl %s: %s%s" % (" ".join(args), r.stdout, r.stderr))
+        return r.stdout
+
+    def test_boots_again_from_a_snapshot(self):
+        self.start_daemon()
+        self.rmm_ok()
+        booted = self.status()
+        self.assertIn("snapshot 'tfrmm-booted' saved", self.el3ctl("snapshot", "save", "tfrmm-booted"))
+        def fixed(st):
+            # What the snapshot holds (counters of the daemon's own life, sessions and RMIs aside).
+            return (st["activation"], st["epoch"], st["regions"], st["gpt"], st.get("boot_failure"),
+                    [(c["cpu"], c.get("state"), c.get("token"), c.get("completions"), c.get("entries"))
+                     for c in st.get("cpus", [])])
+        for run in range(2):
+            # Change the state: TF-RMM's second activation, a reservation and a delegation by hand.
+            self.rmm_ok()
+            self.el3ctl("smc", "0xC40001BB", "0x4000", "0x0c00000000000001")      # RMM_RESERVE_MEMORY
+            self.el3ctl("smc", "0xC4000402", "0x80400000", "1", "0xb")           # FIRME_GM_GPI_SET: Realm
+            changed = self.status()
+            self.assertNotEqual(fixed(changed), fixed(booted))
+            out = self.el3ctl("snapshot", "restore", "tfrmm-booted")
+            self.assertIn("restored", out)
+            self.assertEqual(fixed(self.status()), fixed(booted), "run %d: not the snapshot's state" % run)
+            # TF-RMM boots from it as the snapshot's next activation, with the snapshot's tokens.
+            self.check_second_activation(booted)
 
     def test_second_run_after_kill_9_of_el3d(self):
         self.start_daemon()

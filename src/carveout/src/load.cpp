@@ -46,33 +46,38 @@ bool detail::state_copy_valid(const StateHeader& h, const uint8_t* payload, uint
 	return crc == h.crc;
 }
 
+Superblock detail::read_superblock(int fd, const std::string& path)
+{
+	struct stat st {};
+	if (::fstat(fd, &st) != 0)
+		refuse(CarveoutRefusal::Io, path, std::string("cannot stat: ") + std::strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		refuse(CarveoutRefusal::NotCarveout, path, "not a regular file");
+	const auto size = static_cast<uint64_t>(st.st_size);
+	if (size == 0)
+		refuse(CarveoutRefusal::NotCarveout, path, "not an el3d carveout file (empty)");
+
+	Superblock sb{};
+	if (size < sizeof(sb)) {
+		char magic[sizeof(format::kMagic)] = {};
+		read_exact(fd, magic, std::min<uint64_t>(size, sizeof(magic)), 0, "read " + path);
+		if (size >= sizeof(magic) && std::memcmp(magic, format::kMagic, sizeof(magic)) == 0)
+			refuse(CarveoutRefusal::Truncated, path, "truncated: only " + std::to_string(size) + " bytes");
+		refuse(CarveoutRefusal::NotCarveout, path, "not an el3d carveout file (bad magic)");
+	}
+	read_exact(fd, &sb, sizeof(sb), 0, "read header of " + path);
+	if (std::string why = format::check_superblock(sb, size); !why.empty())
+		refuse(classify(why), path, why + (classify(why) == CarveoutRefusal::NotCarveout
+		                                        ? "; refusing to touch it (use another path, or --reset to overwrite)"
+		                                        : "; refusing to touch it (--reset recreates it, erasing it)"));
+	return sb;
+}
 
 void Carveout::map_and_load(bool created)
 {
 	created_ = created;
-	struct stat st {};
-	if (::fstat(fd_, &st) != 0)
-		refuse(CarveoutRefusal::Io, path_, std::string("cannot stat: ") + std::strerror(errno));
-	if (!S_ISREG(st.st_mode))
-		refuse(CarveoutRefusal::NotCarveout, path_, "not a regular file");
-	const auto size = static_cast<uint64_t>(st.st_size);
-	if (size == 0)
-		refuse(CarveoutRefusal::NotCarveout, path_, "not an el3d carveout file (empty)");
-
 	// --- everything below reads only, until the mappings are made -----------------------------
-	Superblock sb{};
-	if (size < sizeof(sb)) {
-		char magic[sizeof(format::kMagic)] = {};
-		read_exact(fd_, magic, std::min<uint64_t>(size, sizeof(magic)), 0, "read " + path_);
-		if (size >= sizeof(magic) && std::memcmp(magic, format::kMagic, sizeof(magic)) == 0)
-			refuse(CarveoutRefusal::Truncated, path_, "truncated: only " + std::to_string(size) + " bytes");
-		refuse(CarveoutRefusal::NotCarveout, path_, "not an el3d carveout file (bad magic)");
-	}
-	read_exact(fd_, &sb, sizeof(sb), 0, "read header of " + path_);
-	if (std::string why = format::check_superblock(sb, size); !why.empty())
-		refuse(classify(why), path_, why + (classify(why) == CarveoutRefusal::NotCarveout
-		                                        ? "; refusing to touch it (use another path, or --reset to overwrite)"
-		                                        : "; refusing to touch it (--reset recreates it, erasing it)"));
+	const Superblock sb = detail::read_superblock(fd_, path_);
 	geom_ = format::geometry_of(sb);
 	std::memcpy(uuid_.data(), sb.uuid, uuid_.size());
 	file_size_ = sb.file_size;
@@ -85,6 +90,30 @@ void Carveout::map_and_load(bool created)
 	gpt_size_ = sb.gpt_size;
 	gpt_ranges_ = gpt_layout(geom_);
 
+	load_metadata();
+
+	// --- validated: map --------------------------------------------------------------------------
+	meta_len_ = gpt_offset_ - state_offset_;
+	void* m = ::mmap(nullptr, meta_len_, PROT_READ, MAP_SHARED, fd_, static_cast<off_t>(state_offset_));
+	if (m == MAP_FAILED)
+		refuse(CarveoutRefusal::Io, path_, std::string("cannot map metadata: ") + std::strerror(errno));
+	meta_ = static_cast<uint8_t*>(m);
+	void* gm = ::mmap(nullptr, gpt_size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, static_cast<off_t>(gpt_offset_));
+	if (gm == MAP_FAILED)
+		refuse(CarveoutRefusal::Io, path_, std::string("cannot map the GPT: ") + std::strerror(errno));
+	gpt_ = static_cast<uint8_t*>(gm);
+	void* im = ::mmap(nullptr, geom_.image_size(), PROT_READ | PROT_WRITE, MAP_SHARED, fd_,
+	                  static_cast<off_t>(image_offset_));
+	if (im == MAP_FAILED)
+		refuse(CarveoutRefusal::Io, path_, std::string("cannot map image: ") + std::strerror(errno));
+	image_ = static_cast<uint8_t*>(im);
+}
+
+// The state block and the allocation log, read from the file (through the page cache, so what the
+// mappings wrote is seen): on open, and again after a restore rewrote them (reload()).
+void Carveout::load_metadata()
+{
+	log_.clear();
 	// State block: the valid copy with the higher generation.
 	std::vector<uint8_t> copy[2];
 	StateHeader hdr[2]{};
@@ -138,22 +167,6 @@ void Carveout::map_and_load(bool created)
 		if (end)
 			break;
 	}
-
-	// --- validated: map --------------------------------------------------------------------------
-	meta_len_ = gpt_offset_ - state_offset_;
-	void* m = ::mmap(nullptr, meta_len_, PROT_READ, MAP_SHARED, fd_, static_cast<off_t>(state_offset_));
-	if (m == MAP_FAILED)
-		refuse(CarveoutRefusal::Io, path_, std::string("cannot map metadata: ") + std::strerror(errno));
-	meta_ = static_cast<uint8_t*>(m);
-	void* gm = ::mmap(nullptr, gpt_size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, static_cast<off_t>(gpt_offset_));
-	if (gm == MAP_FAILED)
-		refuse(CarveoutRefusal::Io, path_, std::string("cannot map the GPT: ") + std::strerror(errno));
-	gpt_ = static_cast<uint8_t*>(gm);
-	void* im = ::mmap(nullptr, geom_.image_size(), PROT_READ | PROT_WRITE, MAP_SHARED, fd_,
-	                  static_cast<off_t>(image_offset_));
-	if (im == MAP_FAILED)
-		refuse(CarveoutRefusal::Io, path_, std::string("cannot map image: ") + std::strerror(errno));
-	image_ = static_cast<uint8_t*>(im);
 }
 
 }  // namespace el3d

@@ -251,6 +251,7 @@ std::unique_ptr<Carveout> Carveout::open(const CarveoutOpenRequest& req)
 		if (old.valid())
 			lock_or_refuse(old.get(), req.path);
 		c->fd_ = create_file(req, g, /*replace=*/true);
+		::unlink(restore_intent_path(req.path).c_str());  // a restore of the file that was replaced
 		c->map_and_load(true);
 		return opened();
 	}
@@ -263,6 +264,7 @@ std::unique_ptr<Carveout> Carveout::open(const CarveoutOpenRequest& req)
 			if (fd < 0)
 				continue;  // created by someone else meanwhile: open theirs
 			c->fd_ = fd;
+			::unlink(restore_intent_path(req.path).c_str());  // left by a file of this name deleted since
 			c->map_and_load(true);
 			return opened();
 		}
@@ -270,6 +272,8 @@ std::unique_ptr<Carveout> Carveout::open(const CarveoutOpenRequest& req)
 			refuse(CarveoutRefusal::Io, req.path, std::string("cannot open: ") + std::strerror(errno));
 		c->fd_ = fd;
 		lock_or_refuse(fd, req.path);
+		// Before anything reads the file: a restore that passed its commit point is finished.
+		c->finish_interrupted_restore();
 		c->map_and_load(false);
 		check_geometry(c->geom_, req);
 		return opened();

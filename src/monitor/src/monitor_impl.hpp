@@ -131,6 +131,8 @@ struct Monitor::Impl {
 	// On open: a reset that passed its commit point but did not finish (Carveout::reset_pending()).
 	void complete_interrupted_reset(const std::vector<manifest::PasRange>& premarks);
 	nlohmann::json state_document() const;
+	// After Carveout::restore_from(): everything derived from the file, read again (restore.cpp).
+	void reload_after_restore();
 
 	// Shared-buffer check of the attestation and token-sign commands: the buffer must start in
 	// the shared page (E_RMM_BAD_ADDR) and be non-empty and end in it (E_RMM_INVAL), so that a

@@ -300,6 +300,14 @@ void NsMemory::reset(uint64_t epoch)
 		throw SystemError("cannot sync " + path_, errno);
 }
 
+void NsMemory::set_epoch(uint64_t epoch)
+{
+	const EpochRecord r = nsformat::make_epoch(epoch);
+	write_exact(fd_, &r, sizeof(r), nsformat::kEpochOffset, "write header of " + path_);
+	if (::fdatasync(fd_) != 0)
+		throw SystemError("cannot sync " + path_, errno);
+}
+
 const NsWindow* NsMemory::window_of(uint64_t pa, uint64_t len) const
 {
 	for (const NsWindow& w : windows_)

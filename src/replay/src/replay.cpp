@@ -4,6 +4,7 @@
 
 #include "el3d/monitor/names.hpp"
 #include "el3d/smc.h"
+#include "el3d/snapshot/store.hpp"
 #include "el3d/util/fd.hpp"
 
 #include <fcntl.h>
@@ -161,6 +162,7 @@ private:
 			                   "wrote may differ (--registers-only compares the registers alone)";
 		if (!s.options.seed && std::find(r_.notes.begin(), r_.notes.end(), unseeded) == r_.notes.end())
 			r_.notes.push_back(unseeded);
+		snapshot_dir_ = !o_.snapshot_dir.empty() ? o_.snapshot_dir : snapshot::Store::default_dir(s.carveout_path);
 		req.path = path_;
 		monitor_ = std::make_unique<Monitor>(Carveout::open(req), s.options);
 		monitor_->set_observer(&capture_);
@@ -204,8 +206,35 @@ private:
 			++r_.resets;
 			return;
 		case trace::Kind::Rmi: ++r_.rmis; return;
+		case trace::Kind::Snapshot: return snapshot(i, e);
 		case trace::Kind::Start: return;
 		}
+	}
+
+	// A restore is redone from the same snapshot (saves and removals change nothing el3d answers).
+	void snapshot(std::size_t i, const trace::Event& e)
+	{
+		const std::string verb = "restore ";
+		if (e.note.compare(0, verb.size(), verb) != 0)
+			return;
+		std::string name = e.note.substr(verb.size());
+		if (auto sp = name.find(' '); sp != std::string::npos)
+			name.resize(sp);  // "NAME (forced)"
+		std::string path;
+		try {
+			path = snapshot::Store(snapshot_dir_).path_of(name);
+		} catch (const std::exception& x) {
+			return diverge(i, e, "snapshot", "a restore of '" + name + "'", x.what());
+		}
+		if (!std::filesystem::exists(path))
+			return diverge(i, e, "snapshot", "a restore of snapshot '" + name + "'",
+			               "no " + path + " (removed since, or elsewhere: --snapshot-dir)");
+		try {
+			monitor_->restore(path, true);
+		} catch (const std::exception& x) {
+			return diverge(i, e, "snapshot", "a restore of snapshot '" + name + "'", std::string("refused: ") + x.what());
+		}
+		++r_.restores;
 	}
 
 	void smc(std::size_t i, const trace::Event& e)
@@ -277,7 +306,7 @@ private:
 
 	const Options& o_;
 	Report& r_;
-	std::string dir_, path_;
+	std::string dir_, path_, snapshot_dir_;
 	Capture capture_;
 	std::unique_ptr<Monitor> monitor_;
 };
@@ -306,7 +335,9 @@ std::string Report::format() const
 	}
 	std::string counts = std::to_string(smcs) + " SMCs, " + std::to_string(entries) + " boot entries, " +
 	                     std::to_string(sessions) + " session events, " + std::to_string(resets) + " resets, " +
-	                     std::to_string(restarts) + " restarts replayed";
+	                     std::to_string(restarts) + " restarts" +
+	                     (restores != 0 ? ", " + std::to_string(restores) + " snapshot restores" : std::string()) +
+	                     " replayed";
 	if (injected != 0)
 		counts += "; " + std::to_string(injected) + " injected faults answered as recorded";
 	if (rmis != 0)
@@ -318,7 +349,7 @@ std::string Report::format() const
 nlohmann::json Report::to_json() const
 {
 	nlohmann::json j = {{"identical", identical()}, {"smcs", smcs},         {"entries", entries},
-	                    {"sessions", sessions},     {"resets", resets},     {"restarts", restarts},
+	                    {"sessions", sessions},     {"resets", resets},     {"restarts", restarts}, {"restores", restores},
 	                    {"injected", injected},     {"rmis", rmis},         {"notes", notes}};
 	if (divergence)
 		j["divergence"] = {{"index", divergence->index}, {"seq", divergence->seq},       {"event", divergence->event},

@@ -3,6 +3,7 @@
 #include "el3d/replay/replay.hpp"
 
 #include "el3d/smc.h"
+#include "el3d/snapshot/store.hpp"
 #include "el3d/trace/recorder.hpp"
 #include "tempdir.hpp"
 
@@ -276,4 +277,31 @@ TEST(Replay, SeededMonitorsAgreeOnKeysAndSignatures)
 	el3d::test::TempDir dir3;
 	Recording c(dir3, tfa(6), "c.img");
 	EXPECT_NE(a.monitor->status().realm_key, c.monitor->status().realm_key);
+}
+
+TEST(Replay, ARestoreInTheTraceIsRedoneFromTheSameSnapshot)
+{
+	el3d::test::TempDir dir;
+	Recording r(dir, tfa(3));
+	r.monitor->enter(0, EntryKind::Cold);
+	EXPECT_EQ(r.smc(0, EL3_FID_RMM_GTSI_DELEGATE, {0x80000000})[0], 0u);
+	snapshot::Store store(dir.file("snaps"));
+	r.monitor->quiesce([&] { store.save("booted", dir.file("c.img"), {}, false); });
+	EXPECT_EQ(r.smc(0, EL3_FID_RMM_GTSI_DELEGATE, {0x80001000})[0], 0u);
+	r.monitor->restore(store.path_of("booted"), true);
+	r.tracer.record(trace::Event{.kind = trace::Kind::Snapshot, .note = "restore booted (forced)"});
+	// After the restore 0x80001000 is Non-secure again, 0x80000000 still Realm.
+	EXPECT_EQ(r.smc(0, EL3_FID_RMM_GTSI_DELEGATE, {0x80001000})[0], 0u);
+	EXPECT_EQ(r.smc(0, EL3_FID_RMM_GTSI_DELEGATE, {0x80000000})[0], kBadPas);
+	replay::Options o;
+	o.snapshot_dir = dir.file("snaps");
+	const auto rep = replay::run(r.events(), o);
+	EXPECT_TRUE(rep.identical()) << rep.format();
+	EXPECT_EQ(rep.restores, 1u);
+	// Without the snapshot the replay cannot follow, and says so at the restore.
+	o.snapshot_dir = dir.file("elsewhere");
+	const auto lost = replay::run(r.events(), o);
+	ASSERT_FALSE(lost.identical());
+	EXPECT_EQ(lost.divergence->what, "snapshot");
+	EXPECT_NE(lost.divergence->got.find("--snapshot-dir"), std::string::npos) << lost.format();
 }

@@ -13,7 +13,7 @@ namespace el3d::trace {
 
 namespace {
 
-constexpr const char* kKinds[] = {"smc", "entry", "session-open", "session-close", "rmi", "reset", "start"};
+constexpr const char* kKinds[] = {"smc", "entry", "session-open", "session-close", "rmi", "reset", "start", "snapshot"};
 constexpr int kKindCount = static_cast<int>(sizeof(kKinds) / sizeof(kKinds[0]));
 
 std::string hex(uint64_t v)
@@ -232,6 +232,7 @@ std::string describe(const Event& e)
 	case Kind::SessionClose: s += "session closed"; break;
 	case Kind::Reset: s += "reset"; break;
 	case Kind::Start: s += "el3d started" + (e.note.empty() ? std::string() : ": " + e.note); break;
+	case Kind::Snapshot: s += "snapshot"; break;
 	}
 	if (e.kind == Kind::Smc || e.kind == Kind::Rmi) {
 		char d[32];

@@ -71,6 +71,16 @@ struct AllocRecord {
 inline constexpr uint16_t kAllocAfterBootComplete = 1u << 0;
 inline constexpr uint16_t kAllocLocalCpu = 1u << 1;
 
+// What a carveout file holds, read without locking, mapping or changing it (Carveout::inspect()).
+struct CarveoutSummary {
+	Geometry geometry;
+	std::array<uint8_t, 16> uuid{};
+	uint64_t epoch = 0;
+	uint64_t file_size = 0;
+	std::vector<AllocRecord> log;  // the current epoch's allocations
+	nlohmann::json state;          // the state document committed last
+};
+
 class Carveout {
 public:
 	// Create, validate, lock and map. Throws CarveoutError.
@@ -140,8 +150,26 @@ public:
 	// Costs what was used: holes are punched, and only non-zero words of the map are written.
 	void clear_image_and_gpt();
 
-	// For tests: called with the name of each step of a reset as it is reached ("reset:committed",
-	// "reset:image-cleared", "reset:gpt-cleared", and the caller's own); a test that wants to see
+	// --- Restore from a snapshot (restore.cpp, docs/snapshots.md) ------------------------------
+	// Validate a carveout file with reads only (no lock taken, nothing written). Throws CarveoutError.
+	static CarveoutSummary inspect(const std::string& path);
+	// Where a restore's intent is kept while it runs: a complete copy of (or a second name for) the
+	// snapshot being restored, next to the carveout file. Its appearance is the commit point.
+	static std::string restore_intent_path(const std::string& carveout_path) { return carveout_path + ".restore"; }
+	// Replace everything in this file after its header (state block, allocation log, GPT map, image) by
+	// what the carveout file `source` holds, in place: the lock, the mappings (and clients' mappings of
+	// the file) stay valid and read the new bytes. Crash-safe: the intent is committed first (a link
+	// to, or a copy of, `source` at restore_intent_path()), then the bytes are copied and synced, then
+	// the intent is removed; an open that finds an intent finishes the restore before anything else,
+	// so every opener sees the old file or the restored one, never a mix. Refused (CarveoutError
+	// GeometryMismatch, nothing changed) if `source` is laid out differently (platform, addresses,
+	// sizes, log capacity). Afterwards the metadata is read again (state(), log(), epoch()); the
+	// caller reloads what it derived from them. Throws CarveoutError / SystemError.
+	void restore_from(const std::string& source);
+
+	// For tests: called with the name of each step of a reset or restore as it is reached
+	// ("reset:committed", "reset:image-cleared", "reset:gpt-cleared", "restore:intent",
+	// "restore:copied", "restore:done", and the caller's own); a test that wants to see
 	// what a crash there leaves ends the process from it.
 	void set_crash_hook_for_testing(void (*hook)(const char* step)) { crash_hook_ = hook; }
 	void crash_point(const char* step) const
@@ -157,6 +185,11 @@ public:
 private:
 	Carveout() = default;
 	void map_and_load(bool created);
+	void load_metadata();  // the state block and the allocation log, from the file
+	// An interrupted restore (an intent next to the file) finished, before the file is loaded.
+	void finish_interrupted_restore();
+	// Copy the intent's bytes over the file, sync, remove the intent (restore_from()'s second half).
+	void apply_restore_intent(int intent_fd);
 	// `doc` as CBOR behind a state header, written as state copy `copy` (write_metadata()).
 	void write_state_copy(unsigned copy, uint64_t generation, uint64_t epoch, const nlohmann::json& doc);
 	// msync(MS_SYNC) of [rel, rel + len) of the metadata mapping; -1 with errno on failure.

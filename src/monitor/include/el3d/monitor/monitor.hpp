@@ -9,6 +9,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -94,6 +95,11 @@ class EntryRefused : public std::runtime_error {
 // A second session claimed a CPU that already has one.
 class SessionConflict : public EntryRefused {
 	using EntryRefused::EntryRefused;
+};
+
+// A restore refused because an RMM holds a CPU (Monitor::restore without force).
+class RestoreRefused : public std::runtime_error {
+	using std::runtime_error::runtime_error;
 };
 
 // What `el3ctl status` shows.
@@ -186,6 +192,17 @@ public:
 	// Forget every region, delegation and CPU's boot state; the image reads as zero afterwards.
 	// Attestation keys are kept.
 	void reset();
+
+	// Snapshots (src/snapshot, docs/snapshots.md). quiesce() runs `fn` with no SMC, boot entry, reset,
+	// restore or memory write in progress (under the monitor's lock), so that a copy of the carveout
+	// file made in it holds no half-applied call. `fn` must not call the monitor (it would deadlock);
+	// it may read carveout(). restore() replaces the carveout file's content by the
+	// carveout file `source` (Carveout::restore_from) and reloads everything derived from it (regions,
+	// GPT, boot states, activation, tokens, keys), as a restart would. Refused with RestoreRefused while
+	// a session holds a CPU unless `force`, and with CarveoutError (GeometryMismatch) if `source` is laid
+	// out differently; nothing changes then. Sessions stay attached through a forced restore.
+	void quiesce(const std::function<void()>& fn) const;
+	void restore(const std::string& source, bool force);
 
 	const Geometry& geometry() const;
 	const Carveout& carveout() const;

@@ -99,6 +99,9 @@ public:
 	// content belongs to the carveout's `epoch`. For Monitor::reset(), after the carveout's reset
 	// committed. Throws SystemError.
 	void reset(uint64_t epoch);
+	// Record that the content belongs to the carveout's `epoch` without changing it: after a snapshot
+	// restore moved the carveout to another epoch (docs/snapshots.md). Throws SystemError.
+	void set_epoch(uint64_t epoch);
 
 	// The window holding all of [pa, pa + len) (len > 0), or null.
 	const NsWindow* window_of(uint64_t pa, uint64_t len) const;

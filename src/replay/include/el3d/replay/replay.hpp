@@ -44,6 +44,9 @@ struct Options {
 	std::string work_dir;
 	// Compare the result registers only, not what the calls changed or the memory they wrote.
 	bool registers_only = false;
+	// Where the snapshots a traced `snapshot restore` named are (default: beside the traced carveout,
+	// snapshot::Store::default_dir): the replay restores the same snapshot into its scratch carveout.
+	std::string snapshot_dir;
 };
 
 struct Divergence {
@@ -56,6 +59,7 @@ struct Divergence {
 
 struct Report {
 	uint64_t smcs = 0, entries = 0, sessions = 0, resets = 0, restarts = 0;  // events replayed and compared
+	uint64_t restores = 0;  // snapshot restores redone from the same snapshot
 	uint64_t injected = 0;  // calls an injected fault answered: not re-issued (the fault changed nothing)
 	uint64_t rmis = 0;      // RMIs and their completions: the world switch's Non-secure side is not replayed
 	std::vector<std::string> notes;     // what may make the replay differ, e.g. "not a fresh carveout"

@@ -23,7 +23,7 @@ namespace el3d::trace {
 
 inline constexpr int kFormatVersion = 1;
 
-enum class Kind { Smc, Entry, SessionOpen, SessionClose, Rmi, Reset, Start };
+enum class Kind { Smc, Entry, SessionOpen, SessionClose, Rmi, Reset, Start, Snapshot };
 const char* kind_name(Kind k);
 std::optional<Kind> kind_from_name(const std::string& s);
 
