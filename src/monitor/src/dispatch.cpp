@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <thread>
 
 namespace el3d {
 
@@ -79,22 +80,97 @@ void Monitor::report(const SmcRecord& r)
 		o->on_smc(r);
 }
 
+namespace {
+
+// Each firing is logged at warn; a rule that keeps firing (a burst of E_RMM_AGAIN a test holds an RMM in) goes on at
+// debug after its first hundred, so that the log stays readable.
+constexpr uint64_t kLoudFirings = 100;
+
+void log_injected(uint32_t cpu, uint32_t fid, const faults::Decision& d, const std::string& what)
+{
+	if (d.fired <= kLoudFirings)
+		spdlog::warn("cpu{} {}: {} (injected by fault rule {}){}", cpu, fid_name(fid), what, d.rule,
+		             d.fired == kLoudFirings ? "; its further firings are logged at debug" : "");
+	else
+		spdlog::debug("cpu{} {}: {} (injected by fault rule {})", cpu, fid_name(fid), what, d.rule);
+}
+
+}  // namespace
+
+bool Monitor::Impl::injected_at_check(SmcContext& c)
+{
+	if (injector.empty())
+		return false;
+	const auto d = injector.decide(c.cpu, c.fid, c.in, faults::Stage::Checked);
+	if (!d || !d->result)
+		return false;
+	c.out[0] = *d->result;
+	log_injected(c.cpu, c.fid, *d, result_name(c.fid, *d->result));
+	if (c.injected_by != nullptr)
+		*c.injected_by = d->rule;
+	return true;
+}
+
+faults::Injector& Monitor::faults() { return impl_->injector; }
+
 bool Monitor::call(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out)
 {
 	Impl& m = *impl_;
 	if (cpu >= m.carveout->geometry().core_count)
 		return false;
 	SmcObserver* obs = m.observer.load(std::memory_order_relaxed);
-	if (obs == nullptr)
-		return serve(cpu, fid, x, out, nullptr);
-	SmcRecord r;
 	const auto t0 = std::chrono::steady_clock::now();
-	const bool ok = serve(cpu, fid, x, out, &r.effects);
+	std::string injected_by, note;
+
+	// Fault rules first, outside the monitor's lock: a delay holds up this CPU only, and an injected answer or a
+	// kill never reaches the handler, so the state is exactly as it was.
+	std::optional<faults::Decision> d;
+	if (!m.injector.empty())
+		d = m.injector.decide(cpu, static_cast<uint32_t>(fid) & ~(1u << 16), x);
+	if (d) {
+		const auto f = static_cast<uint32_t>(fid) & ~(1u << 16);
+		if (d->delay_ms != 0)
+			std::this_thread::sleep_for(std::chrono::milliseconds(d->delay_ms));
+		injected_by = d->rule;
+		if (d->kill || d->result) {
+			m.calls.fetch_add(1, std::memory_order_relaxed);
+			for (unsigned i = 1; i < out.size(); ++i)
+				out[i] = x[i - 1];  // registers the answer does not define: the caller's, as for SMC_UNK
+			out[0] = d->result.value_or(EL3_SMC_UNK);
+			const std::string what = d->kill ? "the session is killed" : result_name(f, out[0]);
+			log_injected(cpu, f, *d, what);
+			if (obs != nullptr) {
+				SmcRecord r;
+				r.cpu = cpu;
+				r.fid = fid;
+				r.in = x;
+				r.out = out;
+				r.duration = std::chrono::steady_clock::now() - t0;
+				r.injected_by = d->rule;
+				r.note = (d->kill ? "session killed by fault rule " : "injected by fault rule ") + d->rule;
+				r.activation = activation();
+				obs->on_smc(r);
+			}
+			if (d->kill)
+				throw SessionKilled(cpu, d->rule,
+				                    "cpu" + std::to_string(cpu) + " " + fid_name(f) + ": session killed by fault rule " +
+				                        d->rule + " (as if the RMM had crashed at this SMC)");
+			return true;
+		}
+		log_injected(cpu, f, *d, "delayed " + std::to_string(d->delay_ms) + " ms, then served");
+		note = "delayed " + std::to_string(d->delay_ms) + " ms by fault rule " + d->rule;
+	}
+	if (obs == nullptr)
+		return serve(cpu, fid, x, out, nullptr, injected_by);
+	SmcRecord r;
+	const bool ok = serve(cpu, fid, x, out, &r.effects, injected_by);
 	r.duration = std::chrono::steady_clock::now() - t0;
 	r.cpu = cpu;
 	r.fid = fid;
 	r.in = x;
 	r.out = out;
+	r.injected_by = injected_by;
+	r.note = note.empty() && !injected_by.empty() ? "injected by fault rule " + injected_by : note;
 	{
 		std::lock_guard lock(m.mu);
 		r.activation = m.boot.activation();
@@ -103,7 +179,8 @@ bool Monitor::call(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out)
 	return ok;
 }
 
-bool Monitor::serve(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out, std::vector<std::string>* effects)
+bool Monitor::serve(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out, std::vector<std::string>* effects,
+                    std::string& injected_by)
 {
 	Impl& m = *impl_;
 	m.calls.fetch_add(1, std::memory_order_relaxed);
@@ -145,7 +222,7 @@ bool Monitor::serve(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out
 			spdlog::debug("cpu{} unknown SMC {}: SMC_UNK", cpu, hex(fid));
 		return true;
 	}
-	SmcContext ctx{cpu, f, x, out, effects};
+	SmcContext ctx{cpu, f, x, out, effects, &injected_by};
 	it->second.handler(m, ctx);
 	// Every SMC served, one line at debug (handlers log state changes at info on top of this).
 	if (spdlog::should_log(spdlog::level::debug))

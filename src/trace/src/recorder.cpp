@@ -19,6 +19,10 @@ void MonitorRecorder::on_smc(const SmcRecord& r)
 	e.result = result_name(r.fid, r.out[0]);
 	e.duration_ns = static_cast<uint64_t>(r.duration.count());
 	e.effects = r.effects;
+	e.injected = !r.injected_by.empty();
+	e.note = r.note;
+	if (r.note.rfind("session killed", 0) == 0)
+		e.result = "killed";
 	t_.record(std::move(e));
 }
 
@@ -35,6 +39,10 @@ void MonitorRecorder::on_entry(uint32_t cpu, const Entry& en)
 	e.out = en.regs;
 	if (en.manifest_size != 0)
 		e.effects.push_back("boot manifest " + std::to_string(en.manifest_size) + " bytes");
+	if (!en.injected_by.empty()) {
+		e.injected = true;
+		e.note = "boot manifest faults injected by fault rule " + en.injected_by;
+	}
 	t_.record(std::move(e));
 }
 
