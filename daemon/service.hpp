@@ -39,6 +39,10 @@ public:
 	grpc::Status Rmi(grpc::ServerContext*, const v1::RmiRequest*, v1::RmiResponse*) override;
 	grpc::Status Trace(grpc::ServerContext*, const v1::TraceRequest*, grpc::ServerWriter<v1::TraceLine>*) override;
 	grpc::Status SetTrace(grpc::ServerContext*, const v1::SetTraceRequest*, v1::TraceConfig*) override;
+	// Fault injection (fault_service.cpp).
+	grpc::Status AddFault(grpc::ServerContext*, const v1::AddFaultRequest*, v1::FaultRule*) override;
+	grpc::Status ListFaults(grpc::ServerContext*, const v1::ListFaultsRequest*, v1::ListFaultsResponse*) override;
+	grpc::Status ClearFaults(grpc::ServerContext*, const v1::ClearFaultsRequest*, v1::ClearFaultsResponse*) override;
 
 private:
 	// Boot entry shared by Boot and Session.

@@ -18,9 +18,12 @@ std::string Injector::add(Rule r)
 		auto taken = [&](const std::string& id) {
 			return std::any_of(rules_.begin(), rules_.end(), [&](const Live& l) { return l.s.rule.id == id; });
 		};
+		uint64_t n = next_id_;
 		do
-			r.id = "f" + std::to_string(next_id_++);
+			r.id = "f" + std::to_string(n++);
 		while (taken(r.id));
+		validate(r, abi_);
+		next_id_ = n;  // a refused rule uses up no id
 	} else if (std::any_of(rules_.begin(), rules_.end(), [&](const Live& l) { return l.s.rule.id == r.id; })) {
 		throw RuleError("rule " + r.id + ": id: a rule with this id exists already");
 	}
