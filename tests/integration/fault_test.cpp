@@ -126,10 +126,10 @@ TEST(FaultDaemon, El3ctlAddListClear)
 	                         "--every", "2", "--times", "1", "--result", "E_RMM_BAD_ADDR"});
 	EXPECT_EQ(r.out, "u: RMM_GTSI_UNDELEGATE cpu2 when x1>=0x80001000 every 2 times 1 -> E_RMM_BAD_ADDR\n") << r.err;
 	r = el3ctl(el3d.socket, {"fault", "add", "--fid", "RMM_GTSI_DELEGATE", "--result", "E_RMM_NOMEM"});
-	EXPECT_EQ(r.rc, 2);
+	EXPECT_EQ(r.rc, 1);  // refused (INVALID_ARGUMENT): bad arguments
 	EXPECT_NE(r.err.find("allowed: E_RMM_BAD_ADDR, E_RMM_BAD_PAS, SMC_UNK"), std::string::npos) << r.err;
 	r = el3ctl(el3d.socket, {"fault", "add", "--fid", "NO_SUCH_FID", "--kill"});
-	EXPECT_EQ(r.rc, 2);
+	EXPECT_EQ(r.rc, 1);
 	EXPECT_NE(r.err.find("fid"), std::string::npos) << r.err;
 	r = el3ctl(el3d.socket, {"fault", "list", "--json"});
 	const auto j = nlohmann::json::parse(r.out);
@@ -138,7 +138,7 @@ TEST(FaultDaemon, El3ctlAddListClear)
 	EXPECT_EQ(j[1]["id"], "u");
 	EXPECT_EQ(j[1]["cpu"], 2);
 	EXPECT_EQ(el3ctl(el3d.socket, {"fault", "clear", "u"}).out, "1 fault rule cleared\n");
-	EXPECT_EQ(el3ctl(el3d.socket, {"fault", "clear", "u"}).rc, 2);  // not there any more
+	EXPECT_EQ(el3ctl(el3d.socket, {"fault", "clear", "u"}).rc, 2);  // not there any more (NOT_FOUND)
 	EXPECT_EQ(el3ctl(el3d.socket, {"fault", "clear"}).out, "1 fault rule cleared\n");
 	EXPECT_EQ(el3ctl(el3d.socket, {"fault", "list"}).out, "no fault rules\n");
 }
