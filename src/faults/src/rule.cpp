@@ -303,7 +303,8 @@ Rule rule_from_json(const json& j, const std::string& where_in)
 json to_json(const Rule& r)
 {
 	json j = json::object();
-	j["id"] = r.id;
+	if (!r.id.empty())  // a rule not added yet has none
+		j["id"] = r.id;
 	if (r.on == On::Entry)
 		j["on"] = "entry";
 	if (r.fid)
