@@ -44,11 +44,20 @@ class Faults(ws.WorldSwitch):
     def gtsi_calls(self):
         return [e for e in self.events() if e.get("kind") == "smc" and e.get("name") == "RMM_GTSI_DELEGATE"]
 
+    def activate(self):
+        """RMI_RMM_CONFIG_GET/SET and RMI_RMM_ACTIVATE, as the host flow starts (granule 0 is the config buffer):
+        TF-RMM refuses delegations before (RMI_ERROR_GLOBAL)."""
+        config_buf = self.granule(0)
+        self.rmi("RMM_CONFIG_GET", config_buf)
+        self.rmi("RMM_CONFIG_SET", config_buf)
+        self.rmi("RMM_ACTIVATE")
+
     def test_third_delegate_fails_with_bad_pas(self):
         self.start_rmm()
+        self.activate()
         self.el3ctl("fault", "add", "--id", "d3", "--fid", "RMM_GTSI_DELEGATE", "--nth", "3", "--result",
                     "E_RMM_BAD_PAS")
-        g = [self.granule(i) for i in range(3)]
+        g = [self.granule(i) for i in range(1, 4)]
         self.delegate(g[0], "(1st RMM_GTSI_DELEGATE)")
         self.delegate(g[1], "(2nd)")
         before = self.realm_granules()
@@ -76,8 +85,9 @@ class Faults(ws.WorldSwitch):
 
     def test_kill_makes_the_rmm_die_at_that_smc(self):
         rmm = self.start_rmm()
+        self.activate()
         self.el3ctl("fault", "add", "--id", "crash", "--fid", "RMM_GTSI_DELEGATE", "--nth", "1", "--kill")
-        g = self.granule(0)
+        g = self.granule(1)
         with self.assertRaises(grpc.RpcError) as cm:
             self.rmi_raw(ws.F["GRANULE_RANGE_DELEGATE"], g, g + ws.GRANULE, timeout=60)
         ws.log("RMI_GRANULE_RANGE_DELEGATE with the RMM killed at its SMC -> %s %s" %
@@ -94,7 +104,8 @@ class Faults(ws.WorldSwitch):
         killed = [e for e in self.gtsi_calls() if e.get("injected")]
         self.assertEqual(len(killed), 1)
         self.assertEqual((killed[0]["result"], killed[0]["note"]), ("killed", "session killed by fault rule crash"))
-        # The rule fired once (nth 1): a new RMM on the same CPU is served as usual.
+        # The rule fired once (nth 1): a new RMM on the same CPU is served as usual. It is a live activation that
+        # finds the first instance's state, ACTIVE included (no RMM_ACTIVATE again).
         self.start_rmm()
         self.delegate(g, "(a new rmm_core.elf)")
         self.undelegate(g)
