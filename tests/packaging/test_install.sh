@@ -36,8 +36,12 @@ PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig" cc -std=c11 -Wall -Wextra -Werror "$
 LD_LIBRARY_PATH="$tmp/prefix/lib" "$src/run_consumers.sh" "$tmp/cmake-build/consumer" \
 	"$tmp/cmake-build/consumer_static" "$tmp/pc-consumer"
 # The shared consumers use the installed library, the static one has none.
-ldd "$tmp/cmake-build/consumer_static" | grep -q libel3client && { echo "FAIL: consumer_static is not static"; exit 1; }
-LD_LIBRARY_PATH="$tmp/prefix/lib" ldd "$tmp/cmake-build/consumer" | grep -q "$tmp/prefix/lib/libel3client.so" ||
+# ldd's output is read whole first: `ldd | grep -q` under pipefail fails when grep stops reading at its match
+# and ldd, still writing, gets SIGPIPE (seen under load).
+deps=$(ldd "$tmp/cmake-build/consumer_static")
+grep -q libel3client <<<"$deps" && { echo "FAIL: consumer_static is not static"; exit 1; }
+deps=$(LD_LIBRARY_PATH="$tmp/prefix/lib" ldd "$tmp/cmake-build/consumer")
+grep -q "$tmp/prefix/lib/libel3client.so" <<<"$deps" ||
 	{ echo "FAIL: consumer does not use the installed libel3client.so"; exit 1; }
 "$src/../client/tfrmm_link/test_link_recipes.sh" "$tmp/prefix/include" "$tmp/prefix/lib"
 out=$(LD_LIBRARY_PATH="$tmp/prefix/lib" "$tmp/cmake-build/rmm_wrap_cmake" "inproc:$tmp/wrap.img") ||
