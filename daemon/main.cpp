@@ -50,6 +50,7 @@ struct Options {
 	unsigned sign_delay_ms = 20;
 	std::string token_hunk_size;
 	unsigned inject_again = 0;
+	std::string faults;
 	bool no_mec = false;
 	unsigned mecid_width = 16;
 	std::string trace_file;
@@ -133,7 +134,11 @@ int main(int argc, char** argv)
 	app.add_option("--token-hunk-size", o.token_hunk_size,
 	               "bytes per RMM_ATTEST_GET_PLAT_TOKEN call (default: as much as the buffer holds)");
 	app.add_option("--inject-again", o.inject_again,
-	               "RMM_ATTEST_GET_PLAT_TOKEN answers E_RMM_AGAIN N times before each hunk (default 0)");
+	               "RMM_ATTEST_GET_PLAT_TOKEN answers E_RMM_AGAIN N times before each hunk (default 0; the built-in "
+	               "fault rule inject-again)");
+	app.add_option("--faults", o.faults,
+	               "fault rules (.json or .toml) in force from the start: chosen SMCs fail, are delayed or kill their "
+	               "session (docs/faults.md)");
 	app.add_flag("--no-mec", o.no_mec, "FEAT_MEC absent: MEC commands return E_RMM_UNK");
 	app.add_option("--mecid-width", o.mecid_width, "MECID width in bits (default 16)")->check(CLI::Range(1, 16));
 	app.add_option("--trace", o.trace_file,
@@ -246,6 +251,16 @@ int main(int argc, char** argv)
 		if (!o.boot_config.empty())
 			mo.boot_config = el3d::manifest::load_boot_config(o.boot_config, carveout->geometry().platform);
 		monitor = std::make_unique<el3d::Monitor>(std::move(carveout), std::move(mo));
+		if (!o.faults.empty()) {
+			// A bad rule refuses the start: a test that runs without the faults it asked for would pass for nothing.
+			for (el3d::faults::Rule& r : el3d::faults::load_rules(o.faults)) {
+				monitor->faults().add(std::move(r));
+				spdlog::info("fault rule {}", el3d::faults::describe(monitor->faults().list().back().rule));
+			}
+		}
+	} catch (const el3d::faults::RuleError& e) {
+		spdlog::critical("--faults: {}", e.what());
+		return kExitUsage;
 	} catch (const el3d::CarveoutError& e) {
 		spdlog::critical("{}", e.what());
 		return kExitRefused;

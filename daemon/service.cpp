@@ -71,6 +71,8 @@ Status MonitorService::dispatch(uint32_t cpu, uint64_t fid, const SmcArgs& x, Sm
 			return {StatusCode::INVALID_ARGUMENT, "cpu " + std::to_string(cpu) + " is not a CPU of this platform (" +
 			                                          std::to_string(monitor_.geometry().core_count) + " cores)"};
 		return Status::OK;
+	} catch (const SessionKilled& e) {
+		return {StatusCode::ABORTED, e.what()};  // a fault rule's kill: the session ends here, as on an RMM crash
 	} catch (const std::exception& e) {
 		// The call could not be carried out (e.g. the carveout file became unwritable); the SMC
 		// changed nothing that was not made durable.
@@ -267,6 +269,8 @@ Status MonitorService::serve(grpc::ServerContext* ctx,
 			try {
 				if (!port->smc(req.smc().fid(), args_of(req.smc()), o, gone))
 					return Status::OK;  // the session ended while its RMM waited for an RMI
+			} catch (const SessionKilled& e) {
+				return {StatusCode::ABORTED, e.what()};
 			} catch (const std::exception& e) {
 				spdlog::error("cpu{} {}: {}", cpu, fid_name(req.smc().fid()), e.what());
 				return {StatusCode::INTERNAL, e.what()};

@@ -50,6 +50,10 @@ public:
 	grpc::Status RestoreSnapshot(grpc::ServerContext*, const v1::RestoreSnapshotRequest*, v1::SnapshotInfo*) override;
 	grpc::Status ListSnapshots(grpc::ServerContext*, const v1::ListSnapshotsRequest*, v1::SnapshotList*) override;
 	grpc::Status RemoveSnapshot(grpc::ServerContext*, const v1::RemoveSnapshotRequest*, v1::RemoveSnapshotResponse*) override;
+	// Fault injection (fault_service.cpp).
+	grpc::Status AddFault(grpc::ServerContext*, const v1::AddFaultRequest*, v1::FaultRule*) override;
+	grpc::Status ListFaults(grpc::ServerContext*, const v1::ListFaultsRequest*, v1::ListFaultsResponse*) override;
+	grpc::Status ClearFaults(grpc::ServerContext*, const v1::ClearFaultsRequest*, v1::ClearFaultsResponse*) override;
 
 private:
 	// Boot entry shared by Boot and Session.

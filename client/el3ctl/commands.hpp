@@ -75,4 +75,18 @@ int cmd_snapshot_rm(Session& s, const std::string& name);
 // One RMI from the Non-secure world (world switch); x1..x7.
 int cmd_rmi(Session& s, uint32_t cpu, const std::string& fid, const std::vector<std::string>& args, bool fail_fast);
 
+// el3ctl fault: add a fault rule (docs/faults.md), list the rules with their counters, clear one or all.
+struct FaultAdd {
+	std::string id, fid, result, when;
+	std::optional<uint32_t> cpu;
+	std::optional<uint64_t> nth, every, times, delay_ms, seed;
+	std::optional<double> probability;
+	std::vector<uint64_t> cycle;  // fire, pass
+	bool kill = false, on_entry = false;
+	std::vector<std::string> manifest;
+};
+int cmd_fault_add(Session& s, const FaultAdd& f);
+int cmd_fault_list(Session& s, bool json);
+int cmd_fault_clear(Session& s, const std::string& id);
+
 }  // namespace el3d::cli

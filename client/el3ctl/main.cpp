@@ -75,6 +75,37 @@ int main(int argc, char** argv)
 	              "compare the result registers only (not what the calls changed or the memory they wrote)");
 	rep->add_flag("--json", ra.json, "the report as JSON");
 
+	auto* fault = app.add_subcommand("fault", "fault injection: `add` a rule, `list` the rules, `clear` (docs/faults.md)");
+	fault->require_subcommand(1);
+	auto* fadd = fault->add_subcommand("add", "add a fault rule; prints it as el3d holds it");
+	FaultAdd fa;
+	fadd->add_option("--id", fa.id, "the rule's id (default: f1, f2, ...)");
+	fadd->add_option("--fid", fa.fid, "the FID it picks, by name (RMM_GTSI_DELEGATE) or number (default: every FID)");
+	fadd->add_option("--cpu", fa.cpu, "the CPU it picks (default: every CPU)");
+	auto* t_nth = fadd->add_option("--nth", fa.nth, "fire on the Nth picked call only");
+	auto* t_every = fadd->add_option("--every", fa.every, "fire on picked calls K, 2K, 3K, ...");
+	auto* t_prob = fadd->add_option("--probability", fa.probability, "fire on each picked call with probability P")
+	                   ->check(CLI::Range(0.0, 1.0));
+	fadd->add_option("--seed", fa.seed, "the generator's seed for --probability (default 0)")->needs(t_prob);
+	auto* t_cycle = fadd->add_option("--cycle", fa.cycle, "FIRE PASS: FIRE picked calls answered, PASS served, again")
+	                    ->expected(2);
+	t_nth->excludes(t_every)->excludes(t_prob)->excludes(t_cycle);
+	t_every->excludes(t_prob)->excludes(t_cycle);
+	t_prob->excludes(t_cycle);
+	fadd->add_option("--when", fa.when, "a condition on x1..x12, e.g. 'x2>0x1000' or 'x1&0xfff==0 && x3!=0'");
+	fadd->add_option("--times", fa.times, "fire at most N times");
+	fadd->add_option("--result", fa.result, "answer this result without running the call (E_RMM_BAD_PAS, SMC_UNK, -3)");
+	fadd->add_option("--delay-ms", fa.delay_ms, "wait MS first (then the result, or the real call)");
+	fadd->add_flag("--kill", fa.kill, "end the caller's session at this call (an RMM crash)");
+	fadd->add_flag("--on-entry", fa.on_entry, "a rule on cold boot entries (with --manifest) instead of SMCs");
+	fadd->add_option("--manifest", fa.manifest, "Boot Manifest faults for the cold boots picked, e.g. dram-unsorted");
+	auto* flist = fault->add_subcommand("list", "the rules in force, with how often each picked and fired");
+	bool flist_json = false;
+	flist->add_flag("--json", flist_json, "the rules as JSON with their counters");
+	auto* fclear = fault->add_subcommand("clear", "remove a rule by id, or every rule");
+	std::string fclear_id;
+	fclear->add_option("ID", fclear_id, "the rule (default: all)");
+
 	auto* alloc = app.add_subcommand("alloc", "RMM_ALLOCATE_MEMORY: allocate (or get back) a region");
 	std::string size;
 	unsigned align_bits = 0, id = 0;
@@ -154,6 +185,12 @@ int main(int argc, char** argv)
 		rc = cmd_trace_follow(s, tf);
 	} else if (*rep)
 		rc = cmd_replay(s, ra);
+	else if (*fadd)
+		rc = cmd_fault_add(s, fa);
+	else if (*flist)
+		rc = cmd_fault_list(s, flist_json);
+	else if (*fclear)
+		rc = cmd_fault_clear(s, fclear_id);
 	else if (*alloc)
 		rc = cmd_alloc(s, cpu, size, align_bits, id);
 	else if (*mread)

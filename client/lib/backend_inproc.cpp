@@ -62,11 +62,7 @@ public:
 		if (serve_rmi)
 			port_.emplace(m, w, c);
 	}
-	~InprocSession() override
-	{
-		port_.reset();  // the RMM leaves the world switch first: an RMI it held fails
-		m_.detach(cpu);  // never throws: closing cannot end the caller
-	}
+	~InprocSession() override { end(); }
 	void cancel() override { cancelled_ = true; }
 	void smc(uint64_t fid, const uint64_t* a, uint64_t* out) override
 	{
@@ -74,6 +70,8 @@ public:
 		for (unsigned i = 0; i < x.size(); ++i)
 			x[i] = a[i];
 		SmcResult r{};
+		if (killed_)
+			throw Error(EL3_ERR_SESSION, "SMC " + hex(fid) + " on cpu " + std::to_string(cpu) + ": " + killed_why_);
 		try {
 			if (port_) {
 				if (!port_->smc(fid, x, r, [this] { return cancelled_.load(); }))
@@ -84,6 +82,13 @@ public:
 			}
 		} catch (const Error&) {
 			throw;
+		} catch (const SessionKilled& e) {
+			// A fault rule's kill: the session ends here, as the daemon ends its stream, and the CPU is free for a
+			// new RMM at once.
+			killed_ = true;
+			killed_why_ = e.what();
+			end();
+			throw Error(EL3_ERR_SESSION, e.what());
 		} catch (const std::exception& e) {
 			throw Error(EL3_ERR_SESSION, "SMC " + hex(fid) + " on cpu " + std::to_string(cpu) + ": " + e.what());
 		}
@@ -92,7 +97,17 @@ public:
 	}
 
 private:
+	void end()
+	{
+		if (ended_)
+			return;
+		ended_ = true;
+		port_.reset();  // the RMM leaves the world switch first: an RMI it held fails
+		m_.detach(cpu);  // never throws: closing cannot end the caller
+	}
 	Monitor& m_;
+	bool ended_ = false, killed_ = false;
+	std::string killed_why_;
 	std::optional<ws::RealmPort> port_;  // serve_rmi: this CPU's RMM end of the world switch
 	std::atomic<bool> cancelled_{false};
 };
@@ -111,6 +126,7 @@ public:
 		req.path = path;
 		NsMemoryOpenRequest ns_req;
 		MonitorOptions opts;
+		std::string faults_path;  // fault rules, as el3d --faults
 		while (!query.empty()) {
 			const auto amp = query.find('&');
 			const std::string kv = query.substr(0, amp);
@@ -126,8 +142,10 @@ public:
 				req.platform = v;
 			} else if (k == "ns-memory") {
 				ns_req.path = v;
+			} else if (k == "faults") {
+				faults_path = v;
 			} else {
-				throw Error(EL3_ERR_INVALID, "unknown endpoint option '" + k + "' (abi, platform, ns-memory)");
+				throw Error(EL3_ERR_INVALID, "unknown endpoint option '" + k + "' (abi, platform, ns-memory, faults)");
 			}
 		}
 		if (path.empty())
@@ -140,6 +158,13 @@ public:
 			monitor_ = std::make_unique<Monitor>(std::move(carveout), opts);
 		} catch (const std::exception& e) {
 			throw Error(EL3_ERR_CONNECT, e.what());
+		}
+		try {
+			if (!faults_path.empty())
+				for (faults::Rule& r : faults::load_rules(faults_path))
+					monitor_->faults().add(std::move(r));
+		} catch (const std::exception& e) {
+			throw Error(EL3_ERR_INVALID, e.what());
 		}
 		const Carveout& c = monitor_->carveout();
 		const Geometry& g = c.geometry();

@@ -282,8 +282,12 @@ void __wrap_host_monitor_call(unsigned long id, struct smc_args *args, struct sm
 	}
 	rc = el3_tfrmm_call(id, a, &r);
 	if (rc == EL3_ERR_SESSION) {
-		/* el3d died or the session broke: TF-RMM would panic() and spin on the SMC_UNK. */
-		el3d_die("the session with el3d broke (el3d stopped?); exiting instead of answering SMC_UNK", NULL);
+		/*
+		 * el3d died, the session broke, or a fault rule of el3d's killed it (an RMM crash at this SMC): TF-RMM
+		 * would panic() and spin on the SMC_UNK.
+		 */
+		el3d_die("the session with el3d broke (el3d stopped, or a fault rule ended it); exiting instead of "
+			 "answering SMC_UNK", NULL);
 	}
 	for (unsigned int i = 0U; i < EL3_SMC_RESULTS; i++) {
 		res->x[i] = (unsigned long)r.x[i];

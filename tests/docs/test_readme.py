@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The README's commands, in the order a newcomer types them, against a real el3d started with its
 defaults (as start-daemon.sh does, with the XDG directories pointed at a scratch directory): the
-"A first session" block, the restart it describes, then the mini-rmm block. Each command must
+"A first session" block, the restart it describes, the snapshot example, then the mini-rmm block. Each command must
 succeed, and where the README shows what it prints (a `# ...` comment that looks like output, or a
 `# ...` line under it), the output must match, `...` standing for anything."""
 import argparse
@@ -99,9 +99,10 @@ def main():
     p.add_argument("--readme", required=True)
     p.add_argument("--build", required=True)
     a = p.parse_args()
-    wanted = [(t, b) for t, b in blocks(a.readme) if t == "A first session" or "mini-rmm/mini-rmm  " in b]
-    if len(wanted) != 2:
-        sys.exit("README: expected the 'A first session' block and the mini-rmm block, found %d" % len(wanted))
+    sections = ["A first session", "Boot once, test many times: snapshots", "Linking an RMM: el3client"]
+    wanted = [(t, b) for t, b in blocks(a.readme) if t in sections]
+    if [t for t, _ in wanted] != sections:
+        sys.exit("README: expected one block in each of %r, found %r" % (sections, [t for t, _ in wanted]))
     tmp = tempfile.mkdtemp(prefix="el3d-readme-", dir="/tmp")
     run = Run(os.path.abspath(a.build), tmp)
     failures = 0

@@ -2,8 +2,12 @@
 // --boot-config`, `el3ctl boot --config` and the Boot/Session RPCs. The first byte chooses the format and the
 // platform, the rest is the file. A file is refused with a ConfigError or accepted; an accepted one must survive a
 // round trip through to_json(), and the Boot Manifest and registers it describes must be buildable or refused with
-// the documented exceptions.
+// the documented exceptions. The same text is also read as a --faults file (src/faults, through the same bounded
+// reader): refused with a RuleError or accepted, and every accepted rule reads back from its own JSON form and is
+// either added to an Injector (then asked once) or refused with a RuleError.
 #include "fuzz_common.hpp"
+
+#include "el3d/faults/faults.hpp"
 
 #include "el3d/manifest/boot_config.hpp"
 #include "el3d/platform/platform.hpp"
@@ -22,6 +26,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
 	const auto profiles = platform_profiles();
 	const PlatformProfile& p = profiles[(data[0] >> 1) % profiles.size()];
 	const std::string_view text(reinterpret_cast<const char*>(data + 1), size - 1);
+
+	try {
+		faults::Injector in((data[0] & 2) != 0 ? "tfa" : "seed");
+		for (const faults::Rule& r : faults::parse_rules(text, fmt == manifest::Format::Toml)) {
+			const faults::Rule again = faults::rule_from_json(faults::to_json(r), "again");
+			check(faults::to_json(again) == faults::to_json(r), "a fault rule's JSON form reads back differently: " +
+			                                                        faults::to_json(r).dump());
+			try {
+				in.add(r);
+			} catch (const faults::RuleError&) {
+			}
+		}
+		(void)in.decide(0, 0xC40001B0, {});
+		(void)in.decide_entry(0);
+		(void)in.list();
+	} catch (const faults::RuleError&) {
+	}
 
 	manifest::BootConfig cfg;
 	try {

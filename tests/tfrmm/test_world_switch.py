@@ -189,12 +189,17 @@ class WorldSwitch(unittest.TestCase):
         self.rmm_err = None  # its stderr file
         self.trace = os.path.join(self.tmp, "trace.jsonl")
         self.daemon = subprocess.Popen([ARGS.el3d, "--abi", "tfa", "--socket", self.sock, "--carveout",
-                                        self.carveout, "--trace", self.trace], stdin=subprocess.DEVNULL,
+                                        self.carveout, "--trace", self.trace, *self.el3d_args()],
+                                       stdin=subprocess.DEVNULL,
                                        stdout=self.log_f, stderr=self.log_f)
         r = subprocess.run([ARGS.el3ctl, "--socket", self.sock, "wait", "--timeout", "15"], capture_output=True)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.ch = grpc.insecure_channel("unix:" + self.sock)
         grpc.channel_ready_future(self.ch).result(timeout=15)
+
+    def el3d_args(self):
+        """More options for el3d (a subclass's; self.tmp exists)."""
+        return []
 
     def tearDown(self):
         for p in self.rmms:

@@ -448,18 +448,18 @@ unsigned nesting(std::string_view t)
 void check_bounds(std::string_view text)
 {
 	if (text.size() > kMaxConfigBytes)
-		throw ConfigError("the boot configuration is " + std::to_string(text.size()) + " bytes; at most " +
+		throw ConfigError("the document is " + std::to_string(text.size()) + " bytes; at most " +
 		                  std::to_string(kMaxConfigBytes) + " are accepted");
 	if (std::size_t at = 0; !valid_utf8(text, at))
-		throw ConfigError("the boot configuration is not valid UTF-8 (byte " + std::to_string(at) + ")");
+		throw ConfigError("the document is not valid UTF-8 (byte " + std::to_string(at) + ")");
 	if (const unsigned d = nesting(text); d > kMaxConfigNesting)
-		throw ConfigError("the boot configuration nests " + std::to_string(d) + " levels of [ or {; at most " +
+		throw ConfigError("the document nests " + std::to_string(d) + " levels of [ or {; at most " +
 		                  std::to_string(kMaxConfigNesting) + " are accepted");
 }
 
 }  // namespace
 
-BootConfig parse_boot_config(std::string_view text, Format fmt, std::string_view platform)
+nlohmann::json parse_document(std::string_view text, Format fmt)
 {
 	check_bounds(text);
 	json root;
@@ -486,7 +486,12 @@ BootConfig parse_boot_config(std::string_view text, Format fmt, std::string_view
 		}
 		root = from_toml(doc, "");
 	}
-	return from_tree(root, platform);
+	return root;
+}
+
+BootConfig parse_boot_config(std::string_view text, Format fmt, std::string_view platform)
+{
+	return from_tree(parse_document(text, fmt), platform);
 }
 
 BootConfig load_boot_config(const std::string& path, std::string_view platform)

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <thread>
 
 namespace el3d {
 
@@ -86,18 +87,94 @@ void SmcContext::output(uint64_t pa, const uint8_t* p, uint64_t len)
 		rec->mem_out.push_back({pa, len, attest::sha256(std::span<const uint8_t>(p, len))});
 }
 
+namespace {
+
+// Each firing is logged at warn; a rule that keeps firing (a burst of E_RMM_AGAIN a test holds an RMM in) goes on at
+// debug after its first hundred, so that the log stays readable.
+constexpr uint64_t kLoudFirings = 100;
+
+void log_injected(uint32_t cpu, uint32_t fid, const faults::Decision& d, const std::string& what)
+{
+	if (d.fired <= kLoudFirings)
+		spdlog::warn("cpu{} {}: {} (injected by fault rule {}){}", cpu, fid_name(fid), what, d.rule,
+		             d.fired == kLoudFirings ? "; its further firings are logged at debug" : "");
+	else
+		spdlog::debug("cpu{} {}: {} (injected by fault rule {})", cpu, fid_name(fid), what, d.rule);
+}
+
+}  // namespace
+
+bool Monitor::Impl::injected_at_check(SmcContext& c)
+{
+	if (injector.empty())
+		return false;
+	const auto d = injector.decide(c.cpu, c.fid, c.in, faults::Stage::Checked);
+	if (!d || !d->result)
+		return false;
+	c.out[0] = *d->result;
+	log_injected(c.cpu, c.fid, *d, result_name(c.fid, *d->result));
+	if (c.injected_by != nullptr)
+		*c.injected_by = d->rule;
+	return true;
+}
+
+faults::Injector& Monitor::faults() { return impl_->injector; }
+
 bool Monitor::call(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out)
 {
 	Impl& m = *impl_;
 	if (cpu >= m.carveout->geometry().core_count)
 		return false;
-	if (m.observer.load(std::memory_order_relaxed) == nullptr)
-		return serve(cpu, fid, x, out, nullptr);
+	SmcObserver* obs = m.observer.load(std::memory_order_relaxed);
+	const auto t0 = std::chrono::steady_clock::now();
+	std::string injected_by, note;
+
+	// Fault rules first, outside the monitor's lock: a delay holds up this CPU only, and an injected answer or a
+	// kill never reaches the handler, so the state is exactly as it was.
+	std::optional<faults::Decision> d;
+	if (!m.injector.empty())
+		d = m.injector.decide(cpu, static_cast<uint32_t>(fid) & ~(1u << 16), x);
+	if (d) {
+		const auto f = static_cast<uint32_t>(fid) & ~(1u << 16);
+		if (d->delay_ms != 0)
+			std::this_thread::sleep_for(std::chrono::milliseconds(d->delay_ms));
+		injected_by = d->rule;
+		if (d->kill || d->result) {
+			m.calls.fetch_add(1, std::memory_order_relaxed);
+			for (unsigned i = 1; i < out.size(); ++i)
+				out[i] = x[i - 1];  // registers the answer does not define: the caller's, as for SMC_UNK
+			out[0] = d->result.value_or(EL3_SMC_UNK);
+			const std::string what = d->kill ? "the session is killed" : result_name(f, out[0]);
+			log_injected(cpu, f, *d, what);
+			if (obs != nullptr) {
+				SmcRecord r;
+				r.cpu = cpu;
+				r.fid = fid;
+				r.in = x;
+				r.out = out;
+				r.duration = std::chrono::steady_clock::now() - t0;
+				r.injected_by = d->rule;
+				r.note = (d->kill ? "session killed by fault rule " : "injected by fault rule ") + d->rule;
+				r.activation = activation();
+				obs->on_smc(r);
+			}
+			if (d->kill)
+				throw SessionKilled(cpu, d->rule,
+				                    "cpu" + std::to_string(cpu) + " " + fid_name(f) + ": session killed by fault rule " +
+				                        d->rule + " (as if the RMM had crashed at this SMC)");
+			return true;
+		}
+		log_injected(cpu, f, *d, "delayed " + std::to_string(d->delay_ms) + " ms, then served");
+		note = "delayed " + std::to_string(d->delay_ms) + " ms by fault rule " + d->rule;
+	}
+	if (obs == nullptr)
+		return serve(cpu, fid, x, out, nullptr, injected_by);
 	SmcRecord r;
 	r.cpu = cpu;
 	r.fid = fid;
 	r.in = x;
-	return serve(cpu, fid, x, out, &r);
+	r.note = note;
+	return serve(cpu, fid, x, out, &r, injected_by);
 }
 
 namespace {
@@ -106,8 +183,9 @@ namespace {
 // declared after is released; not when a handler throws (the call failed: there is no result).
 class ReportOnExit {
 public:
-	ReportOnExit(const Monitor::Impl& m, SmcRecord* rec, const SmcResult& out)
-	    : m_(m), rec_(rec), out_(out), t0_(std::chrono::steady_clock::now()), exceptions_(std::uncaught_exceptions())
+	ReportOnExit(const Monitor::Impl& m, SmcRecord* rec, const SmcResult& out, const std::string& injected_by)
+	    : m_(m), rec_(rec), out_(out), injected_by_(injected_by), t0_(std::chrono::steady_clock::now()),
+	      exceptions_(std::uncaught_exceptions())
 	{
 	}
 	~ReportOnExit()
@@ -120,6 +198,9 @@ public:
 		rec_->duration = std::chrono::steady_clock::now() - t0_;
 		rec_->out = out_;
 		rec_->activation = m_.boot.activation();
+		rec_->injected_by = injected_by_;
+		if (rec_->note.empty() && !injected_by_.empty())
+			rec_->note = "injected by fault rule " + injected_by_;
 		o->on_smc(*rec_);
 	}
 	ReportOnExit(const ReportOnExit&) = delete;
@@ -129,13 +210,15 @@ private:
 	const Monitor::Impl& m_;
 	SmcRecord* rec_;
 	const SmcResult& out_;
+	const std::string& injected_by_;
 	std::chrono::steady_clock::time_point t0_;
 	int exceptions_;
 };
 
 }  // namespace
 
-bool Monitor::serve(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out, SmcRecord* rec)
+bool Monitor::serve(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out, SmcRecord* rec,
+                    std::string& injected_by)
 {
 	Impl& m = *impl_;
 	m.calls.fetch_add(1, std::memory_order_relaxed);
@@ -151,7 +234,7 @@ bool Monitor::serve(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out
 	f &= ~kSveHint;
 
 	std::lock_guard lock(m.mu);
-	const ReportOnExit report(m, rec, out);
+	const ReportOnExit report(m, rec, out, injected_by);
 	if (mbz_set) {
 		spdlog::warn("cpu{} SMC {} has bits [23:17] set: SMC_UNK", cpu, hex(fid));
 		return true;
@@ -179,7 +262,7 @@ bool Monitor::serve(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out
 			spdlog::debug("cpu{} unknown SMC {}: SMC_UNK", cpu, hex(fid));
 		return true;
 	}
-	SmcContext ctx{cpu, f, x, out, rec};
+	SmcContext ctx{cpu, f, x, out, rec, &injected_by};
 	it->second.handler(m, ctx);
 	// Every SMC served, one line at debug (handlers log state changes at info on top of this).
 	if (spdlog::should_log(spdlog::level::debug))

@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace el3d {
@@ -39,7 +40,26 @@ Entry Monitor::enter(uint32_t cpu, EntryKind kind, const manifest::BootConfig* c
 		if (m.boot.started() || m.boot.any_ran())
 			m.boot.new_activation();
 		m.boot.set_started();
-		const manifest::BootConfig& cfg = config ? *config : m.boot_config;
+		const manifest::BootConfig* cfg_in = config ? config : &m.boot_config;
+		// Entry fault rules: their Boot Manifest faults on top of the configuration's (whose own `faults` list is the
+		// shorthand for a rule that fires on every cold boot).
+		manifest::BootConfig with_faults;
+		if (!m.injector.empty())
+			if (auto d = m.injector.decide_entry(cpu)) {
+				with_faults = *cfg_in;
+				for (const std::string& name : d->second) {
+					const manifest::Fault f = *manifest::parse_fault(name);  // checked when the rule was added
+					if (std::find(with_faults.faults.begin(), with_faults.faults.end(), f) == with_faults.faults.end())
+						with_faults.faults.push_back(f);
+				}
+				cfg_in = &with_faults;
+				e.injected_by = d->first;
+				std::string names;
+				for (const std::string& n : d->second)
+					names += (names.empty() ? "" : ", ") + n;
+				spdlog::warn("cpu{} cold boot: Boot Manifest faults {} (injected by fault rule {})", cpu, names, d->first);
+			}
+		const manifest::BootConfig& cfg = *cfg_in;
 		const std::vector<uint8_t> page = manifest::build_manifest(cfg, g.shared_base(), g.shared_size);
 		std::memset(m.carveout->ptr(g.shared_base()), 0, g.shared_size);
 		std::memcpy(m.carveout->ptr(g.shared_base()), page.data(), page.size());

@@ -143,8 +143,22 @@ Monitor::Impl::Impl(std::unique_ptr<Carveout> c, MonitorOptions o)
       boot_config(options.boot_config ? *options.boot_config
                                       : manifest::default_boot_config(carveout->geometry().platform)),
       realm_key(placeholder_key()),
-      platform_key(placeholder_key())
+      platform_key(placeholder_key()),
+      injector(abi_name(options.abi))
 {
+	if (options.inject_again != 0) {
+		// --inject-again N as a fault rule: N E_RMM_AGAIN answers, then the hunk, again and again, counted over the
+		// calls the command's own checks accept (TF-A checks the buffer before the platform can be busy).
+		faults::Rule r;
+		r.id = "inject-again";
+		r.fid = EL3_FID_RMM_ATTEST_GET_PLAT_TOKEN;
+		r.trigger = faults::Trigger::Cycle;
+		r.n = options.inject_again;
+		r.pass = 1;
+		r.after_checks = true;
+		r.result = static_cast<uint64_t>(EL3_E_RMM_AGAIN);
+		injector.add(std::move(r));
+	}
 	const auto& doc = carveout->state();
 	std::vector<manifest::PasRange> recorded_premarks;
 	// The state document passed its checksum, but its contents are checked as they are read: a

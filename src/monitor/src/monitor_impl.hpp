@@ -66,7 +66,6 @@ struct PlatTokenState {
 	bool active = false;
 	std::vector<uint8_t> token;
 	uint64_t offset = 0;
-	unsigned again_left = 0;  // E_RMM_AGAIN answers still to give before the next hunk
 };
 
 // One SMC in flight: x1..x12 in, x0..x7 out. Registers a command does not write keep the
@@ -77,6 +76,7 @@ struct SmcContext {
 	const SmcArgs& in;
 	SmcResult& out;
 	SmcRecord* rec = nullptr;  // set while a trace listens
+	std::string* injected_by = nullptr;           // a fault rule answering at the command's own check point
 
 	// What the call changed, for the trace; `what` is built only when someone listens.
 	template <class F>
@@ -156,6 +156,9 @@ struct Monitor::Impl {
 	mutable std::mutex mu;
 	std::atomic<uint64_t> calls{0};
 	std::atomic<SmcObserver*> observer{nullptr};
+	faults::Injector injector;
+	// A rule at a command's check point (Stage::Checked) fired: answer its result, log and mark the call. True if so.
+	bool injected_at_check(SmcContext& c);
 
 	using Handler = void (*)(Impl&, SmcContext&);
 	struct Command {

@@ -23,6 +23,10 @@ void MonitorRecorder::on_smc(const SmcRecord& r)
 		e.mem_in.push_back({m.pa, m.bytes});
 	for (const auto& m : r.mem_out)
 		e.mem_out.push_back({m.pa, m.len, m.sha256});
+	e.injected = !r.injected_by.empty();
+	e.note = r.note;
+	if (r.note.rfind("session killed", 0) == 0)
+		e.result = "killed";
 	t_.record(std::move(e));
 }
 
@@ -41,6 +45,10 @@ void MonitorRecorder::on_entry(uint32_t cpu, const Entry& en)
 		e.config = nlohmann::json::parse(en.config_json);
 	if (en.manifest_size != 0)
 		e.effects.push_back("boot manifest " + std::to_string(en.manifest_size) + " bytes");
+	if (!en.injected_by.empty()) {
+		e.injected = true;
+		e.note = "boot manifest faults injected by fault rule " + en.injected_by;
+	}
 	t_.record(std::move(e));
 }
 

@@ -52,7 +52,7 @@ void handle_get_realm_key(Monitor::Impl& m, SmcContext& c)
 //            E_RMM_INVAL     size 0, or the buffer does not end in the shared page (el3d: also a
 //                            wrapping size); x3 not 0, 32, 48 or 64; x3 larger than the buffer
 //                            (el3d: TF-A copies x3 bytes from it regardless)
-//            E_RMM_AGAIN     --inject-again N: each hunk is refused N times before it is served
+//            E_RMM_AGAIN     fault rules with after_checks (--inject-again N: each hunk refused N times)
 //            E_RMM_INVAL     x3 = 0 with no token started
 // A new start (x3 != 0) always builds a fresh token. After the last hunk, further continuations
 // return E_RMM_OK with 0 bytes and 0 remaining.
@@ -70,15 +70,11 @@ void handle_get_plat_token(Monitor::Impl& m, SmcContext& c)
 		return fail(EL3_E_RMM_INVAL);
 	}
 
+	// The check point of fault rules with after_checks (--inject-again N is one): E_RMM_AGAIN comes after the buffer
+	// and challenge checks in TF-A's order.
+	if (m.injected_at_check(c))
+		return fail(static_cast<int64_t>(c.out[0]));
 	PlatTokenState& t = m.plat_token;
-	if (m.options.inject_again != 0) {
-		if (t.again_left == 0)
-			t.again_left = m.options.inject_again + 1;  // N refusals, then the hunk
-		if (--t.again_left != 0) {
-			spdlog::debug("cpu{} RMM_ATTEST_GET_PLAT_TOKEN: E_RMM_AGAIN (injected)", c.cpu);
-			return fail(EL3_E_RMM_AGAIN);
-		}
-	}
 	if (csize != 0) {
 		const std::vector<uint8_t> challenge(m.carveout->ptr(buf), m.carveout->ptr(buf) + csize);
 		c.input(buf, challenge.data(), csize);

@@ -31,6 +31,8 @@
 // a manifest an RMM would reject on purpose; validate_manifest() says what is wrong with it.
 #include "el3d/manifest/manifest.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -73,6 +75,11 @@ class ConfigError : public std::runtime_error {
 };
 
 enum class Format { Json, Toml };
+
+// The bounded reader every configuration file goes through (the boot configuration, the fault rules of
+// src/faults): at most 1 MiB of valid UTF-8 nested at most 32 levels, then JSON, or TOML turned into the same JSON
+// tree (integers as signed 64-bit numbers; dates refused). Syntax errors and bounds are ConfigErrors.
+nlohmann::json parse_document(std::string_view text, Format fmt);
 
 // The platform's defaults (platform_spec) with no faults, overrides or GPT ranges.
 BootConfig default_boot_config(std::string_view platform);

@@ -3,6 +3,7 @@
 // (the gRPC daemon, the client shim's in-process mode, the tests), plus the boot entry that
 // hands a CPU its entry registers.
 #include "el3d/carveout/carveout.hpp"
+#include "el3d/faults/faults.hpp"
 #include "el3d/manifest/boot_config.hpp"
 #include "el3d/platform/platform.hpp"
 
@@ -45,7 +46,9 @@ struct MonitorOptions {
 	unsigned sign_queue_depth = 4;              // requests pushed and not yet pulled
 	std::chrono::milliseconds sign_delay{20};   // time the emulated signer takes per request
 	uint64_t token_hunk_size = 0;               // bytes per GET_PLAT_TOKEN call; 0 = as much as fits
-	unsigned inject_again = 0;                  // GET_PLAT_TOKEN answers E_RMM_AGAIN this often before each hunk
+	// GET_PLAT_TOKEN answers E_RMM_AGAIN this often before each hunk: a built-in fault rule "inject-again" (a cycle
+	// of N answers and one hunk, on calls the command's checks accept), listed and cleared like any other.
+	unsigned inject_again = 0;
 	bool mec = true;                            // FEAT_MEC present
 	unsigned mecid_width = 16;                  // MECIDR_EL2.MECIDWidthm1 + 1
 	// Reproducible runs (el3d --seed): the attestation keys of a new carveout file derived from the seed,
@@ -86,10 +89,23 @@ struct Entry {
 	// The boot configuration this entry was given instead of el3d's own (JSON, manifest::to_json), for
 	// the trace; empty when it used el3d's own or nothing observes.
 	std::string config_json;
+	std::string injected_by;           // a fault rule that added Boot Manifest faults to this entry (docs/faults.md)
 };
 
 class EntryRefused : public std::runtime_error {
 	using std::runtime_error::runtime_error;
+};
+
+// A fault rule with `kill` fired on this call: the caller's session must end as if its RMM had crashed at this SMC
+// (the daemon ends the Session stream with ABORTED, the client shim reports EL3_ERR_SESSION). Nothing changed.
+class SessionKilled : public std::runtime_error {
+public:
+	SessionKilled(uint32_t c, std::string r, const std::string& what)
+	    : std::runtime_error(what), cpu(c), rule(std::move(r))
+	{
+	}
+	uint32_t cpu;
+	std::string rule;
 };
 
 // A second session claimed a CPU that already has one.
@@ -154,6 +170,8 @@ struct SmcRecord {
 	std::vector<std::string> effects;  // what the call changed, e.g. "region id=1 0xffbfd000+0x2000 fresh"
 	std::vector<MemRead> mem_in;       // memory the call read, as it found it
 	std::vector<MemWrite> mem_out;     // memory the call wrote
+	std::string injected_by;           // the fault rule that answered (or delayed, or killed) the call; empty: none
+	std::string note;                  // how it was injected, e.g. "injected by rule d3", "session killed by rule k"
 };
 class SmcObserver {
 public:
@@ -171,7 +189,8 @@ public:
 
 	// The single entry into the core. `fid` is x0 as the caller set it. Returns false (and
 	// leaves `out` alone) only when `cpu` is not a CPU of this platform; every other outcome,
-	// including unknown FIDs, is an SMC result in `out`. Thread-safe.
+	// including unknown FIDs, is an SMC result in `out`. Thread-safe. A fault rule may answer instead of the
+	// command (nothing changes), delay the call (outside the monitor's lock), or throw SessionKilled.
 	bool call(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out);
 
 	// EL3 enters the RMM on `cpu`. Auto picks a cold boot (a new activation, Boot Manifest
@@ -223,6 +242,10 @@ public:
 	// with that PAS; nullopt if it may access all of them (block-mapped memory included).
 	std::optional<std::pair<uint64_t, Gpi>> ns_access_fault(uint64_t pa, uint64_t len) const;
 
+	// Fault injection (docs/faults.md): the rules the dispatch entry asks before each handler and the boot entry
+	// before each cold boot. Thread-safe; rules may be added and cleared while calls are made.
+	faults::Injector& faults();
+
 	// The trace's hook: every SMC and boot entry is reported to `o` (null: none) from now on. Set it
 	// before calls are made, or while none is in flight.
 	void set_observer(SmcObserver* o);
@@ -232,8 +255,9 @@ public:
 	struct Impl;
 
 private:
-	// `rec` (null: nothing observes): filled in and reported before the lock is released.
-	bool serve(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out, SmcRecord* rec);
+	// `rec` (null: nothing observes): filled in and reported before the lock is released. `injected_by`:
+	// set when a fault rule answers at the command's own check point.
+	bool serve(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out, SmcRecord* rec, std::string& injected_by);
 	std::unique_ptr<Impl> impl_;
 };
 
