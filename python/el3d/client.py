@@ -110,7 +110,55 @@ def _args(args, n=12):
     return {"x%d" % (i + 1): v for i, v in enumerate(vals)}
 
 
-class Client:
+class _Admin:
+    """Fault rules and snapshots (mixed into Client)."""
+
+    # ---- fault injection (docs/faults.md)
+    def add_fault(self, rule=None, **fields):
+        """Add a fault rule, as a dict in the --faults file's JSON form or as keyword fields, e.g.
+        add_fault(fid="RMM_GTSI_DELEGATE", nth=3, result="E_RMM_BAD_PAS"). Returns the rule as el3d holds it
+        (a dict with "id", "description", "matched", "fired" and the rule's fields)."""
+        r = dict(rule or {}, **fields)
+        got = self._call("AddFault", pb.AddFaultRequest(rule_json=json.dumps(r)), pb.FaultRule)
+        return _fault(got)
+
+    def faults(self):
+        """The rules in force, with their counters."""
+        return [_fault(r) for r in self._call("ListFaults", pb.ListFaultsRequest(), pb.ListFaultsResponse).rules]
+
+    def clear_faults(self, id=""):
+        """Remove one rule by id, or every rule. Returns how many were removed."""
+        return self._call("ClearFaults", pb.ClearFaultsRequest(id=id), pb.ClearFaultsResponse).cleared
+
+    # ---- snapshots (docs/snapshots.md)
+    def save_snapshot(self, name, note="", force=False):
+        """Copy the carveout as snapshot `name`; returns its info (a dict)."""
+        return _snap(self._call("SaveSnapshot", pb.SaveSnapshotRequest(name=name, note=note, force=force), pb.SnapshotInfo,
+                                timeout=max(self.timeout, 120)))
+
+    def restore_snapshot(self, name, force=False):
+        """Make the carveout what snapshot `name` holds (refused while an RMM holds a CPU unless force)."""
+        return _snap(self._call("RestoreSnapshot", pb.RestoreSnapshotRequest(name=name, force=force), pb.SnapshotInfo,
+                                timeout=max(self.timeout, 120)))
+
+    def snapshots(self):
+        return [_snap(i) for i in self._call("ListSnapshots", pb.ListSnapshotsRequest(), pb.SnapshotList).snapshots]
+
+    def remove_snapshot(self, name):
+        self._call("RemoveSnapshot", pb.RemoveSnapshotRequest(name=name), pb.RemoveSnapshotResponse)
+
+
+def _fault(r):
+    d = json.loads(r.rule_json) if r.rule_json else {}
+    d.update(id=r.id, description=r.description, matched=r.matched, fired=r.fired)
+    return d
+
+
+def _snap(i):
+    return {f.name: getattr(i, f.name) for f in i.DESCRIPTOR.fields}
+
+
+class Client(_Admin):
     """One connection to el3d. `socket`: its Unix socket (default: default_socket()); `timeout`: seconds
     each call may take."""
 

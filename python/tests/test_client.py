@@ -84,3 +84,27 @@ def test_factory_gives_independent_daemons(el3d_factory):
     assert b.client.state().platform == "qemu"
     a.client.allocate(0x1000, id=1)
     assert b.client.region(1) is None
+
+
+def test_faults_and_snapshots(el3d_client):
+    c = el3d_client
+    rule = c.add_fault(fid="RMM_GTSI_DELEGATE", nth=2, result="E_RMM_BAD_PAS")
+    assert rule["id"] and rule["fired"] == 0
+    assert c.smc("RMM_GTSI_DELEGATE", 0x80000000).ok
+    r = c.smc("RMM_GTSI_DELEGATE", 0x80001000)
+    assert r.name == "E_RMM_BAD_PAS"
+    assert c.faults()[0]["fired"] == 1
+    assert c.clear_faults() == 1 and c.faults() == []
+    assert c.smc("RMM_GTSI_DELEGATE", 0x80001000).ok  # the injected failure changed nothing
+    with pytest.raises(el3d.El3dError) as e:
+        c.add_fault(fid="RMM_GTSI_DELEGATE", result="E_RMM_NOMEM")  # not a result delegation can give
+    assert "E_RMM_NOMEM" in e.value.details
+
+    info = c.save_snapshot("two-delegated", note="from the test")
+    assert info["name"] == "two-delegated" and info["note"] == "from the test"
+    assert c.smc("RMM_GTSI_UNDELEGATE", 0x80000000).ok
+    c.restore_snapshot("two-delegated")
+    assert c.smc("RMM_GTSI_DELEGATE", 0x80000000).name == "E_RMM_BAD_PAS"  # delegated again, as saved
+    assert [s["name"] for s in c.snapshots()] == ["two-delegated"]
+    c.remove_snapshot("two-delegated")
+    assert c.snapshots() == []
