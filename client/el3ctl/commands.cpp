@@ -1,5 +1,7 @@
 #include "commands.hpp"
 
+#include "el3d/faults/faults.hpp"
+
 #include "el3d/manifest/boot_config.hpp"
 #include "el3d/monitor/names.hpp"
 #include "el3d/util/numbers.hpp"
@@ -83,8 +85,14 @@ bool parse_call(Session& s, const char* cmd, const std::string& fid, const std::
 {
 	auto v = parse_register(fid);
 	if (!v) {
-		*s.err << "el3ctl " << cmd << ": FID '" << fid << "' is not a number\n";
-		return false;
+		// A name: RMM_GTSI_DELEGATE, FIRME_GM_GPI_SET, SMCCC_VERSION, RMI_VERSION, ...
+		const auto named = faults::parse_fid(fid);
+		if (!named) {
+			*s.err << "el3ctl " << cmd << ": FID '" << fid << "' is neither a number nor a FID name "
+			       << "(e.g. RMM_GTSI_DELEGATE; docs/abi.md lists them)\n";
+			return false;
+		}
+		v = *named;
 	}
 	f = *v;
 	for (std::size_t i = 0; i < args.size(); ++i) {
@@ -98,7 +106,7 @@ bool parse_call(Session& s, const char* cmd, const std::string& fid, const std::
 	return true;
 }
 
-int cmd_smc(Session& s, uint32_t cpu, const std::string& fid, const std::vector<std::string>& args)
+int cmd_smc(Session& s, uint32_t cpu, const std::string& fid, const std::vector<std::string>& args, bool raw)
 {
 	if (args.size() > 12) {
 		*s.err << "el3ctl smc: at most 12 argument registers (x1..x12), got " << args.size() << "\n";
@@ -119,7 +127,10 @@ int cmd_smc(Session& s, uint32_t cpu, const std::string& fid, const std::vector<
 	grpc::Status st = s.stub->Smc(ctx.get(), req, &resp);
 	if (!st.ok())
 		return s.fail(st, "smc");
-	*s.out << registers_line(resp) << "\n";
+	std::string line = registers_line(resp);
+	if (!raw && !resp.result_name().empty())  // x0 by name, after x0
+		line.insert(line.find(' '), " (" + resp.result_name() + ")");
+	*s.out << line << "\n";
 	if (!resp.reason().empty())  // why x0 is an error, as el3d logged it
 		*s.err << "el3ctl smc: " << resp.result_name() << ": el3d says: " << resp.reason() << "\n";
 	return kOk;

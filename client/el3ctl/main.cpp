@@ -24,11 +24,13 @@ int main(int argc, char** argv)
 	int rc = kOk;
 	uint32_t cpu = 0;
 
-	auto* smc = app.add_subcommand("smc", "issue one SMC; prints x0..x7 on one line");
+	auto* smc = app.add_subcommand("smc", "issue one SMC; prints x0 (and its name) .. x7 on one line");
 	std::string fid;
 	std::vector<std::string> xs;
 	smc->add_option("--cpu", cpu, "calling CPU (default 0)");
-	smc->add_option("FID", fid, "function ID, e.g. 0xC40001B7")->required();
+	smc->add_option("FID", fid, "function ID: a number (0xC40001B7) or a name (RMM_ALLOCATE_MEMORY)")->required();
+	bool smc_raw = false;
+	smc->add_flag("--raw", smc_raw, "x0..x7 only, without x0's name (for scripts)");
 	smc->add_option("X", xs, "x1 .. x12 (hex, decimal, or negative decimal)");
 
 	auto* rmi = app.add_subcommand("rmi", "the Non-secure world's SMC: one RMI through el3d to the RMM serving the CPU; "
@@ -173,7 +175,7 @@ int main(int argc, char** argv)
 	}
 	s.timeout = std::chrono::milliseconds(static_cast<long>(timeout_s * 1000));
 	if (*smc)
-		rc = cmd_smc(s, cpu, fid, xs);
+		rc = cmd_smc(s, cpu, fid, xs, smc_raw);
 	else if (*rmi)
 		rc = cmd_rmi(s, cpu, fid, xs, fail_fast);
 	else if (*tshow)

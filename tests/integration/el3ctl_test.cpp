@@ -19,12 +19,21 @@ protected:
 
 TEST_F(El3ctl, SmcPrintsExactlyOneRegisterLine)
 {
-	auto r = ctl({"smc", "0xC40001B7", "0x1000", "0x0c000000"});
+	// By default x0 is followed by its name; FIDs by name or number.
+	auto named = ctl({"smc", "RMM_ALLOCATE_MEMORY", "0x1000", "0x0c000002"});
+	ASSERT_EQ(named.rc, 0) << named.err;
+	EXPECT_EQ(named.out.substr(0, 32), "x0=0x0000000000000001 (FRESH(1))") << named.out;
+	EXPECT_NE(ctl({"smc", "rmm_gtsi_delegate", "0x80000000"}).out.find("(E_RMM_OK)"), std::string::npos);
+	auto bogus = ctl({"smc", "RMM_NO_SUCH_CALL"});
+	EXPECT_EQ(bogus.rc, 1);
+	EXPECT_NE(bogus.err.find("neither a number nor a FID name"), std::string::npos) << bogus.err;
+	// --raw: the registers alone, for scripts.
+	auto r = ctl({"smc", "--raw", "0xC40001B7", "0x1000", "0x0c000000"});
 	ASSERT_EQ(r.rc, 0) << r.err;
 	const std::regex line("x0=0x[0-9a-f]{16}( x[1-7]=0x[0-9a-f]{16}){7}\n");
 	EXPECT_TRUE(std::regex_match(r.out, line)) << r.out;
 	EXPECT_EQ(r.out.substr(0, 21), "x0=0x0000000000000001");
-	EXPECT_EQ(r.out.substr(22, 21), "x1=0x00000000ffbfe000");
+	EXPECT_EQ(r.out.substr(22, 21), "x1=0x00000000ffbfd000");  // below id 2's 4 KiB
 	EXPECT_EQ(r.out.substr(44, 21), "x2=0x000000000c000000");  // undefined outputs keep the caller's value
 }
 
@@ -35,7 +44,7 @@ TEST_F(El3ctl, SmcExitsZeroWhateverX0Says)
 	EXPECT_EQ(unk.out.substr(0, 21), "x0=0xffffffffffffffff");
 	auto inval = ctl({"smc", "--cpu", "3", "0xC40001B7", "16", "0x00000009"});  // id 9 >= 4 slots
 	EXPECT_EQ(inval.rc, 0);
-	EXPECT_EQ(inval.out.substr(0, 21), "x0=0xfffffffffffffffb");
+	EXPECT_EQ(inval.out.substr(0, 36), "x0=0xfffffffffffffffb (E_RMM_INVAL) ");
 	auto neg = ctl({"smc", "0xC40001B7", "-1", "0"});  // size 2^64-1: NOMEM, no wrap-around
 	EXPECT_EQ(neg.out.substr(0, 21), "x0=0xfffffffffffffffc");
 }

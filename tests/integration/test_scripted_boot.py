@@ -76,7 +76,7 @@ class ScriptedBoot(unittest.TestCase):
         return [int(f.split("=")[1], 16) for f in out]
 
     def smc(self, *args):
-        return self.regs("smc", *["%#x" % a if isinstance(a, int) else a for a in args])
+        return self.regs("smc", "--raw", *["%#x" % a if isinstance(a, int) else a for a in args])
 
     def mem(self, addr, n):
         return bytes.fromhex(self.ctl("mem", "read", "%#x" % addr, str(n)).strip())
@@ -227,7 +227,7 @@ class ScriptedBoot(unittest.TestCase):
         self.assertEqual(self.smc(0xC40001CF, 0, 0xfe000000)[0], 0)
         w = self.regs("boot", "--cpu", "1")
         self.assertEqual(w[:4], [1, 0, 0, 0])
-        self.assertEqual(self.regs("smc", "--cpu", "1", "0xC40001CF", "0", "0xfe001000")[0], 0)
+        self.assertEqual(self.regs("smc", "--raw", "--cpu", "1", "0xC40001CF", "0", "0xfe001000")[0], 0)
         before = self.status()
         self.assertEqual(before["gpt"]["realm"], 0x2000000 // 0x1000 + 1)
         self.assertEqual((before["gpt"]["secure"], before["gpt"]["root"]), (0x1C00000 // 0x1000, 0x400000 // 0x1000))
