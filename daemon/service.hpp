@@ -35,6 +35,7 @@ public:
 	grpc::Status Smc(grpc::ServerContext*, const v1::SmcRequest*, v1::SmcResponse*) override;
 	grpc::Status AllocateMemory(grpc::ServerContext*, const v1::AllocateMemoryRequest*,
 	                            v1::AllocateMemoryResponse*) override;
+	grpc::Status ReserveMemory(grpc::ServerContext*, const v1::ReserveMemoryRequest*, v1::ReserveMemoryResponse*) override;
 	grpc::Status GetState(grpc::ServerContext*, const v1::GetStateRequest*, v1::State*) override;
 	grpc::Status Boot(grpc::ServerContext*, const v1::BootRequest*, v1::BootResponse*) override;
 	grpc::Status Session(grpc::ServerContext*,

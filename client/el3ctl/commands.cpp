@@ -158,7 +158,10 @@ int cmd_alloc(Session& s, uint32_t cpu, const std::string& size, unsigned align_
 	if (resp.result() < 0) {
 		*s.err << "el3ctl alloc: RMM_ALLOCATE_MEMORY returned " << resp.result_name()
 		       << " (x0=" << hex64(static_cast<uint64_t>(resp.result())) << ")"
-		       << (resp.reason().empty() ? "" : ": el3d says: " + resp.reason()) << "\n";
+		       << (resp.reason().empty() ? "" : ": el3d says: " + resp.reason());
+		if (resp.result() == -1 && resp.reason().find("not implemented by the") != std::string::npos)
+			*s.err << "; under the tfa ABIs the RMM reserves memory with RMM_RESERVE_MEMORY: `el3ctl reserve`";
+		*s.err << "\n";
 		return kSmcError;
 	}
 	*s.out << "addr=" << hex64(resp.address()) << " size=" << hex(*sz) << " id=" << id

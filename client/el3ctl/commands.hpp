@@ -41,6 +41,8 @@ bool parse_call(Session& s, const char* cmd, const std::string& fid, const std::
 // raw: x0..x7 only; otherwise x0 is followed by its name, e.g. "x0=0xfffffffffffffffd (E_RMM_BAD_PAS) x1=...".
 int cmd_smc(Session& s, uint32_t cpu, const std::string& fid, const std::vector<std::string>& args, bool raw = false);
 int cmd_alloc(Session& s, uint32_t cpu, const std::string& size, unsigned align_bits, unsigned id);
+// RMM_RESERVE_MEMORY (tfa profiles): exit kSmcError with the reason when it fails.
+int cmd_reserve(Session& s, uint32_t cpu, const std::string& size, unsigned align_bits, bool local_cpu);
 int cmd_mem_read(Session& s, const std::string& addr, const std::string& len, bool dump);
 int cmd_mem_write(Session& s, const std::string& addr, const std::string& hexdata);
 int cmd_reset(Session& s);

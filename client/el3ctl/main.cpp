@@ -116,6 +116,15 @@ int main(int argc, char** argv)
 	alloc->add_option("--id", id, "region id; 0 (default) = always new memory")->check(CLI::Range(0, 65535));
 	alloc->add_option("--cpu", cpu, "calling CPU (default 0)");
 
+	auto* reserve = app.add_subcommand("reserve", "RMM_RESERVE_MEMORY (tfa ABIs): reserve memory from the carveout");
+	std::string rsize;
+	unsigned ralign = 12;
+	bool rlocal = false;
+	reserve->add_option("--size", rsize, "bytes (hex, decimal, K/M/G suffixes)")->required();
+	reserve->add_option("--align-bits", ralign, "alignment as log2 of bytes (default 12 = 4 KiB)")->check(CLI::Range(0, 255));
+	reserve->add_flag("--local", rlocal, "memory close to the calling CPU (x2[0])");
+	reserve->add_option("--cpu", cpu, "calling CPU (default 0)");
+
 	auto* mem = app.add_subcommand("mem", "read or write emulated physical memory in the carveout");
 	mem->require_subcommand(1);
 	auto* mread = mem->add_subcommand("read", "print LEN bytes at ADDR as one lowercase hex string");
@@ -195,6 +204,8 @@ int main(int argc, char** argv)
 		rc = cmd_fault_clear(s, fclear_id);
 	else if (*alloc)
 		rc = cmd_alloc(s, cpu, size, align_bits, id);
+	else if (*reserve)
+		rc = cmd_reserve(s, cpu, rsize, ralign, rlocal);
 	else if (*mread)
 		rc = cmd_mem_read(s, addr, len, dump);
 	else if (*mwrite)

@@ -195,3 +195,26 @@ TEST(DaemonLog, EverySmcIsLoggedAtDebug)
 	    << log;
 	EXPECT_NE(log.find("smc FIRME_BASE_VERSION x1=0x0"), std::string::npos) << log;
 }
+
+TEST(El3ctlTfa, ReserveAndAllocSayWhichOneTheAbiTakes)
+{
+	TempDir d;
+	Daemon el3d{d, {"--abi", "tfa"}};
+	ASSERT_TRUE(el3d.start()) << el3d.log();
+	auto r = el3ctl(el3d.socket, {"reserve", "--size", "16K", "--local"});
+	EXPECT_EQ(r.rc, 0) << r.err;
+	EXPECT_EQ(r.out, "addr=0x00000000ffbfb000 size=0x4000 local\n");
+	auto big = el3ctl(el3d.socket, {"reserve", "--size", "1G"});
+	EXPECT_EQ(big.rc, 3);
+	EXPECT_NE(big.err.find("E_RMM_NOMEM"), std::string::npos) << big.err;
+	EXPECT_NE(big.err.find("el3d says: "), std::string::npos) << big.err;
+	auto alloc = el3ctl(el3d.socket, {"alloc", "--size", "4K", "--id", "1"});
+	EXPECT_EQ(alloc.rc, 3);
+	EXPECT_NE(alloc.err.find("`el3ctl reserve`"), std::string::npos) << alloc.err;
+	TempDir sd;
+	Daemon seed{sd};
+	ASSERT_TRUE(seed.start()) << seed.log();
+	auto unk = el3ctl(seed.socket, {"reserve", "--size", "4K"});
+	EXPECT_EQ(unk.rc, 3);
+	EXPECT_NE(unk.err.find("`el3ctl alloc`"), std::string::npos) << unk.err;
+}

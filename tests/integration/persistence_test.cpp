@@ -68,7 +68,7 @@ TEST(Persistence, TaggedRegionSurvivesClientRestarts)
 	EXPECT_NE(b.out.find(" existing"), std::string::npos);
 	EXPECT_EQ(el3ctl(el3d.socket, {"mem", "read", addr, "8"}).out, "0123456789abcdef\n");
 	// The raw SMC says x0 = 0 (E_RMM_OK) for the existing region, x1 = its address.
-	auto raw = el3ctl(el3d.socket, {"smc", "0xC40001B7", "0x2000", "0x0c000001"});
+	auto raw = el3ctl(el3d.socket, {"smc", "--raw", "0xC40001B7", "0x2000", "0x0c000001"});
 	EXPECT_EQ(raw.out.substr(0, 43), "x0=0x0000000000000000 x1=" + addr);
 }
 
