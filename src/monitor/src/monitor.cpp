@@ -41,6 +41,8 @@ attest::EcKey load_or_make_key(const nlohmann::json& keys, const char* name, boo
 	return seed ? attest::EcKey::derive(*seed, name) : attest::EcKey::generate();
 }
 
+}  // namespace
+
 // With a seed, a copy of `k` whose signatures are a function of the seed, the key and the digest.
 attest::EcKey nonces_for(const attest::EcKey& k, const std::optional<uint64_t>& seed, const char* name)
 {
@@ -51,6 +53,8 @@ attest::EcKey nonces_for(const attest::EcKey& k, const std::optional<uint64_t>& 
 		nonce_key.push_back(static_cast<uint8_t>(*seed >> (8 * i)));
 	return k.with_deterministic_nonces(nonce_key);
 }
+
+namespace {
 
 // What the key members hold until the state document's keys are loaded just below (or new ones are
 // made): one key per process, so that opening a carveout costs no key generation when it has keys.

@@ -168,6 +168,10 @@ struct Monitor::Impl {
 	std::unordered_map<uint32_t, Command> commands;
 };
 
+// With a seed (MonitorOptions::seed), a copy of `k` that signs with deterministic nonces; `k` itself otherwise.
+// Used wherever keys are loaded: at open and after a snapshot restore.
+attest::EcKey nonces_for(const attest::EcKey& k, const std::optional<uint64_t>& seed, const char* name);
+
 // The [[gpt]] ranges of a boot configuration as the state document records them.
 nlohmann::json premarks_json(const std::vector<manifest::PasRange>& ranges);
 

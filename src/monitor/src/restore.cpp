@@ -42,9 +42,9 @@ void Monitor::Impl::reload_after_restore()
 	boot.load(doc.value("boot", nlohmann::json::object()));  // sessions stay attached (not in the file)
 	if (auto keys = doc.find("keys"); keys != doc.end() && keys->is_object()) {
 		if (auto k = keys->find("realm"); k != keys->end() && k->is_binary())
-			realm_key = attest::EcKey::from_private_scalar(k->get_binary());
+			realm_key = nonces_for(attest::EcKey::from_private_scalar(k->get_binary()), options.seed, "realm");
 		if (auto k = keys->find("platform"); k != keys->end() && k->is_binary())
-			platform_key = attest::EcKey::from_private_scalar(k->get_binary());
+			platform_key = nonces_for(attest::EcKey::from_private_scalar(k->get_binary()), options.seed, "platform");
 	}
 	plat_token = {};
 	if (auto it = doc.find("plat_token"); it != doc.end() && it->is_object()) {
@@ -56,7 +56,7 @@ void Monitor::Impl::reload_after_restore()
 			plat_token = {};
 	}
 	mec_refreshes = doc.value("mec_refreshes", uint64_t{0});
-	signer = std::make_unique<TokenSigner>(realm_key, options.sign_queue_depth, options.sign_delay);
+	signer = std::make_unique<TokenSigner>(realm_key, options.sign_queue_depth, options.sign_delay, options.seed.has_value());
 	if (auto it = doc.find("signer"); it != doc.end())
 		signer->load(*it);
 	gpt_premarks = doc.value("gpt_premarks", nlohmann::json::array());
