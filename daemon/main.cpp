@@ -184,7 +184,7 @@ int main(int argc, char** argv)
 	auto logger = std::make_shared<spdlog::logger>("el3d", spdlog::sinks_init_list{console, reasons});
 	logger->set_level(std::min(level, spdlog::level::info));
 	spdlog::set_default_logger(logger);
-	spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ %v");
+	spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-7l%$ %v");
 	spdlog::flush_on(spdlog::level::info);
 
 	::umask(077);

@@ -7,10 +7,16 @@
 #include "el3d/util/numbers.hpp"
 #include "status_view.hpp"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <grpcpp/grpcpp.h>
 
+#include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <ostream>
 #include <sstream>
@@ -52,12 +58,38 @@ std::unique_ptr<grpc::ClientContext> Session::context() const
 	return ctx;
 }
 
+// What a failed connection to the socket means, in words: gRPC's own text names its resolver and
+// subchannels. A plain connect() tells a stale socket (nobody listens) from a permission problem.
+std::string Session::why_unreachable(const grpc::Status& s) const
+{
+	sockaddr_un addr{};
+	addr.sun_family = AF_UNIX;
+	if (socket.size() >= sizeof(addr.sun_path))
+		return "the socket path is longer than " + std::to_string(sizeof(addr.sun_path) - 1) + " bytes";
+	std::memcpy(addr.sun_path, socket.c_str(), socket.size() + 1);
+	int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int rc = fd < 0 ? -1 : ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
+	const int e = errno;
+	if (fd >= 0)
+		::close(fd);
+	if (rc != 0 && e == ECONNREFUSED)
+		return "nothing listens on it (a stale socket left by an el3d that ended? starting el3d replaces it)";
+	if (rc != 0 && (e == EACCES || e == EPERM))
+		return "permission denied (the socket belongs to another user)";
+	if (rc != 0)
+		return std::strerror(e);
+	return "el3d did not answer on the connection (" + s.error_message() + ")";
+}
+
 int Session::fail(const grpc::Status& s, const std::string& what)
 {
 	switch (s.error_code()) {
 	case grpc::StatusCode::UNAVAILABLE:
+		*err << "el3ctl: cannot reach el3d at " << socket << ": " << why_unreachable(s) << "\n";
+		return kUnreachable;
 	case grpc::StatusCode::DEADLINE_EXCEEDED:
-		*err << "el3ctl: cannot reach el3d at " << socket << ": " << s.error_message() << "\n";
+		*err << "el3ctl: " << what << ": el3d at " << socket << " did not answer within "
+		     << std::chrono::duration<double>(timeout).count() << " s (--timeout)\n";
 		return kUnreachable;
 	case grpc::StatusCode::INVALID_ARGUMENT:
 	case grpc::StatusCode::OUT_OF_RANGE:
@@ -187,6 +219,9 @@ int cmd_mem_read(Session& s, const std::string& addr, const std::string& len, bo
 		v1::ReadMemoryResponse resp;
 		auto ctx = s.context();
 		grpc::Status st = s.stub->ReadMemory(ctx.get(), req, &resp);
+		if (!st.ok() && *l > kChunk)  // name the whole range asked for, not the piece that failed
+			return s.fail(st, "mem read [" + hex(*a) + ", +" + hex(*l) + ") in pieces of 4 MiB, the piece at +" +
+			                      hex(done));
 		if (!st.ok())
 			return s.fail(st, "mem read");
 		data += resp.data();
@@ -199,6 +234,19 @@ int cmd_mem_read(Session& s, const std::string& addr, const std::string& len, bo
 	return kOk;
 }
 
+// Why `text` is not a string of bytes in hex (from_hex refused it).
+static std::string hex_problem(const std::string& text)
+{
+	std::string_view digits = text;
+	if (digits.size() >= 2 && digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X'))
+		digits.remove_prefix(2);
+	for (std::size_t i = 0; i < digits.size(); ++i)
+		if (!std::isxdigit(static_cast<unsigned char>(digits[i])))
+			return "'" + std::string(1, digits[i]) + "' at position " + std::to_string(i + 1) +
+			       " is not a hex digit (0-9, a-f)";
+	return std::to_string(digits.size()) + " hex digits: bytes take two each (e.g. 0a0b, not a0b)";
+}
+
 int cmd_mem_write(Session& s, const std::string& addr, const std::string& hexdata)
 {
 	auto a = parse_u64(addr);
@@ -208,7 +256,7 @@ int cmd_mem_write(Session& s, const std::string& addr, const std::string& hexdat
 	}
 	auto bytes = from_hex(hexdata);
 	if (!bytes) {
-		*s.err << "el3ctl mem write: HEX must be an even number of hex digits\n";
+		*s.err << "el3ctl mem write: HEX '" << hexdata << "': " << hex_problem(hexdata) << "\n";
 		return kUsage;
 	}
 	if (!s.connect())

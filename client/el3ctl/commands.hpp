@@ -27,6 +27,7 @@ struct Session {
 	// Connect lazily; false (with a message) if the socket does not exist.
 	bool connect();
 	int fail(const grpc::Status& s, const std::string& what);
+	std::string why_unreachable(const grpc::Status& s) const;
 	grpc::Status get_state(v1::State& state);
 	std::unique_ptr<grpc::ClientContext> context() const;
 };
@@ -48,6 +49,8 @@ int cmd_mem_write(Session& s, const std::string& addr, const std::string& hexdat
 int cmd_reset(Session& s);
 int cmd_status(Session& s, bool json);
 int cmd_wait(Session& s, double seconds);
+// The FID table of ABI profile `abi` ("seed", "tfa", "tfa-v1-compat"), or of the one el3d serves if empty.
+int cmd_fids(Session& s, const std::string& abi, bool json);
 // kind: "auto", "cold" or "warm"
 int cmd_boot(Session& s, uint32_t cpu, const std::string& kind, const std::string& config_path);
 int cmd_manifest(Session& s, bool json);

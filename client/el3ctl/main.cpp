@@ -6,6 +6,26 @@
 
 #include <iostream>
 
+// The first word that is neither an option of el3ctl's own nor its value, if it names no command: CLI11
+// would only say "A subcommand is required".
+static std::optional<std::string> unknown_command(CLI::App& app, int argc, char** argv)
+{
+	for (int i = 1; i < argc; ++i) {
+		const std::string a = argv[i];
+		if (a == "--socket" || a == "--timeout") {
+			++i;  // its value
+			continue;
+		}
+		if (a.empty() || a[0] == '-')
+			continue;
+		for (const auto* sub : app.get_subcommands({}))
+			if (sub->get_name() == a)
+				return std::nullopt;
+		return a;
+	}
+	return std::nullopt;
+}
+
 int main(int argc, char** argv)
 {
 	using namespace el3d::cli;
@@ -19,7 +39,15 @@ int main(int argc, char** argv)
 	s.socket = el3d::default_socket_path();
 	double timeout_s = 10;
 	app.add_option("--socket", s.socket, "el3d's Unix socket (default: $EL3D_SOCKET, else $XDG_RUNTIME_DIR/el3d/el3d.sock)");
-	app.add_option("--timeout", timeout_s, "seconds to wait for each call (default 10)")->check(CLI::PositiveNumber);
+	app.add_option("--timeout", timeout_s, "seconds to wait for each call, above 0 (default 10)")
+	    ->check(CLI::Validator(
+	        [](std::string& v) {
+		        double d = 0;
+		        return CLI::detail::lexical_cast(v, d) && d > 0 && d <= 86400
+		                   ? std::string()
+		                   : "must be a number of seconds above 0 and at most 86400, e.g. 0.5 or 30";
+	        },
+	        "SECONDS"));
 
 	int rc = kOk;
 	uint32_t cpu = 0;
@@ -130,12 +158,15 @@ int main(int argc, char** argv)
 	auto* mread = mem->add_subcommand("read", "print LEN bytes at ADDR as one lowercase hex string");
 	std::string addr, len, hexdata;
 	bool dump = false;
-	mread->add_option("ADDR", addr)->required();
-	mread->add_option("LEN", len)->required();
+	mread->add_option("ADDR", addr, "physical address (hex or decimal), in the carveout or a Non-secure window")
+	    ->required();
+	mread->add_option("LEN", len, "bytes to read (hex, decimal, K/M/G suffixes)")->required();
 	mread->add_flag("--dump", dump, "show a hexdump instead");
 	auto* mwrite = mem->add_subcommand("write", "write the bytes HEX (e.g. deadbeef) at ADDR");
-	mwrite->add_option("ADDR", addr)->required();
-	mwrite->add_option("HEX", hexdata)->required();
+	mwrite->add_option("ADDR", addr, "physical address (hex or decimal), in the carveout or a Non-secure window")
+	    ->required();
+	mwrite->add_option("HEX", hexdata, "the bytes, two hex digits each, in memory order (deadbeef: de ad be ef)")
+	    ->required();
 
 	auto* reset = app.add_subcommand("reset", "forget every region and boot state; zero the carveout");
 
@@ -160,6 +191,13 @@ int main(int argc, char** argv)
 	double wait_s = 10;
 	wait->add_option("--timeout", wait_s, "seconds (default 10)");
 
+	auto* fids = app.add_subcommand("fids", "the FIDs el3d serves under its ABI profile (or --abi's), with their names");
+	std::string fids_abi;
+	bool fids_json = false;
+	fids->add_option("--abi", fids_abi, "list this profile's table without asking el3d")
+	    ->check(CLI::IsMember({"seed", "tfa", "tfa-v1-compat"}));
+	fids->add_flag("--json", fids_json, "machine-readable output");
+
 	auto* snap = app.add_subcommand("snapshot", "carveout snapshots: save, restore, list, rm (docs/snapshots.md)");
 	snap->require_subcommand(1);
 	std::string snap_name, snap_note;
@@ -176,6 +214,13 @@ int main(int argc, char** argv)
 	auto* srm = snap->add_subcommand("rm", "remove snapshot NAME");
 	srm->add_option("NAME", snap_name, "the snapshot")->required();
 
+	if (auto unknown = unknown_command(app, argc, argv)) {
+		std::cerr << "el3ctl: '" << *unknown << "' is not a command; the commands are";
+		for (const auto* sub : app.get_subcommands({}))
+			std::cerr << " " << sub->get_name();
+		std::cerr << " (el3ctl --help says what each does)\n";
+		return kUsage;
+	}
 	try {
 		app.parse(argc, argv);
 	} catch (const CLI::ParseError& e) {
@@ -220,6 +265,8 @@ int main(int argc, char** argv)
 		rc = cmd_manifest(s, man_json);
 	else if (*wait)
 		rc = cmd_wait(s, wait_s);
+	else if (*fids)
+		rc = cmd_fids(s, fids_abi, fids_json);
 	else if (*ssave)
 		rc = cmd_snapshot_save(s, snap_name, snap_note, snap_force);
 	else if (*srestore)

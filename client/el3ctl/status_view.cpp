@@ -26,6 +26,29 @@ const char* cpu_state_name(v1::CpuBootState s)
 bool claims_tag(const v1::Region& r) { return r.id() != 0 && r.size() != 0; }
 }  // namespace
 
+// The boot configuration in force as a JSON object whose numbers are numbers, like the rest of the
+// document (el3d sends it as the text of its boot-configuration format, where numbers are hex strings;
+// a boot configuration accepts either). Kept as text if it is not JSON.
+static nlohmann::json boot_config_json(const std::string& text)
+{
+	nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+	if (j.is_discarded())
+		return text;
+	auto numbers = [](auto& self, nlohmann::json& v) -> void {
+		if (v.is_structured()) {
+			for (auto& child : v)
+				self(self, child);
+		} else if (v.is_string()) {
+			const std::string& t = v.get_ref<const std::string&>();
+			if (t.size() > 2 && t[0] == '0' && t[1] == 'x')
+				if (auto n = el3d::parse_u64(t))
+					v = *n;
+		}
+	};
+	numbers(numbers, j);
+	return j;
+}
+
 nlohmann::json state_json(const v1::State& s)
 {
 	nlohmann::json regions = nlohmann::json::array();
@@ -98,7 +121,7 @@ nlohmann::json state_json(const v1::State& s)
 	                    {"realm_public_key", to_hex(reinterpret_cast<const uint8_t*>(rk.data()), rk.size())},
 	                    {"token_sign", {{"pending", s.sign_pending()}, {"ready", s.sign_ready()}, {"done", s.sign_done()}}},
 	                    {"mec_refreshes", s.mec_refreshes()},
-	                    {"boot_config", s.boot_config()}};
+	                    {"boot_config", boot_config_json(s.boot_config())}};
 	if (s.has_ns_memory()) {
 		nlohmann::json windows = nlohmann::json::array();
 		for (const auto& w : s.ns_memory().windows())
@@ -213,7 +236,7 @@ std::string state_text(const v1::State& s, unsigned width)
 	line("  [" + bar + "S]");
 	line("   P payload  . free  # tagged  + untagged  S shared page   (1 char = " + human_size(span / cells) + ")");
 	line("");
-	line("  " + std::to_string(regions.size()) + " allocations (" + std::to_string(tagged) + " tagged, " +
+	line("  " + std::to_string(regions.size()) + (regions.size() == 1 ? " allocation (" : " allocations (") + std::to_string(tagged) + " tagged, " +
 	     std::to_string(untagged) + " untagged" + (empty != 0 ? ", " + std::to_string(empty) + " of size 0" : "") +
 	     "), " + human_size(used) + " allocated, " + human_size(s.top() - s.payload_limit()) + " free");
 	unsigned booted = 0, booting = 0, failed = 0;

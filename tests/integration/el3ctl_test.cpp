@@ -187,7 +187,7 @@ TEST(DaemonLog, EverySmcIsLoggedAtDebug)
 		ASSERT_EQ(el3ctl(el3d.socket, s).rc, 0);
 	const std::string log = el3d.log();
 	std::size_t lines = 0;
-	for (std::size_t p = log.find("debug cpu0 smc "); p != std::string::npos; p = log.find("debug cpu0 smc ", p + 1))
+	for (std::size_t p = log.find("debug   cpu0 smc "); p != std::string::npos; p = log.find("debug   cpu0 smc ", p + 1))
 		++lines;
 	EXPECT_EQ(lines, smcs.size()) << log;
 	EXPECT_NE(log.find("smc RMM_GTSI_DELEGATE x1=0x80000000 x2=0x0 x3=0x0 x4=0x0 -> x0=0xfffffffffffffffd (E_RMM_BAD_PAS)"),

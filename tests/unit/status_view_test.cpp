@@ -138,8 +138,26 @@ TEST(El3ctlView, ZeroSizeTaggedRequestIsNotShownAsATaggedRegion)
 TEST(El3ctlView, JsonCarriesTheBootConfiguration)
 {
 	auto s = small_carveout(0x140000);
-	s.set_boot_config("{\"manifest\":{}}");
-	EXPECT_EQ(state_json(s)["boot_config"], "{\"manifest\":{}}");
+	// An object, not the text el3d sends, and its hex strings are numbers like the rest of the document.
+	s.set_boot_config(R"({"manifest":{"dram":[{"base":"0x80000000","size":"0x1000"}],"consoles":[{"name":"0xname"}]}})");
+	const auto j = state_json(s)["boot_config"];
+	ASSERT_TRUE(j.is_object()) << j.dump();
+	EXPECT_EQ(j["manifest"]["dram"][0]["base"], 0x80000000u);
+	EXPECT_EQ(j["manifest"]["dram"][0]["size"], 0x1000u);
+	EXPECT_EQ(j["manifest"]["consoles"][0]["name"], "0xname");  // not a number: left as it is
+	s.set_boot_config("not json");
+	EXPECT_EQ(state_json(s)["boot_config"], "not json");
+}
+
+TEST(El3ctlView, OneAllocationIsSingular)
+{
+	auto s = small_carveout(0x140000);
+	auto* r = s.add_regions();
+	r->set_address(0x1ff000);
+	r->set_size(0x1000);
+	r->set_id(1);
+	s.set_top(0x1ff000);
+	EXPECT_NE(state_text(s).find("  1 allocation (1 tagged, 0 untagged)"), std::string::npos) << state_text(s);
 }
 
 TEST(El3ctlView, NsMemoryFileAndWindowsInTextAndJson)

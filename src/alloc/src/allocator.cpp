@@ -57,9 +57,9 @@ AllocOutcome Allocator::allocate(const AllocRequest& req)
 	auto addr = place_top_down(top_, g.payload_limit, req.size, req.align_bits);
 	if (!addr)
 		return {AllocStatus::NoSpace, 0,
-		        std::to_string(req.size) + " bytes aligned to 2^" + std::to_string(req.align_bits) +
-		            " do not fit: " + std::to_string(top_ - g.payload_limit) + " bytes left above the payload limit " +
-		            hex(g.payload_limit)};
+		        hex(req.size) + " bytes (" + human_size(req.size) + ") aligned to 2^" + std::to_string(req.align_bits) +
+		            " do not fit: " + hex(top_ - g.payload_limit) + " bytes (" + human_size(top_ - g.payload_limit) +
+		            ") left above the payload limit " + hex(g.payload_limit)};
 	if (records().size() >= carveout_.log_capacity())
 		return {AllocStatus::LogFull, 0,
 		        "the allocation log is full (" + std::to_string(carveout_.log_capacity()) + " records)"};

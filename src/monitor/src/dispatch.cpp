@@ -73,6 +73,19 @@ std::vector<CommandEntry> profile_commands(const MonitorOptions& o)
 	return t;
 }
 
+std::vector<FidEntry> profile_fids(Abi a, bool token_sign)
+{
+	MonitorOptions o;
+	o.abi = a;
+	o.token_sign = token_sign;
+	std::vector<FidEntry> out;
+	for (const CommandEntry& e : profile_commands(o))
+		if (e.handler != handle_firme_not_supported)
+			out.push_back({e.fid, e.name});
+	std::sort(out.begin(), out.end(), [](const FidEntry& l, const FidEntry& r) { return l.fid < r.fid; });
+	return out;
+}
+
 void Monitor::set_observer(SmcObserver* o) { impl_->observer.store(o); }
 
 void Monitor::report(const SmcRecord& r)

@@ -28,7 +28,11 @@ void transition(Monitor::Impl& m, SmcContext& c, bool delegate)
 		c.effect([&] { return "gpt " + hex(pa) + (delegate ? " ns->realm" : " realm->ns"); });
 		return c.ret(EL3_E_RMM_OK);
 	case Gpt::Result::BadAddr:
-		spdlog::info("cpu{} {}({}) -> E_RMM_BAD_ADDR", c.cpu, name, hex(pa));
+		spdlog::info("cpu{} {}({}) -> E_RMM_BAD_ADDR: {}", c.cpu, name, hex(pa),
+		             (pa & (kGranule - 1)) != 0 ? "not 4 KiB aligned"
+		             : m.gpt.lookup(pa)         ? "the last granule of the PA space"
+		                                        : "not granule-mapped (outside the PA space, or not DRAM, the RMM "
+		                                          "carveout or a device window)");
 		return c.ret(EL3_E_RMM_BAD_ADDR);
 	case Gpt::Result::BadPas: {
 		auto cur = m.gpt.lookup(pa & ~(kGranule - 1));

@@ -32,6 +32,14 @@ enum class Abi {
 const char* abi_name(Abi a);
 std::optional<Abi> abi_from_name(std::string_view name);
 uint32_t interface_version(Abi a);  // x1 at cold boot: bits [30:16] major, [15:0] minor
+// The FIDs an ABI profile serves (docs/abi.md), ascending, with their names: what `el3ctl fids` lists.
+// The FIRME FIDs el3d does not provide (they answer FIRME_NOT_SUPPORTED) are left out; with
+// `token_sign` false, RMM_EL3_TOKEN_SIGN is too (el3d --no-token-sign). Any other FID answers SMC_UNK.
+struct FidEntry {
+	uint32_t fid;
+	std::string name;
+};
+std::vector<FidEntry> profile_fids(Abi a, bool token_sign = true);
 // The payload size a new carveout file for this ABI gets unless --payload-size says otherwise:
 // the seed's 0x800000, or upstream TF-A's (docs/platforms.md). For CarveoutOpenRequest's
 // overrides.payload_default, which must be set before the file is created.
