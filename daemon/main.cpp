@@ -5,6 +5,7 @@
 #include "el3d/util/numbers.hpp"
 #include "el3d/util/paths.hpp"
 #include "reason_sink.hpp"
+#include "reflection_v1.hpp"
 #include "service.hpp"
 #include "socket_guard.hpp"
 
@@ -305,6 +306,9 @@ int main(int argc, char** argv)
 	grpc::ServerBuilder builder;
 	builder.AddListeningPort("unix:" + socket_path, grpc::InsecureServerCredentials());
 	builder.RegisterService(service.get());
+	el3d::ReflectionV1 reflection_v1({"el3d.v1.Monitor", "grpc.reflection.v1.ServerReflection",
+	                                  "grpc.reflection.v1alpha.ServerReflection"});
+	builder.RegisterService(&reflection_v1);
 	builder.SetMaxReceiveMessageSize(8 << 20);
 	builder.SetMaxSendMessageSize(8 << 20);
 	std::unique_ptr<grpc::Server> server = builder.BuildAndStart();

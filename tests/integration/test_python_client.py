@@ -26,6 +26,10 @@ def generate(proto_dir, reflection_proto, out):
     subprocess.run(["protoc", "-I", proto_dir, "--python_out", out, "el3d/v1/monitor.proto"], check=True)
     rdir, rname = os.path.split(reflection_proto)
     subprocess.run(["protoc", "-I", rdir, "--python_out", out, rname], check=True)
+    # The v1 reflection protocol as el3d ships it, under a module name that does not shadow the grpc package.
+    shutil.copy(os.path.join(proto_dir, "grpc", "reflection", "v1", "reflection.proto"),
+                os.path.join(out, "reflection_v1.proto"))
+    subprocess.run(["protoc", "-I", out, "--python_out", out, "reflection_v1.proto"], check=True)
     sys.path.insert(0, out)
 
 
@@ -94,6 +98,38 @@ class PythonClient(unittest.TestCase):
         monitor = [f for f in files if f.package == "el3d.v1"][0]
         methods = {m.name for m in monitor.service[0].method}
         self.assertTrue({"Smc", "AllocateMemory", "GetState", "Reset", "ReadMemory", "WriteMemory"} <= methods)
+
+    def test_reflection_v1_describes_the_service_too(self):
+        # What recent generic clients (grpcurl, grpcui) ask first; Debian's gRPC serves only v1alpha itself.
+        import reflection_v1_pb2 as rpb
+        stream = self.ch.stream_stream("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+                                       request_serializer=lambda m: m.SerializeToString(),
+                                       response_deserializer=rpb.ServerReflectionResponse.FromString)
+        reqs = [rpb.ServerReflectionRequest(list_services=""),
+                rpb.ServerReflectionRequest(file_containing_symbol="el3d.v1.Monitor.AllocateMemory"),
+                rpb.ServerReflectionRequest(file_by_filename="el3d/v1/monitor.proto"),
+                rpb.ServerReflectionRequest(file_containing_symbol="el3d.v1.NoSuchThing"),
+                rpb.ServerReflectionRequest(all_extension_numbers_of_type="el3d.v1.State"),
+                rpb.ServerReflectionRequest()]
+        responses = list(stream(iter(reqs), timeout=10))
+        self.assertEqual(len(responses), len(reqs))
+        names = {s.name for s in responses[0].list_services_response.service}
+        self.assertTrue({"el3d.v1.Monitor", "grpc.reflection.v1.ServerReflection",
+                         "grpc.reflection.v1alpha.ServerReflection"} <= names, names)
+        files = [descriptor_pb2.FileDescriptorProto.FromString(b)
+                 for b in responses[1].file_descriptor_response.file_descriptor_proto]
+        self.assertEqual(files[0].name, "el3d/v1/monitor.proto")
+        methods = {m.name for m in files[0].service[0].method}
+        self.assertTrue({"Smc", "AllocateMemory", "Session", "ReserveMemory"} <= methods, methods)
+        self.assertEqual(responses[1].original_request.file_containing_symbol, "el3d.v1.Monitor.AllocateMemory")
+        # The same file again on this stream: sent once more itself, its imports not again.
+        again = responses[2].file_descriptor_response.file_descriptor_proto
+        self.assertEqual(len(again), 1)
+        self.assertEqual(responses[3].error_response.error_code, 5)  # NOT_FOUND
+        self.assertIn("el3d.v1.NoSuchThing", responses[3].error_response.error_message)
+        self.assertEqual(responses[4].all_extension_numbers_response.base_type_name, "el3d.v1.State")
+        self.assertEqual(list(responses[4].all_extension_numbers_response.extension_number), [])
+        self.assertEqual(responses[5].error_response.error_code, 3)  # INVALID_ARGUMENT: nothing asked
 
     def test_allocate_write_restart_and_find_again(self):
         from el3d.v1 import monitor_pb2 as pb
