@@ -9,6 +9,7 @@ PACKAGES=(
 	libasio-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev libssl-dev zlib1g-dev
 	libgtest-dev libgmock-dev libtomlplusplus-dev
 	python3 python3-grpcio python3-protobuf python3-pytest python3-cbor2 python3-cryptography libcbor-dev
+	python3-venv python3-setuptools
 )
 
 missing=()
