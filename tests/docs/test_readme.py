@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """The README's commands, in the order a newcomer types them, against a real el3d started with its
 defaults (as start-daemon.sh does, with the XDG directories pointed at a scratch directory): the
-"A first session" block, the restart it describes, the snapshot example, then the mini-rmm block. Each command must
+"A first session" block, the restart it describes, the snapshot example, then the mini-rmm block; then
+"A scripted boot" on a daemon of its own started as that section says, its results checked in registers.
+(The world-switch block needs TF-RMM's host build: tests/tfrmm/test_world_switch.py runs that.) Each command must
 succeed, and where the README shows what it prints (a `# ...` comment that looks like output, or a
 `# ...` line under it), the output must match, `...` standing for anything."""
 import argparse
@@ -65,9 +67,9 @@ class Run:
         self.daemon = None
         self.shell_vars = ""
 
-    def start(self):
+    def start(self, *options):
         self.log = open(os.path.join(self.tmp, "el3d.log"), "ab")
-        self.daemon = subprocess.Popen(["build/daemon/el3d"], cwd=self.tmp, env=self.env, stdin=subprocess.DEVNULL,
+        self.daemon = subprocess.Popen(["build/daemon/el3d", *options], cwd=self.tmp, env=self.env, stdin=subprocess.DEVNULL,
                                        stdout=self.log, stderr=self.log)
         r = subprocess.run(["build/client/el3ctl", "wait", "--timeout", "15"], cwd=self.tmp, env=self.env,
                            capture_output=True, text=True)
@@ -92,6 +94,46 @@ class Run:
         if r.returncode != 0:
             raise AssertionError("README command failed (exit %d): %s\n%s%s" % (r.returncode, cmd, r.stdout, r.stderr))
         return r.stdout
+
+
+# "A scripted boot" describes its results in words; what each of those words means in registers.
+SCRIPTED_CHECKS = {
+    "$E boot": ["x1=0x0000000000020000", "x2=0x0000000000000008", "x3=0x00000000ffbff000"],  # 2.0, 8 CPUs, page
+    "$E manifest": ["valid"],
+    "$E smc 0xC40001BB 0x4000 0x0c00000000000001": ["(E_RMM_OK)"],
+    "$E smc 0xC40001B0 0x80000000": ["(E_RMM_OK)"],
+    "$E smc 0xC40001B1 0x80000000": ["(E_RMM_OK)"],
+    "$E smc 0xC40001B2 0xffbff000 0x1000 0": ["x1=0x0000000000000030"],  # 48 bytes
+    "$E smc 0xC40001B5 3 0xffbff000 0x1000 0": ["x1=0x0000000000000061"],  # 97 bytes
+    "$E smc 0xC40001CF 0 0xfe000000": ["(E_RMM_OK)"],
+    "$E boot --cpu 1": ["x0=0x0000000000000001"],  # CPU 1
+    "$E status": ["tfa ABI", "cpu 0    booted", "cpu 1"],
+}
+
+
+def scripted_boot(build, block):
+    """The scripted boot, on a daemon started as the section says (`--abi tfa`), every command checked."""
+    run = Run(build, tempfile.mkdtemp(prefix="el3d-readme-boot-", dir="/tmp"))
+    failures = 0
+    try:
+        run.start("--abi", "tfa")
+        for cmd, _ in steps(block):
+            got = run.sh(cmd)
+            missing = [w for w in SCRIPTED_CHECKS.get(cmd, []) if w not in got]
+            print("%s  $ %s%s" % ("FAIL" if missing else "ok  ", cmd, "\n        missing %r in: %s" % (missing, got.strip())
+                                                                     if missing else ""))
+            failures += 1 if missing else 0
+        checked = [c for c, _ in steps(block) if c in SCRIPTED_CHECKS]
+        if len(checked) != len(SCRIPTED_CHECKS):
+            print("FAIL  the scripted boot's commands changed: checks for %r" % sorted(set(SCRIPTED_CHECKS) - set(checked)))
+            failures += 1
+    except AssertionError as e:
+        print("FAIL " + str(e))
+        failures += 1
+    finally:
+        run.stop()
+        shutil.rmtree(run.tmp, ignore_errors=True)
+    return failures
 
 
 def main():
@@ -132,6 +174,10 @@ def main():
     finally:
         run.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+    scripted = [b for t, b in blocks(a.readme) if t == "A scripted boot"]
+    if len(scripted) != 1:
+        sys.exit("README: expected one block in \"A scripted boot\"")
+    failures += scripted_boot(os.path.abspath(a.build), scripted[0])
     print("README commands: %s" % ("all as shown" if failures == 0 else "%d differ" % failures))
     sys.exit(1 if failures else 0)
 
