@@ -8,12 +8,15 @@
 // real client.) Every answer must be one of the statuses the API documents for bad requests (never INTERNAL or
 // UNKNOWN: those are exceptions out of the core), a successful response must be consistent with its request, a
 // session's CPU must be free again once its stream has ended, and the daemon must go on serving. First byte: the
-// ABI profile.
+// ABI profile. The control plane's RPCs (admin_call) too.
 #include "fuzz_common.hpp"
 #include "service.hpp"
 
 #include "el3d/nsmem/nsmem.hpp"
+#include "el3d/snapshot/store.hpp"
 #include "el3d/util/numbers.hpp"
+
+#include <nlohmann/json.hpp>
 
 #include <grpcpp/grpcpp.h>
 
@@ -32,6 +35,7 @@ struct Daemon {
 	std::unique_ptr<Monitor> monitor;
 	std::unique_ptr<NsMemory> ns;
 	std::unique_ptr<MonitorService> service;
+	std::unique_ptr<snapshot::Store> snapshots;
 	std::unique_ptr<grpc::Server> server;
 	std::unique_ptr<v1::Monitor::Stub> stub;
 };
@@ -65,6 +69,8 @@ Daemon& daemon_for(unsigned n)
 	d.monitor = std::make_unique<Monitor>(Carveout::open(req), o);
 	d.ns = NsMemory::open(d.monitor->carveout(), {req.path + ".ns", true});
 	d.service = std::make_unique<MonitorService>(*d.monitor, d.ns.get());
+	d.snapshots = std::make_unique<snapshot::Store>(req.path + ".snapshots");
+	d.service->set_snapshots(d.snapshots.get());
 	const std::string endpoint = "unix:" + scratch_dir() + "/grpc-" + abi_name(abis[n]) + ".sock";
 	grpc::ServerBuilder b;
 	b.AddListeningPort(endpoint, grpc::InsecureServerCredentials());
@@ -89,6 +95,16 @@ void check_status(const grpc::Status& s, const char* rpc)
 	default:
 		fail(std::string(rpc) + " answered status " + std::to_string(s.error_code()) + ": " + s.error_message());
 	}
+}
+
+// The same, with the statuses the control plane's handlers add: an unknown name (snapshots, fault rules), a rule
+// list that is full, a rule cleared while it was added, an RMI that no RMM can take (UNAVAILABLE, fail-fast).
+void check_admin_status(const grpc::Status& s, const char* rpc)
+{
+	if (s.error_code() == StatusCode::NOT_FOUND || s.error_code() == StatusCode::RESOURCE_EXHAUSTED ||
+	    s.error_code() == StatusCode::ABORTED || s.error_code() == StatusCode::UNAVAILABLE)
+		return;
+	check_status(s, rpc);
 }
 
 template <class Msg>
@@ -178,11 +194,100 @@ void check_memory_status(const Daemon& d, const grpc::Status& s, uint64_t addr, 
 		     std::to_string(s.error_code()) + ", the API says " + std::to_string(want) + ": " + s.error_message());
 }
 
-void one_call(Daemon& d, Input& in)
+// The RPCs added with the world switch, the trace, fault injection and snapshots, and ReserveMemory. What a
+// hostile client could make take long is bounded here, not in the daemon, where it is a documented feature: an RMI
+// is sent fail-fast (one queued without an RMM waits for it until the client gives up), a fault rule's delay is
+// cut to 1 ms, a trace file is one of the scratch directory's. Snapshots are saved and restored rarely (each copies
+// the carveout).
+void admin_call(Daemon& d, Input& in)
 {
 	MonitorService& svc = *d.service;
 	grpc::ServerContext ctx;
 	switch (in.pick(8)) {
+	case 0: {
+		v1::ReserveMemoryRequest req;
+		v1::ReserveMemoryResponse resp;
+		if (!parse(in, req))
+			break;
+		const grpc::Status s = svc.ReserveMemory(&ctx, &req, &resp);
+		check_status(s, "ReserveMemory");
+		check(!s.ok() || (resp.result() == 0) == (resp.address() != 0), "ReserveMemory: an address without E_RMM_OK");
+		break;
+	}
+	case 1: {
+		v1::RmiRequest req;
+		v1::RmiResponse resp;
+		if (!parse(in, req))
+			break;
+		req.set_fail_fast(true);
+		check_admin_status(svc.Rmi(&ctx, &req, &resp), "Rmi");
+		break;
+	}
+	case 2: {
+		v1::AddFaultRequest req;
+		v1::FaultRule resp;
+		if (!parse(in, req))
+			break;
+		nlohmann::json j = nlohmann::json::parse(req.rule_json(), nullptr, false);
+		if (j.is_object() && j.contains("delay_ms")) {
+			j["delay_ms"] = 1;
+			req.set_rule_json(j.dump());
+		}
+		check_admin_status(svc.AddFault(&ctx, &req, &resp), "AddFault");
+		break;
+	}
+	case 3: {
+		v1::ListFaultsRequest req;
+		v1::ListFaultsResponse resp;
+		check_admin_status(svc.ListFaults(&ctx, &req, &resp), "ListFaults");
+		v1::ClearFaultsRequest clear;
+		v1::ClearFaultsResponse cleared;
+		if (parse(in, clear))
+			check_admin_status(svc.ClearFaults(&ctx, &clear, &cleared), "ClearFaults");
+		break;
+	}
+	case 4: {
+		v1::SetTraceRequest req;
+		v1::TraceConfig resp;
+		if (!parse(in, req))
+			break;
+		if (req.set_file())
+			req.set_file(req.file().empty() ? "" : scratch_dir() + "/grpc.trace");
+		check_status(svc.SetTrace(&ctx, &req, &resp), "SetTrace");
+		break;
+	}
+	case 5: {
+		v1::SaveSnapshotRequest req;
+		v1::SnapshotInfo resp;
+		if (in.pick(8) == 0 && parse(in, req))
+			check_admin_status(svc.SaveSnapshot(&ctx, &req, &resp), "SaveSnapshot");
+		break;
+	}
+	case 6: {
+		v1::RestoreSnapshotRequest req;
+		v1::SnapshotInfo resp;
+		if (in.pick(8) == 0 && parse(in, req))
+			check_admin_status(svc.RestoreSnapshot(&ctx, &req, &resp), "RestoreSnapshot");
+		break;
+	}
+	default: {
+		v1::ListSnapshotsRequest list;
+		v1::SnapshotList listed;
+		check_admin_status(svc.ListSnapshots(&ctx, &list, &listed), "ListSnapshots");
+		v1::RemoveSnapshotRequest req;
+		v1::RemoveSnapshotResponse resp;
+		if (parse(in, req))
+			check_admin_status(svc.RemoveSnapshot(&ctx, &req, &resp), "RemoveSnapshot");
+		break;
+	}
+	}
+}
+
+void one_call(Daemon& d, Input& in)
+{
+	MonitorService& svc = *d.service;
+	grpc::ServerContext ctx;
+	switch (in.pick(9)) {
 	case 0: {
 		v1::SmcRequest req;
 		v1::SmcResponse resp;
@@ -247,7 +352,8 @@ void one_call(Daemon& d, Input& in)
 		check_memory_status(d, s, req.address(), req.data().size(), "WriteMemory");
 		break;
 	}
-	default: session(d, in); break;
+	case 7: session(d, in); break;
+	default: admin_call(d, in); break;
 	}
 }
 
@@ -264,6 +370,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
 	Input in(data, size);
 	Daemon& d = daemon_for(static_cast<unsigned>(in.pick(3)));
 	d.monitor->reset();
+	d.monitor->faults().clear();  // each input starts with no fault rule (one may kill or answer every call)
 	for (unsigned n = 0; n < 32 && !in.empty(); ++n)
 		one_call(d, in);
 	return 0;

@@ -225,6 +225,18 @@ def grpc_seeds():
     session = bytes([7, 3, 1, 0]) + msg(enter) + bytes([1, 1]) + msg(smc_reserve) + bytes([1, 1]) + \
         msg(smc_delegate) + bytes([1])
     write("fuzz_grpc", "session-tfa", bytes([1]) + session + bytes([4, 0]) + msg(b"") + session)
+    # The control plane (one_call 8 -> admin_call): a reservation, an RMI, a fault rule added, listed and
+    # cleared, the trace's ring set, a snapshot saved, restored, listed and removed.
+    reserve = field(1, 0) + field(2, 0x4000) + field(3, 12) + field(4, 1)
+    rmi = field(1, 0) + field(2, 0xC4000150) + field(3, 0x20000)
+    rule = lfield(1, b'{"fid": "RMM_GTSI_DELEGATE", "nth": 1, "result": "E_RMM_BAD_PAS", "delay_ms": 5}')
+    ring = field(3, 1) + field(4, 16)
+    snap = lfield(1, b"s1") + lfield(2, b"seed")
+    admin = bytes([8, 0]) + msg(reserve) + bytes([8, 1]) + msg(rmi) + bytes([8, 2]) + msg(rule) + \
+        bytes([0]) + msg(smc_delegate) + bytes([8, 3]) + msg(b"") + bytes([8, 4]) + msg(ring) + \
+        bytes([8, 5, 0]) + msg(snap) + bytes([8, 6, 0]) + msg(lfield(1, b"s1")) + bytes([8, 7]) + msg(lfield(1, b"s1"))
+    write("fuzz_grpc", "admin-tfa", bytes([1]) + admin)
+    write("fuzz_grpc", "admin-seed", bytes([0]) + admin)
 
 
 def main():
