@@ -22,14 +22,15 @@ ARGS = None
 ALLOC = 0xC40001B7
 
 
-def generate(proto_dir, reflection_proto, out):
+def generate(proto_dir, out):
     subprocess.run(["protoc", "-I", proto_dir, "--python_out", out, "el3d/v1/monitor.proto"], check=True)
-    rdir, rname = os.path.split(reflection_proto)
-    subprocess.run(["protoc", "-I", rdir, "--python_out", out, rname], check=True)
-    # The v1 reflection protocol as el3d ships it, under a module name that does not shadow the grpc package.
-    shutil.copy(os.path.join(proto_dir, "grpc", "reflection", "v1", "reflection.proto"),
-                os.path.join(out, "reflection_v1.proto"))
-    subprocess.run(["protoc", "-I", out, "--python_out", out, "reflection_v1.proto"], check=True)
+    # The reflection protocol as el3d ships it (v1), under module names that do not shadow the grpc package; v1alpha's
+    # messages are v1's under another package name.
+    text = open(os.path.join(proto_dir, "grpc", "reflection", "v1", "reflection.proto"), encoding="utf-8").read()
+    for version in ("v1", "v1alpha"):
+        with open(os.path.join(out, "reflection_%s.proto" % version), "w", encoding="utf-8") as f:
+            f.write(text.replace("package grpc.reflection.v1;", "package grpc.reflection.%s;" % version))
+        subprocess.run(["protoc", "-I", out, "--python_out", out, "reflection_%s.proto" % version], check=True)
     sys.path.insert(0, out)
 
 
@@ -84,7 +85,7 @@ class PythonClient(unittest.TestCase):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def test_reflection_describes_the_service(self):
-        import reflection_min_pb2 as rpb
+        import reflection_v1alpha_pb2 as rpb
         stream = self.ch.stream_stream("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
                                        request_serializer=lambda m: m.SerializeToString(),
                                        response_deserializer=rpb.ServerReflectionResponse.FromString)
@@ -242,11 +243,10 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser()
     p.add_argument("--el3d", required=True)
     p.add_argument("--proto-dir", required=True)
-    p.add_argument("--reflection-proto", required=True)
     ARGS, rest = p.parse_known_args()
     gen = tempfile.mkdtemp(prefix="el3d-pygen-")
     try:
-        generate(ARGS.proto_dir, ARGS.reflection_proto, gen)
+        generate(ARGS.proto_dir, gen)
         unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
     finally:
         shutil.rmtree(gen, ignore_errors=True)
