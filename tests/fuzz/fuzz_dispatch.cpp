@@ -406,9 +406,16 @@ private:
 	Slot& slot_;
 	Input& in_;
 	Model model_;
-	// One buffer for the shadow's nodes, given back as a whole when the input ends: a node per written byte made
-	// ASan's allocator (and its stack traces) the largest cost of a write.
-	std::pmr::monotonic_buffer_resource pool_{64 * 1024};
+	// The shadow's nodes in one buffer that every input reuses (more from the heap if an input needs it), given
+	// back as a whole when the input ends: a heap node per written byte made ASan's allocator (and its stack
+	// traces) the largest cost of a write.
+	static std::byte* shadow_buffer()
+	{
+		static std::byte* buf = new std::byte[kShadowBuffer];  // never freed: every input uses it
+		return buf;
+	}
+	static constexpr std::size_t kShadowBuffer = 1 << 20;
+	std::pmr::monotonic_buffer_resource pool_{shadow_buffer(), kShadowBuffer};
 	std::pmr::map<uint64_t, uint8_t> shadow_{&pool_};  // bytes written below the shared page, as they must read
 	unsigned op_ = 0;
 	unsigned reopens_ = 0;
