@@ -29,10 +29,8 @@ namespace {
 constexpr Abi kAbis[] = {Abi::Seed, Abi::Tfa, Abi::TfaV1Compat};
 constexpr const char* kPlatforms[] = {"fvp", "qemu", "qemu-sbsa"};
 constexpr uint64_t kLogCapacity = 16;  // small: open and reopen stay cheap, and a full log is reachable in kMaxOps
-// Operations per input. Short inputs: each operation is a byte and a few arguments, so an input of kMaxOps is a
-// few hundred bytes at most (run-fuzz.sh caps it with -max_len), and every input also pays for its end (status
-// check, reset, checks after it); longer sequences are not needed to reach any operation: every input starts from
-// a reset Monitor, and a boot, an allocation, a delegation and a reset or reopen fit in a few operations.
+// Short inputs (docs/fuzzing.md): every input starts from a reset Monitor, so no operation needs a long prefix,
+// while each operation costs libFuzzer bookkeeping. run-fuzz.sh's -max_len=512 fits kMaxOps operations.
 constexpr unsigned kMaxOps = 32;
 constexpr unsigned kMaxReopens = 1;  // a reopen is a daemon restart (map the file, scan its GPT, load keys): one per input
 constexpr uint64_t kSentinel = 0x5A5A5A5A5A5A5A5Aull;
@@ -93,8 +91,7 @@ public:
 			case 13: write(); break;
 			case 14: reset(); break;
 			default:
-				// A reopen (a daemon restart) costs as much as many operations: asked for by a second byte, so that
-				// an input reopens when it means to (the seeds' "reopen" inputs do) rather than once in 16 operations.
+				// A reopen costs as much as many operations: only when a second byte asks for it.
 				if (in_.pick(4) == 0)
 					reopen();
 				else
@@ -406,9 +403,8 @@ private:
 	Slot& slot_;
 	Input& in_;
 	Model model_;
-	// The shadow's nodes in one buffer that every input reuses (more from the heap if an input needs it), given
-	// back as a whole when the input ends: a heap node per written byte made ASan's allocator (and its stack
-	// traces) the largest cost of a write.
+	// The shadow's nodes in one buffer every input reuses (then the heap): a heap node per written byte made
+	// ASan's allocator the largest cost of a write.
 	static std::byte* shadow_buffer()
 	{
 		static std::byte* buf = new std::byte[kShadowBuffer];  // never freed: every input uses it
