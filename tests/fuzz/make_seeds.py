@@ -84,7 +84,7 @@ def raw_smc(fid_idx):
     return bytes([6, fid_idx, 5, 1]) + pa_carveout(0) + bytes([1, 0, SIZE[0x1000], 1, 7]) + bytes([1] * 9) + cpu(0)
 
 
-ATTACH, DETACH0, RESET, REOPEN = bytes([10]) + cpu(0), bytes([11]) + cpu(0), bytes([14]), bytes([15])
+ATTACH, DETACH0, RESET, REOPEN = bytes([10]) + cpu(0), bytes([11]) + cpu(0), bytes([14]), bytes([15, 0])
 
 
 def dispatch_seeds():

@@ -346,7 +346,9 @@ MonitorStatus Monitor::status() const
 	s.sign_ready = sc.ready;
 	s.sign_done = sc.done;
 	s.mec_refreshes = m.mec_refreshes;
-	s.boot_config_json = manifest::to_json(m.boot_config);
+	if (!m.boot_config_json)
+		m.boot_config_json = manifest::to_json(m.boot_config);
+	s.boot_config_json = *m.boot_config_json;
 	return s;
 }
 

@@ -11,7 +11,9 @@
 
 #include <atomic>
 #include <mutex>
+#include <optional>
 #include <span>
+#include <string>
 #include <unordered_map>
 
 namespace el3d {
@@ -147,6 +149,9 @@ struct Monitor::Impl {
 	BootState boot;
 	MonitorOptions options;
 	manifest::BootConfig boot_config;
+	// manifest::to_json(boot_config) as status() shows it, made on the first status() (under mu): boot_config
+	// does not change after the monitor is built, and building the JSON cost more than the rest of status().
+	mutable std::optional<std::string> boot_config_json;
 	attest::EcKey realm_key;
 	attest::EcKey platform_key;
 	PlatTokenState plat_token;
