@@ -175,10 +175,16 @@ void Listener::serve(UniqueFd conn)
 	c->cmsg_len = CMSG_LEN(sizeof(int));
 	const int fd = o->mailbox_.get();
 	std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	if (::sendmsg(conn.get(), &msg, MSG_NOSIGNAL) != 1)
-		return;
-	std::lock_guard l(o->mu_);
-	o->connection_ = std::move(conn);
+	// The session's end of the connection is in place before the client has the mailbox: once it
+	// has, it may tell el3d on its stream at once, and el3d then takes the connection.
+	{
+		std::lock_guard l(o->mu_);
+		o->connection_.reset(::fcntl(conn.get(), F_DUPFD_CLOEXEC, 0));
+	}
+	if (::sendmsg(conn.get(), &msg, MSG_NOSIGNAL) != 1) {
+		std::lock_guard l(o->mu_);
+		o->connection_.reset();
+	}
 }
 
 Claimed claim(const std::string& path, const std::string& token, std::chrono::milliseconds timeout)
