@@ -211,7 +211,9 @@ void measure_sessions(const Config& c, Results& r)
 // (f): el3d (at info level, whose log says which sessions took the fast path) and the raw echo, same placement.
 void measure_fastpath(const Config& c, Results& r)
 {
-	for (Placement p : {Placement::SameCpu, Placement::Unpinned}) {
+	for (Placement p : {Placement::SameCpu, Placement::SplitCpu, Placement::Unpinned}) {
+		if (p == Placement::SplitCpu && cpu_count() < 2)
+			continue;
 		place_this_process(p);
 		TempDir dir;
 		auto d = std::make_unique<Child>("el3d",

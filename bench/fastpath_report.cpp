@@ -48,7 +48,7 @@ void print_fastpath(std::FILE* out, const Results& r)
 	     static_cast<unsigned long long>(c.block));
 	line(out, "  %-9s %4s %-20s %8s %8s %8s %8s %9s   %s", "placement", "CPUs", "client", "p50", "p90", "p99", "mean",
 	     "calls/s", "CPU us/call client + server");
-	for (Placement p : {Placement::SameCpu, Placement::Unpinned}) {
+	for (Placement p : {Placement::SameCpu, Placement::SplitCpu, Placement::Unpinned}) {
 		for (unsigned cpus : {1u, 2u}) {
 			for (FastPeer peer : {FastPeer::Raw, FastPeer::Stream, FastPeer::FastPath}) {
 				const FastRow* row = find(r, p, peer, cpus);
@@ -91,7 +91,7 @@ nlohmann::json fastpath_json(const Results& r)
 		                {"server_cpu_us_per_call", row.run.server_cpu_us}});
 	}
 	nlohmann::json targets;
-	for (Placement p : {Placement::SameCpu, Placement::Unpinned})
+	for (Placement p : {Placement::SameCpu, Placement::SplitCpu, Placement::Unpinned})
 		for (unsigned cpus : {1u, 2u}) {
 			const FastRow* f = find(r, p, FastPeer::FastPath, cpus);
 			const FastRow* raw = find(r, p, FastPeer::Raw, cpus);

@@ -183,6 +183,13 @@ Status MonitorService::serve_fastpath(grpc::ServerContext* ctx, uint32_t cpu, ws
 	const ws::GaveUp gone = [ctx, conn, &mb] {
 		return mb.client_left() || fastpath::peer_gone(conn) || ctx->IsCancelled();
 	};
+	// Its death wakes the wait at once (as the stream's close would), not at the next slice.
+	std::optional<fastpath::HangupWatch> watch;
+	try {
+		watch.emplace(conn, [&mb] { mb.wake(); });
+	} catch (const std::exception& e) {
+		spdlog::warn("cpu{}: the client's death will be seen within a slice only: {}", cpu, e.what());
+	}
 	fastpath::ServerMailbox::Call call;
 	std::string why;
 	for (;;) {

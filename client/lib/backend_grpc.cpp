@@ -211,6 +211,12 @@ private:
 			return;
 		fast_ = std::move(mb);
 		conn_ = std::move(conn);
+		// el3d's death wakes a call waiting in the mailbox at once.
+		try {
+			watch_ = std::make_unique<fastpath::HangupWatch>(conn_.get(), [m = fast_.get()] { m->wake(); });
+		} catch (const std::exception&) {
+			// without it, the wait still notices within a slice
+		}
 	}
 	void smc_fast(uint64_t fid, const uint64_t* a, uint64_t* out)
 	{
@@ -247,6 +253,7 @@ private:
 	std::string why_;
 	std::unique_ptr<fastpath::ClientMailbox> fast_;  // set once the session switched to it
 	UniqueFd conn_;                                  // the mailbox's hand-over connection: el3d's liveness
+	std::unique_ptr<fastpath::HangupWatch> watch_;   // wakes fast_ when conn_ hangs up (destroyed first)
 };
 
 class GrpcBackend final : public Backend {

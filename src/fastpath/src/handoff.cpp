@@ -75,6 +75,29 @@ bool read_all(int fd, char* buf, std::size_t len)
 
 }  // namespace
 
+HangupWatch::HangupWatch(int connection, std::function<void()> on_hangup)
+{
+	stop_.reset(::eventfd(0, EFD_CLOEXEC));
+	if (!stop_.valid())
+		throw SystemError("eventfd", errno);
+	thread_ = std::thread([connection, stop = stop_.get(), f = std::move(on_hangup)] {
+		pollfd p[2] = {{connection, POLLIN | POLLRDHUP, 0}, {stop, POLLIN, 0}};
+		int rc;
+		do
+			rc = ::poll(p, 2, -1);
+		while (rc < 0 && errno == EINTR);
+		if (p[1].revents == 0)
+			f();
+	});
+}
+
+HangupWatch::~HangupWatch()
+{
+	const uint64_t one = 1;
+	(void)!::write(stop_.get(), &one, sizeof(one));
+	thread_.join();
+}
+
 std::size_t max_socket_path() { return sizeof(sockaddr_un::sun_path) - 1; }
 
 UniqueFd Offer::take_connection()

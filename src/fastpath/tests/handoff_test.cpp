@@ -11,7 +11,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstring>
+#include <thread>
 
 using namespace el3d;
 using namespace el3d::fastpath;
@@ -70,6 +72,27 @@ TEST(Handoff, ASilentClientHoldsTheListenerBrieflyOnly)
 	Claimed c = claim(l.path(), offer->token(), 5s);
 	EXPECT_TRUE(c.mailbox.valid());
 	EXPECT_LT(std::chrono::steady_clock::now() - t0, 4s);
+}
+
+TEST(Handoff, AHangupWatchCallsBackAtOnceAndOnlyOnAHangup)
+{
+	int sv[2];
+	ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	UniqueFd a(sv[0]), b(sv[1]);
+	std::atomic<int> calls{0};
+	{
+		HangupWatch quiet(a.get(), [&] { ++calls; });
+		std::this_thread::sleep_for(50ms);
+	}  // destroyed with the peer alive: no call
+	EXPECT_EQ(calls, 0);
+	std::atomic<bool> called{false};
+	HangupWatch watch(a.get(), [&] { called = true; });
+	const auto t0 = std::chrono::steady_clock::now();
+	b.reset();
+	while (!called && std::chrono::steady_clock::now() - t0 < 2s)
+		std::this_thread::sleep_for(1ms);
+	EXPECT_TRUE(called);
+	EXPECT_LT(std::chrono::steady_clock::now() - t0, 500ms);
 }
 
 TEST(Handoff, TheSocketIsPrivateAndRemovedWithTheListener)
