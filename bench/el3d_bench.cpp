@@ -7,6 +7,8 @@
 //   (d) daemon start time with the qemu-sbsa geometry (a carveout image > 1 GiB), new and existing file
 //   (e) SMC round trip through el3client's CPU sessions (the shim), 1 and 2 CPUs, beside a bare gRPC
 //       bidirectional-stream echo with the same channel settings
+//   (f) SMC round trip through el3client's shared-memory fast path, beside the shim's gRPC stream (e) and a raw Unix
+//       socket ping-pong (0) in the same placement, 1 and 2 CPUs
 //   (w) RMI round trip through the world switch (caller -> el3d -> RMM -> el3d -> caller) beside the bare gRPC
 //       echo hops it is made of
 //
@@ -14,6 +16,7 @@
 // removed before the program exits, also on errors and on SIGINT/SIGTERM. docs/performance.md has the method and
 // the figures.
 #include "calibrate.hpp"
+#include "fastpath.hpp"
 #include "measure.hpp"
 #include "process.hpp"
 #include "report.hpp"
@@ -22,6 +25,7 @@
 #include "el3d/util/numbers.hpp"
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <google/protobuf/stubs/common.h>
 #include <grpcpp/grpcpp.h>
@@ -30,6 +34,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <memory>
 
 namespace el3d::bench {
@@ -39,6 +44,7 @@ namespace {
 struct Config {
 	std::string el3d = EL3D_BINARY;
 	std::string echo = EL3D_BENCH_ECHO;
+	std::string raw_echo = EL3D_BENCH_RAW_ECHO;
 	uint64_t calls = 20000;
 	uint64_t warmup = 2000;
 	uint64_t block = 1000;
@@ -46,7 +52,7 @@ struct Config {
 	uint64_t starts = 5;
 	unsigned clients = 4;
 	std::string json;
-	std::string sections = "abcdew";
+	std::string sections = "abcdefw";
 	bool quick = false;
 };
 
@@ -202,6 +208,44 @@ void measure_sessions(const Config& c, Results& r)
 	place_this_process(Placement::Unpinned);
 }
 
+// (f): el3d (at info level, whose log says which sessions took the fast path) and the raw echo, same placement.
+void measure_fastpath(const Config& c, Results& r)
+{
+	for (Placement p : {Placement::SameCpu, Placement::SplitCpu, Placement::Unpinned}) {
+		if (p == Placement::SplitCpu && cpu_count() < 2)
+			continue;
+		place_this_process(p);
+		TempDir dir;
+		auto d = std::make_unique<Child>("el3d",
+		                                 std::vector<std::string>{c.el3d, "--carveout", dir.file("c.img"), "--socket",
+		                                                          dir.file("s.sock"), "--log-level", "info"},
+		                                 p, dir.file("el3d.log"));
+		auto raw = std::make_unique<Child>("el3d_bench_raw_echo", std::vector<std::string>{c.raw_echo, dir.file("r.sock")},
+		                                   p, dir.file("raw.log"));
+		wait_until_serving(*d, dir.file("s.sock"), Server::El3d);
+		for (int i = 0; i < 3000 && ::access(dir.file("r.sock").c_str(), F_OK) != 0; ++i)
+			::usleep(1000);
+		const FastTargets t{d.get(), dir.file("s.sock"), raw.get(), dir.file("r.sock")};
+		for (unsigned cpus : {1u, 2u}) {
+			progress(std::string("(f) ") + name(p) + ": raw socket, el3client stream and fast path, " +
+			         std::to_string(cpus) + " CPU(s)");
+			const std::vector<SessionRun> runs = fastpath_round_trips(t, cpus, c.warmup, c.calls, c.block);
+			const FastPeer peers[] = {FastPeer::Raw, FastPeer::Stream, FastPeer::FastPath};
+			for (std::size_t i = 0; i < runs.size(); ++i)
+				r.fastpath.push_back({p, peers[i], runs[i]});
+		}
+		std::ifstream log(dir.file("el3d.log"));
+		const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+		for (unsigned cpu : {2u, 3u})  // the fast path's CPUs of the 2-CPU run (the stream's are 0 and 1)
+			if (text.find("cpu" + std::to_string(cpu) + " session on the shared-memory fast path") == std::string::npos)
+				r.notes.push_back(std::string("(f) ") + name(p) + ": cpu" + std::to_string(cpu) +
+				                  " of the fast-path client did not get the fast path (see el3d's log)");
+		stop_checked(*raw, r);
+		stop_checked(*d, r);
+	}
+	place_this_process(Placement::Unpinned);
+}
+
 void measure_world_switch(const Config& c, Results& r)
 {
 	progress("(w) RMI round trip through the world switch, and grpc echo hops");
@@ -219,6 +263,7 @@ int run(int argc, char** argv)
 	             "el3d_bench"};
 	app.add_option("--el3d", c.el3d, "el3d daemon to measure")->capture_default_str();
 	app.add_option("--echo", c.echo, "el3d_bench_echo server to compare with")->capture_default_str();
+	app.add_option("--raw-echo", c.raw_echo, "el3d_bench_raw_echo server of (f)")->capture_default_str();
 	app.add_option("--calls", c.calls, "timed SMC round trips per row of (a), per CPU in (e)")
 	    ->capture_default_str()
 	    ->check(CLI::PositiveNumber);
@@ -234,12 +279,12 @@ int run(int argc, char** argv)
 	    ->capture_default_str()
 	    ->check(CLI::PositiveNumber);
 	app.add_option("--json", c.json, "also write the results to this file as JSON");
-	app.add_option("--sections", c.sections, "which of the sections a..e and w to run, e.g. \"ae\" ((0) always runs)")
+	app.add_option("--sections", c.sections, "which of the sections a..f and w to run, e.g. \"ae\" ((0) always runs)")
 	    ->capture_default_str()
 	    ->check([](const std::string& v) {
-		    return !v.empty() && v.find_first_not_of("abcdew") == std::string::npos
+		    return !v.empty() && v.find_first_not_of("abcdefw") == std::string::npos
 		               ? std::string()
-		               : std::string("letters from a to e, and w");
+		               : std::string("letters from a to f, and w");
 	    });
 	app.add_flag("--quick", c.quick, "smoke run with small counts (figures not meaningful)");
 	try {
@@ -308,6 +353,7 @@ int run(int argc, char** argv)
 		section("c", measure_alloc_rate);
 		section("d", measure_start);
 		section("e", measure_sessions);
+		section("f", measure_fastpath);
 		section("w", measure_world_switch);
 	} catch (const Interrupted&) {
 		std::fprintf(stderr, "el3d_bench: interrupted; servers stopped, temp dirs removed\n");

@@ -36,13 +36,14 @@ void on_stop_signal(int) { g_interrupted.store(true, std::memory_order_relaxed);
 cpu_set_t g_initial_cpus;
 bool g_initial_known = false;
 
-cpu_set_t mask_for(Placement p)
+// split-cpu: this process on CPU 0, the servers on CPU 1.
+cpu_set_t mask_for(Placement p, bool server = false)
 {
 	if (p == Placement::Unpinned)
 		return g_initial_cpus;
 	cpu_set_t one;
 	CPU_ZERO(&one);
-	CPU_SET(0, &one);
+	CPU_SET(p == Placement::SplitCpu && server ? 1 : 0, &one);
 	return one;
 }
 
@@ -65,7 +66,10 @@ void install_interrupt_handlers()
 
 bool interrupted() { return g_interrupted.load(std::memory_order_relaxed); }
 
-const char* name(Placement p) { return p == Placement::SameCpu ? "same-cpu" : "unpinned"; }
+const char* name(Placement p)
+{
+	return p == Placement::SameCpu ? "same-cpu" : p == Placement::SplitCpu ? "split-cpu" : "unpinned";
+}
 
 void remember_initial_affinity()
 {
@@ -126,7 +130,7 @@ Child::Child(std::string what, std::vector<std::string> argv, Placement placemen
 	for (auto& a : argv_)
 		args.push_back(a.data());
 	args.push_back(nullptr);
-	const cpu_set_t mask = mask_for(placement);
+	const cpu_set_t mask = mask_for(placement, true);
 	const pid_t parent = ::getpid();
 	// A file, not the benchmark's stderr: the daemon logs a line per unimplemented RMM-EL3 call, and writing to a
 	// file costs the same wherever the benchmark's own output goes.

@@ -30,7 +30,8 @@ inline void check_interrupted()
 }
 
 // --- placement ---------------------------------------------------------------------------------------------------
-enum class Placement { SameCpu, Unpinned };
+// SplitCpu (only in (f)): this process on CPU 0, the servers it starts on CPU 1.
+enum class Placement { SameCpu, Unpinned, SplitCpu };
 const char* name(Placement p);
 
 // Remembers the CPUs this process may use at start (what "unpinned" gives back). Call first thing in main().

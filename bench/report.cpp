@@ -218,6 +218,10 @@ void print_report(std::FILE* out, const Results& r)
 		print_e(out, r);
 		std::fputc('\n', out);
 	}
+	if (!r.fastpath.empty()) {
+		print_fastpath(out, r);
+		std::fputc('\n', out);
+	}
 	if (r.rmi.measured) {
 		print_rmi(out, r.rmi, r.counts.calls, r.counts.warmup, r.counts.block);
 		std::fputc('\n', out);
@@ -286,6 +290,8 @@ nlohmann::json to_json(const Results& r)
 	              {"rss_reopened_bytes", s.rss_reopened}};
 	if (r.rmi.measured)
 		j["world_switch"] = rmi_json(r.rmi);
+	if (!r.fastpath.empty())
+		j["fastpath"] = fastpath_json(r);
 	auto& sessions = j["sessions"] = nlohmann::json::array();
 	for (const auto& row : r.sessions)
 		sessions.push_back({{"placement", name(row.placement)},

@@ -1,6 +1,7 @@
 #pragma once
 // What one run of el3d_bench measured, as the printed table and as JSON (--json).
 #include "calibrate.hpp"
+#include "fastpath.hpp"
 #include "measure.hpp"
 #include "process.hpp"
 #include "sessions.hpp"
@@ -39,6 +40,12 @@ struct SessionRow {
 	SessionRun run;
 };
 
+struct FastRow {
+	Placement placement;
+	FastPeer peer;
+	SessionRun run;
+};
+
 struct StartRun {
 	std::string platform;
 	uint64_t image_size = 0;  // rmm_limit - rmm_base + the shared page
@@ -63,11 +70,15 @@ struct Results {
 	StartRun start;
 	std::vector<SessionRow> sessions;
 	RmiRun rmi;
+	std::vector<FastRow> fastpath;  // (f)
 	std::vector<SectionLoad> load;
 	std::vector<std::string> notes;  // anything that did not go as expected, e.g. a daemon's non-zero exit
 };
 
 void print_report(std::FILE* out, const Results& r);
+// (f), in fastpath_report.cpp.
+void print_fastpath(std::FILE* out, const Results& r);
+nlohmann::json fastpath_json(const Results& r);
 nlohmann::json to_json(const Results& r);
 
 }  // namespace el3d::bench

@@ -1,6 +1,7 @@
 #include "sessions.hpp"
 
 #include "channel.hpp"
+#include "connect.hpp"
 #include "echo.grpc.pb.h"
 #include "el3d/el3_client.h"
 #include "el3d/smc.h"
@@ -162,7 +163,8 @@ std::vector<SessionRun> session_round_trips(const std::vector<SessionTarget>& ta
 		if (t.peer == SessionPeer::Shim) {
 			auto h = std::make_unique<ClientHandle>();
 			el3_error err;
-			if (el3_connect(("unix:" + t.socket).c_str(), &h->c, &err) != EL3_OK)
+			// The session's stream, as (e) has always measured it: the fast path is (f)'s.
+			if (client::connect(("unix:" + t.socket).c_str(), false, &h->c, &err) != EL3_OK)
 				throw std::runtime_error("el3_connect(unix:" + t.socket + "): " + err.message);
 			for (unsigned k = 0; k < cpus; ++k)  // CPU 0 first: its entry is the cold boot
 				s.cpus.push_back(std::make_unique<ShimCaller>(h->c, k));

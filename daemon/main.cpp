@@ -59,6 +59,7 @@ struct Options {
 	std::size_t trace_ring = 0;
 	std::optional<uint64_t> seed;
 	bool fixed_clock = false;
+	bool no_fastpath = false;
 };
 
 std::optional<uint64_t> parse_opt(const std::string& s, const char* name)
@@ -151,6 +152,9 @@ int main(int argc, char** argv)
 	               "follow from N and the calls alone, so that `el3ctl replay` of its trace is identical (docs/replay.md)");
 	app.add_flag("--fixed-clock", o.fixed_clock,
 	             "the trace's times are a counter (1 us per event) and its durations 0: two runs write the same file");
+	app.add_flag("--no-fastpath", o.no_fastpath,
+	             "sessions make their SMCs over their gRPC stream only, not through a shared-memory mailbox "
+	             "(docs/client.md)");
 	app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error or off")
 	    ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
 
@@ -302,6 +306,20 @@ int main(int argc, char** argv)
 		spdlog::info("trace: {}{}{}", o.trace_file.empty() ? "" : "file " + o.trace_file,
 		             !o.trace_file.empty() && o.trace_ring != 0 ? ", " : "",
 		             o.trace_ring != 0 ? "ring of " + std::to_string(o.trace_ring) + " events" : "");
+	// The shared-memory fast path: mailboxes handed over on a socket beside the gRPC one. Without it
+	// (refused, or a path too long for a socket) sessions use their stream, as with --no-fastpath.
+	std::unique_ptr<el3d::fastpath::Listener> fastpath;
+	if (!o.no_fastpath) {
+		const std::string fp_path = socket_path + ".fp";
+		try {
+			if (fp_path.size() > el3d::fastpath::max_socket_path())
+				throw std::runtime_error(fp_path + " is too long for a Unix socket");
+			fastpath = std::make_unique<el3d::fastpath::Listener>(fp_path);
+			service->set_fastpath(fastpath.get());
+		} catch (const std::exception& e) {
+			spdlog::warn("no shared-memory fast path (sessions use their stream): {}", e.what());
+		}
+	}
 	grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 	grpc::ServerBuilder builder;
 	builder.AddListeningPort("unix:" + socket_path, grpc::InsecureServerCredentials());
@@ -328,6 +346,8 @@ int main(int argc, char** argv)
 	if (o.seed)
 		spdlog::info("reproducible run: seed {}{}", *o.seed, o.fixed_clock ? ", fixed trace clock" : "");
 	spdlog::info("listening on unix:{}", socket_path);
+	if (fastpath)
+		spdlog::info("shared-memory fast path: mailboxes handed over on {}", fastpath->path());
 
 	int exit_code = kExitOk;
 	signals.async_wait([&](const std::error_code& ec, int sig) {
@@ -346,6 +366,7 @@ int main(int argc, char** argv)
 	signal_thread.join();
 
 	server.reset();
+	fastpath.reset();
 	service.reset();
 	guard->release();
 	ns.reset();

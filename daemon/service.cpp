@@ -7,6 +7,7 @@
 #include "el3d/smc.h"
 #include "el3d/util/numbers.hpp"
 #include "el3d/worldswitch/ports.hpp"
+#include "proto_regs.hpp"
 #include "state_proto.hpp"
 
 #include <spdlog/spdlog.h>
@@ -17,20 +18,6 @@ using grpc::Status;
 using grpc::StatusCode;
 
 namespace {
-// x0..x7 into any message with fields x0..x7 (SmcResponse, BootResponse).
-template <typename Msg>
-void set_regs(Msg* m, const SmcResult& r)
-{
-	m->set_x0(r[0]);
-	m->set_x1(r[1]);
-	m->set_x2(r[2]);
-	m->set_x3(r[3]);
-	m->set_x4(r[4]);
-	m->set_x5(r[5]);
-	m->set_x6(r[6]);
-	m->set_x7(r[7]);
-}
-
 // Whether x0 says the call did what was asked (E_RMM_OK / FIRME_SUCCESS, a fresh allocation), so
 // that the reason is sent only for failures. SMCCC answers (versions, feature bits) count as success.
 bool succeeded(uint64_t fid, uint64_t x0)
@@ -43,23 +30,6 @@ bool succeeded(uint64_t fid, uint64_t x0)
 	return x0 == 0;
 }
 
-SmcArgs args_of(const v1::SmcRequest& r)
-{
-	return {r.x1(), r.x2(), r.x3(), r.x4(), r.x5(), r.x6(), r.x7(), r.x8(), r.x9(), r.x10(), r.x11(), r.x12()};
-}
-
-// The name a session's client gives itself, fit for one log line: printable ASCII only, at most
-// 120 characters (a client could send megabytes, or newlines that forge log lines).
-std::string client_name(const v1::EnterRequest& en, const grpc::ServerContext& ctx)
-{
-	const std::string& raw = en.client().empty() ? ctx.peer() : en.client();
-	std::string out;
-	for (char ch : raw.substr(0, 120))
-		out += (ch >= 0x20 && ch < 0x7f) ? ch : '?';
-	if (raw.size() > 120)
-		out += "...";
-	return out;
-}
 }  // namespace
 
 Status MonitorService::dispatch(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out, std::string* reason)
@@ -189,100 +159,6 @@ Status MonitorService::enter(uint32_t cpu, v1::EntryKind k, const std::string& c
 Status MonitorService::Boot(grpc::ServerContext*, const v1::BootRequest* req, v1::BootResponse* resp)
 {
 	return enter(req->cpu(), req->kind(), req->config(), req->config_format(), resp);
-}
-
-Status MonitorService::Session(grpc::ServerContext* ctx,
-                               grpc::ServerReaderWriter<v1::SessionResponse, v1::SessionRequest>* stream)
-{
-	v1::SessionRequest req;
-	if (!stream->Read(&req))
-		return Status::OK;
-	if (!req.has_enter())
-		return {StatusCode::INVALID_ARGUMENT, "the first message of a session must be `enter`"};
-	const v1::EnterRequest& en = req.enter();
-	const uint32_t cpu = en.cpu();
-	const std::string client = client_name(en, *ctx);
-	try {
-		monitor_.attach(cpu);
-	} catch (const SessionConflict& e) {
-		spdlog::warn("session from {} refused: {}", client, e.what());
-		return {StatusCode::ALREADY_EXISTS, e.what()};
-	} catch (const EntryRefused& e) {
-		return {StatusCode::INVALID_ARGUMENT, e.what()};
-	} catch (const std::exception& e) {
-		spdlog::error("session from {} for cpu{}: {}", client, cpu, e.what());
-		return {StatusCode::INTERNAL, e.what()};
-	}
-	// Released however the session ends (detach() never throws, so this destructor cannot end
-	// el3d even if the carveout file cannot record the release).
-	struct Detach {
-		MonitorService& s;
-		uint32_t cpu;
-		std::string client;
-		~Detach()
-		{
-			s.monitor_.detach(cpu);
-			s.record(trace::Kind::SessionClose, cpu, client);
-		}
-	} detach{*this, cpu, client};
-	spdlog::info("cpu{} session opened by {}", cpu, client);
-	// Recorded before the entry it makes, in the order the monitor saw them (what a replay re-issues).
-	record(trace::Kind::SessionOpen, cpu, client + (en.serve_rmi() ? ", serving RMIs" : ""));
-
-	v1::SessionResponse out;
-	v1::Entered* entered = out.mutable_entered();
-	if (Status s = enter(cpu, en.kind(), en.config(), en.config_format(), entered->mutable_entry()); !s.ok())
-		return s;
-	const Carveout& c = monitor_.carveout();
-	v1::CarveoutMap* map = entered->mutable_carveout();
-	map->set_path(c.path());
-	map->set_file_offset(c.image_offset());
-	map->set_base(c.geometry().rmm_base);
-	map->set_size(c.geometry().image_size());
-	map->set_id(c.uuid_string());
-	if (ns_ != nullptr)
-		to_proto(ns_->info(), *entered->mutable_ns_memory());
-	if (!stream->Write(out))
-		return Status::OK;
-
-	return serve(ctx, stream, cpu, en.serve_rmi());
-}
-
-Status MonitorService::serve(grpc::ServerContext* ctx,
-                             grpc::ServerReaderWriter<v1::SessionResponse, v1::SessionRequest>* stream, uint32_t cpu,
-                             bool serve_rmi)
-{
-	// serve_rmi: this RMM is the Realm end of the world switch on its CPU until the session ends.
-	std::optional<ws::RealmPort> port;
-	if (serve_rmi) {
-		port.emplace(monitor_, world_, cpu);
-		spdlog::info("cpu{} serves RMIs: its RMM_BOOT_COMPLETE and RMM_RMI_REQ_COMPLETE return with the next RMI", cpu);
-	}
-	const ws::GaveUp gone = [ctx] { return ctx->IsCancelled(); };
-	v1::SessionRequest req;
-	v1::SessionResponse resp;
-	while (stream->Read(&req)) {
-		if (!req.has_smc())
-			return {StatusCode::INVALID_ARGUMENT, "a session enters its CPU once; later messages must be `smc`"};
-		SmcResult o{};
-		if (port) {
-			try {
-				if (!port->smc(req.smc().fid(), args_of(req.smc()), o, gone))
-					return Status::OK;  // the session ended while its RMM waited for an RMI
-			} catch (const SessionKilled& e) {
-				return {StatusCode::ABORTED, e.what()};
-			} catch (const std::exception& e) {
-				spdlog::error("cpu{} {}: {}", cpu, fid_name(req.smc().fid()), e.what());
-				return {StatusCode::INTERNAL, e.what()};
-			}
-		} else if (Status s = dispatch(cpu, req.smc().fid(), args_of(req.smc()), o); !s.ok()) {
-			return s;
-		}
-		set_regs(resp.mutable_smc(), o);
-		if (!stream->Write(resp))
-			break;
-	}
-	return Status::OK;
 }
 
 Status MonitorService::Rmi(grpc::ServerContext* ctx, const v1::RmiRequest* req, v1::RmiResponse* resp)

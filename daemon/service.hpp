@@ -1,11 +1,14 @@
 #pragma once
 // The el3d.v1.Monitor gRPC service: a thin translation between protobuf messages and the core.
+#include "el3d/fastpath/handoff.hpp"
+#include "el3d/fastpath/mailbox.hpp"
 #include "el3d/monitor/monitor.hpp"
 #include "el3d/nsmem/nsmem.hpp"
 #include "el3d/snapshot/store.hpp"
 #include "el3d/v1/monitor.grpc.pb.h"
 #include "el3d/trace/recorder.hpp"
 #include "el3d/trace/trace.hpp"
+#include "el3d/worldswitch/ports.hpp"
 #include "el3d/worldswitch/world_switch.hpp"
 
 #include <mutex>
@@ -31,6 +34,9 @@ public:
 	void record_start(bool created);
 	// The snapshot store of the monitor's carveout (null: the snapshot RPCs answer UNAVAILABLE).
 	void set_snapshots(snapshot::Store* s) { snaps_ = s; }
+	// Where sessions' shared-memory mailboxes are handed over (null: sessions use their stream only;
+	// --no-fastpath). Set before serving.
+	void set_fastpath(fastpath::Listener* l);
 
 	grpc::Status Smc(grpc::ServerContext*, const v1::SmcRequest*, v1::SmcResponse*) override;
 	grpc::Status AllocateMemory(grpc::ServerContext*, const v1::AllocateMemoryRequest*,
@@ -63,9 +69,22 @@ private:
 	// The one path from the API into the core. `reason`: what the core logged while serving the call
 	// (why it failed), for the response.
 	grpc::Status dispatch(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out, std::string* reason = nullptr);
-	// A session's SMCs after its entry, directly or (serve_rmi) through the world switch.
+	// A session's mailbox offered to its client (session_service.cpp).
+	struct FastPath {
+		std::unique_ptr<fastpath::ServerMailbox> mailbox;
+		std::shared_ptr<fastpath::Offer> offer;
+	};
+	// A session's SMCs after its entry, over the stream until the client switches to the mailbox.
 	grpc::Status serve(grpc::ServerContext* ctx, grpc::ServerReaderWriter<v1::SessionResponse, v1::SessionRequest>* stream,
-	                   uint32_t cpu, bool serve_rmi);
+	                   uint32_t cpu, bool serve_rmi, FastPath& fp);
+	// The same SMCs through the mailbox, until the client leaves or goes, or the session is killed.
+	grpc::Status serve_fastpath(grpc::ServerContext* ctx, uint32_t cpu, ws::RealmPort* port, fastpath::ServerMailbox& mb,
+	                            int conn);
+	// One SMC of a session, whichever way it came: dispatch(), or (serve_rmi) the world switch's
+	// port. A Status other than OK ends the session with it; `ended`: the session ended while its RMM
+	// waited for an RMI.
+	grpc::Status session_smc(uint32_t cpu, ws::RealmPort* port, uint64_t fid, const SmcArgs& x, SmcResult& o,
+	                         const ws::GaveUp& gone, bool& ended);
 	// Where ReadMemory / WriteMemory go: the carveout image, or a Non-secure window (GPT-checked).
 	grpc::Status check_memory(uint64_t addr, uint64_t len, bool& ns) const;
 	Monitor& monitor_;
@@ -77,6 +96,7 @@ private:
 	void record(trace::Kind kind, uint32_t cpu, const std::string& note);
 	std::mutex reset_mu_;  // one Reset at a time: the NS file records the epoch the carveout's reset made
 	snapshot::Store* snaps_ = nullptr;
+	fastpath::Listener* fastpath_ = nullptr;
 	std::mutex snap_mu_;   // one snapshot operation at a time (a save, restore, list or removal)
 };
 

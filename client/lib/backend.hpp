@@ -77,7 +77,8 @@ public:
 	                 std::chrono::milliseconds timeout, uint64_t* out) = 0;
 };
 
-std::unique_ptr<Backend> connect_daemon(const std::string& socket);
+// fastpath: sessions switch to the shared-memory mailbox when el3d offers one (else their stream).
+std::unique_ptr<Backend> connect_daemon(const std::string& socket, bool fastpath = true);
 std::unique_ptr<Backend> connect_inproc(const std::string& spec);  // "PATH[?abi=..&platform=..&ns-memory=..]"
 
 }  // namespace el3d::client

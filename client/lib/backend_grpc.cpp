@@ -4,6 +4,8 @@
 
 #include "channel.hpp"
 #include "el3_codes.hpp"
+#include "el3d/fastpath/handoff.hpp"
+#include "el3d/fastpath/mailbox.hpp"
 #include "el3d/util/numbers.hpp"
 #include "el3d/v1/monitor.grpc.pb.h"
 
@@ -12,6 +14,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -94,10 +97,12 @@ private:
 
 class GrpcSession final : public CpuSession {
 public:
-	GrpcSession(const std::string& socket, unsigned c, int k, bool serve_rmi, std::chrono::milliseconds timeout)
+	GrpcSession(const std::string& socket, unsigned c, int k, bool serve_rmi, bool fastpath,
+	            std::chrono::milliseconds timeout)
 	    : channel_(make_channel(socket)), stub_(v1::Monitor::NewStub(channel_)), timeout_(timeout)
 	{
 		cpu = c;
+		const auto t0 = std::chrono::steady_clock::now();
 		Watchdog dog(ctx_, timeout);
 		stream_ = stub_->Session(&ctx_);
 		v1::SessionRequest req;
@@ -106,6 +111,7 @@ public:
 		en->set_kind(static_cast<v1::EntryKind>(k));
 		en->set_client("el3client pid " + std::to_string(::getpid()));
 		en->set_serve_rmi(serve_rmi);
+		en->set_fastpath(fastpath);
 		v1::SessionResponse resp;
 		const bool ok = stream_->Write(req) && stream_->Read(&resp) && resp.has_entered();
 		if (dog.disarm()) {
@@ -129,9 +135,16 @@ public:
 		const auto& m = resp.entered().carveout();
 		carveout = {m.path(), m.id(), m.file_offset(), m.base(), m.size()};
 		ns = ns_map(resp.entered().ns_memory());
+		if (resp.entered().has_fastpath()) {
+			const auto left = timeout - std::chrono::duration_cast<std::chrono::milliseconds>(
+			                                std::chrono::steady_clock::now() - t0);
+			switch_to_fastpath(resp.entered().fastpath(), std::max(left, std::chrono::milliseconds(1)), socket);
+		}
 	}
 	~GrpcSession() override
 	{
+		if (fast_ && !broken_)
+			fast_->leave();  // el3d ends the session at once; the stream's close below then completes
 		if (stream_ && !broken_) {
 			// A clean close, bounded: a stopped daemon must not hang el3_cpu_leave().
 			Watchdog dog(ctx_, timeout_);
@@ -144,6 +157,10 @@ public:
 		if (broken_)
 			throw Error(EL3_ERR_SESSION, "SMC " + hex(fid) + " on cpu " + std::to_string(cpu) +
 			                                 ": the session is closed: " + why_);
+		if (fast_) {
+			smc_fast(fid, a, out);
+			return;
+		}
 		v1::SessionRequest req;
 		auto* s = req.mutable_smc();
 		s->set_fid(fid);
@@ -158,10 +175,61 @@ public:
 	void cancel() override
 	{
 		cancelled_ = true;
+		if (fast_)
+			fast_->wake();
 		ctx_.TryCancel();
 	}
 
 private:
+	// Claims the mailbox el3d offered and moves the session's SMCs to it. Anything that keeps the
+	// mailbox from working leaves the session on its stream, silently; only the stream breaking
+	// during the switch is an error, as in the handshake.
+	void switch_to_fastpath(const v1::FastPathOffer& offer, std::chrono::milliseconds timeout, const std::string& socket)
+	{
+		std::unique_ptr<fastpath::ClientMailbox> mb;
+		UniqueFd conn;
+		try {
+			fastpath::Claimed got = fastpath::claim(offer.socket(), offer.token(), timeout);
+			mb = std::make_unique<fastpath::ClientMailbox>(std::move(got.mailbox), cpu);
+			conn = std::move(got.connection);
+		} catch (const std::exception&) {
+			return;  // another host, another mount namespace, a stopped daemon: the stream it is
+		}
+		Watchdog dog(ctx_, timeout);
+		v1::SessionRequest req;
+		req.mutable_fastpath();
+		v1::SessionResponse resp;
+		const bool ok = stream_->Write(req) && stream_->Read(&resp) && resp.has_fastpath();
+		if (dog.disarm() || !ok) {
+			broken_ = true;
+			grpc::Status st = stream_->Finish();
+			throw Error(EL3_ERR_CONNECT, "cannot enter cpu " + std::to_string(cpu) + ": el3d at " + socket +
+			                                 " did not answer the switch to the fast path" +
+			                                 (st.ok() ? std::string() : ": " + st.error_message()));
+		}
+		if (!resp.fastpath().on())
+			return;
+		fast_ = std::move(mb);
+		conn_ = std::move(conn);
+		// el3d's death wakes a call waiting in the mailbox at once.
+		try {
+			watch_ = std::make_unique<fastpath::HangupWatch>(conn_.get(), [m = fast_.get()] { m->wake(); });
+		} catch (const std::exception&) {
+			// without it, the wait still notices within a slice
+		}
+	}
+	void smc_fast(uint64_t fid, const uint64_t* a, uint64_t* out)
+	{
+		const int conn = conn_.get();
+		const auto outcome = fast_->call(fid, a, out, [this, conn] {
+			return cancelled_.load() || fastpath::peer_gone(conn);
+		});
+		if (outcome == fastpath::ClientMailbox::Outcome::Answered)
+			return;
+		// el3d ended the session (its status says why), went away, or another thread closed it.
+		Watchdog dog(ctx_, timeout_);  // the status is there at once unless el3d is stopped
+		fail("SMC " + hex(fid) + " on cpu " + std::to_string(cpu));
+	}
 	// The stream broke during the session: whatever the status (UNAVAILABLE when the daemon died),
 	// that is EL3_ERR_SESSION.
 	[[noreturn]] void fail(const std::string& what)
@@ -183,11 +251,14 @@ private:
 	bool broken_ = false;
 	std::atomic<bool> cancelled_{false};
 	std::string why_;
+	std::unique_ptr<fastpath::ClientMailbox> fast_;  // set once the session switched to it
+	UniqueFd conn_;                                  // the mailbox's hand-over connection: el3d's liveness
+	std::unique_ptr<fastpath::HangupWatch> watch_;   // wakes fast_ when conn_ hangs up (destroyed first)
 };
 
 class GrpcBackend final : public Backend {
 public:
-	explicit GrpcBackend(const std::string& socket) : socket_(socket)
+	GrpcBackend(const std::string& socket, bool fastpath) : socket_(socket), fastpath_(fastpath)
 	{
 		struct stat st {};
 		if (::stat(socket.c_str(), &st) != 0)
@@ -212,7 +283,7 @@ public:
 	const Info& info() const override { return info_; }
 	std::unique_ptr<CpuSession> enter(unsigned cpu, int kind, bool serve_rmi, std::chrono::milliseconds timeout) override
 	{
-		return std::make_unique<GrpcSession>(socket_, cpu, kind, serve_rmi, timeout);
+		return std::make_unique<GrpcSession>(socket_, cpu, kind, serve_rmi, fastpath_, timeout);
 	}
 	bool rmi(unsigned cpu, uint64_t fid, const uint64_t* a, bool fail_fast, std::chrono::milliseconds timeout,
 	         uint64_t* out) override
@@ -244,6 +315,7 @@ public:
 
 private:
 	std::string socket_;
+	bool fastpath_;
 	Info info_;
 	std::once_flag rmi_stub_once_;
 	std::unique_ptr<v1::Monitor::Stub> rmi_stub_;  // RMIs: a channel of their own, made on first use
@@ -251,6 +323,9 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Backend> connect_daemon(const std::string& socket) { return std::make_unique<GrpcBackend>(socket); }
+std::unique_ptr<Backend> connect_daemon(const std::string& socket, bool fastpath)
+{
+	return std::make_unique<GrpcBackend>(socket, fastpath);
+}
 
 }  // namespace el3d::client

@@ -1,5 +1,6 @@
 // The C interface of el3client (include/el3d/el3_client.h).
 #include "backend.hpp"
+#include "connect.hpp"
 #include "el3d/el3_client.h"
 #include "el3d/el3_tfrmm.h"
 #include "el3d/util/numbers.hpp"
@@ -167,6 +168,21 @@ std::optional<std::chrono::milliseconds> enter_timeout(std::string& why)
 	return std::chrono::milliseconds(*n);
 }
 
+// Whether sessions may use the shared-memory fast path: $EL3D_FASTPATH, on unless 0/off/no/false.
+std::optional<bool> fastpath_wanted(std::string& why)
+{
+	const char* v = std::getenv("EL3D_FASTPATH");
+	if (v == nullptr || *v == '\0')
+		return true;
+	const std::string_view s(v);
+	if (s == "1" || s == "on" || s == "yes" || s == "true")
+		return true;
+	if (s == "0" || s == "off" || s == "no" || s == "false")
+		return false;
+	why = std::string("EL3D_FASTPATH='") + v + "' is neither 1/on/yes/true nor 0/off/no/false";
+	return std::nullopt;
+}
+
 std::string default_endpoint()
 {
 	if (const char* e = std::getenv("EL3D_ENDPOINT"); e != nullptr && *e != '\0')
@@ -180,6 +196,20 @@ extern "C" {
 
 int el3_connect(const char* endpoint, el3_client** out, el3_error* err)
 {
+	std::string why;
+	const auto fastpath = fastpath_wanted(why);
+	if (!fastpath) {
+		if (out != nullptr)
+			*out = nullptr;
+		return set_error(err, EL3_ERR_INVALID, why);
+	}
+	return el3d::client::connect(endpoint, *fastpath, out, err);
+}
+
+}  // extern "C"
+
+int el3d::client::connect(const char* endpoint, bool fastpath, el3_client** out, el3_error* err)
+{
 	if (out == nullptr)
 		return set_error(err, EL3_ERR_INVALID, "el3_connect: out is NULL");
 	*out = nullptr;
@@ -189,9 +219,9 @@ int el3_connect(const char* endpoint, el3_client** out, el3_error* err)
 		if (ep.rfind("inproc:", 0) == 0)
 			c->backend = el3d::client::connect_inproc(ep.substr(7));
 		else if (ep.rfind("unix:", 0) == 0)
-			c->backend = el3d::client::connect_daemon(ep.substr(5));
+			c->backend = el3d::client::connect_daemon(ep.substr(5), fastpath);
 		else if (!ep.empty() && ep[0] == '/')
-			c->backend = el3d::client::connect_daemon(ep);
+			c->backend = el3d::client::connect_daemon(ep, fastpath);
 		else
 			return set_error(err, EL3_ERR_INVALID,
 			                 "endpoint '" + ep + "' is neither unix:/path, /path nor inproc:/path/carveout.img");
@@ -204,6 +234,8 @@ int el3_connect(const char* endpoint, el3_client** out, el3_error* err)
 	*out = c.release();
 	return ok(err);
 }
+
+extern "C" {
 
 void el3_disconnect(el3_client* c)
 {

@@ -112,7 +112,15 @@ class TfRmm(unittest.TestCase):
         r = self.rmm(env_extra)
         self.assertEqual(r.returncode, 0, "rmm_core.elf failed:\n%s\n%s" % (r.stdout[-4000:], r.stderr[-4000:]))
         self.assertIn("el3d-tfrmm: cold boot of CPU 0 through el3d", r.stderr)
+        self.assert_transport()
         return r
+
+    def assert_transport(self):
+        """TF-RMM's SMCs went through the shared-memory fast path, unless EL3D_FASTPATH turns it off."""
+        with open(os.path.join(self.tmp, "el3d.log"), encoding="utf-8", errors="replace") as f:
+            log = f.read()
+        want = os.environ.get("EL3D_FASTPATH", "1") not in ("0", "off", "no", "false")
+        self.assertEqual("session on the shared-memory fast path" in log, want, log[-3000:])
 
     def served(self, r):
         m = re.search(r"el3d-tfrmm: (\d+) SMCs served by el3d, (\d+) by TF-RMM's in-tree stubs", r.stderr)

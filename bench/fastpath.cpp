@@ -1,0 +1,207 @@
+#include "fastpath.hpp"
+
+#include "connect.hpp"
+#include "el3d/el3_client.h"
+#include "el3d/smc.h"
+#include "measure.hpp"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+#include <thread>
+
+namespace el3d::bench {
+
+namespace {
+
+constexpr uint64_t kArg(unsigned i) { return 0x1000 + i; }
+constexpr std::size_t kRawMessage = 64;
+
+class Caller {
+public:
+	virtual ~Caller() = default;
+	virtual void call() = 0;
+};
+
+// el3_smc() on a CPU session of a client connected with the fast path on or off.
+class ShimCaller final : public Caller {
+public:
+	ShimCaller(el3_client* c, unsigned cpu)
+	{
+		el3_regs entry;
+		el3_error err;
+		if (el3_cpu_enter(c, cpu, EL3_ENTRY_AUTO, &cpu_, &entry, &err) != EL3_OK)
+			throw std::runtime_error("el3_cpu_enter(cpu " + std::to_string(cpu) + "): " + err.message);
+		for (unsigned i = 0; i < 7; ++i)
+			args_[i] = kArg(i + 1);
+	}
+	~ShimCaller() override { el3_cpu_leave(cpu_); }
+	void call() override
+	{
+		el3_regs out;
+		el3_error err;
+		if (el3_smc(cpu_, kQuietUnknownFid, args_, &out, &err) != EL3_OK)
+			throw std::runtime_error(std::string("el3_smc: ") + err.message);
+		bool ok = out.x[0] == EL3_SMC_UNK;
+		for (unsigned i = 1; i < 8; ++i)
+			ok = ok && out.x[i] == kArg(i);
+		if (!ok)
+			throw std::runtime_error("el3d's answer to the unknown FID through the shim is not SMC_UNK with x1..x7");
+	}
+
+private:
+	el3_cpu* cpu_ = nullptr;
+	uint64_t args_[EL3_SMC_ARGS] = {};
+};
+
+// 64 bytes each way over its own connection to el3d_bench_raw_echo.
+class RawCaller final : public Caller {
+public:
+	explicit RawCaller(const std::string& socket)
+	{
+		sockaddr_un a{};
+		a.sun_family = AF_UNIX;
+		std::strncpy(a.sun_path, socket.c_str(), sizeof(a.sun_path) - 1);
+		fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd_ < 0 || ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0)
+			throw std::runtime_error("cannot connect to the raw echo at " + socket + ": " + std::strerror(errno));
+		std::memset(buf_, 0x5a, sizeof(buf_));
+	}
+	~RawCaller() override { ::close(fd_); }
+	void call() override
+	{
+		if (!transfer(true) || !transfer(false))
+			throw std::runtime_error("the raw echo went away");
+	}
+
+private:
+	bool transfer(bool out)
+	{
+		std::size_t done = 0;
+		while (done < kRawMessage) {
+			const ssize_t n =
+			    out ? ::write(fd_, buf_ + done, kRawMessage - done) : ::read(fd_, buf_ + done, kRawMessage - done);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return false;
+			done += static_cast<std::size_t>(n);
+		}
+		return true;
+	}
+	int fd_ = -1;
+	char buf_[kRawMessage];
+};
+
+struct ClientHandle {
+	el3_client* c = nullptr;
+	~ClientHandle() { el3_disconnect(c); }
+};
+
+struct Series {
+	const Child* server;
+	std::vector<std::unique_ptr<Caller>> cpus;
+	std::vector<std::vector<int64_t>> ns;
+};
+
+void run_block(Series& s, uint64_t n, bool record)
+{
+	std::vector<std::exception_ptr> errors(s.cpus.size());
+	auto body = [&](std::size_t k) {
+		try {
+			for (uint64_t i = 0; i < n; ++i) {
+				const auto t0 = Clock::now();
+				s.cpus[k]->call();
+				const auto t1 = Clock::now();
+				if (record)
+					s.ns[k].push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
+			}
+		} catch (...) {
+			errors[k] = std::current_exception();
+		}
+	};
+	if (s.cpus.size() == 1) {
+		body(0);
+	} else {
+		std::vector<std::thread> threads;
+		for (std::size_t k = 0; k < s.cpus.size(); ++k)
+			threads.emplace_back(body, k);
+		for (auto& t : threads)
+			t.join();
+	}
+	for (auto& e : errors)
+		if (e)
+			std::rethrow_exception(e);
+}
+
+}  // namespace
+
+const char* name(FastPeer p)
+{
+	switch (p) {
+	case FastPeer::Raw: return "raw UDS";
+	case FastPeer::Stream: return "el3client stream";
+	case FastPeer::FastPath: return "el3client fast path";
+	}
+	return "?";
+}
+
+std::vector<SessionRun> fastpath_round_trips(const FastTargets& t, unsigned cpus, uint64_t warmup, uint64_t calls,
+                                             uint64_t block)
+{
+	std::vector<std::unique_ptr<ClientHandle>> clients;
+	std::vector<Series> series;
+	for (FastPeer p : {FastPeer::Raw, FastPeer::Stream, FastPeer::FastPath}) {
+		Series s{p == FastPeer::Raw ? t.raw : t.el3d, {}, std::vector<std::vector<int64_t>>(cpus)};
+		if (p == FastPeer::Raw) {
+			for (unsigned k = 0; k < cpus; ++k)
+				s.cpus.push_back(std::make_unique<RawCaller>(t.raw_socket));
+		} else {
+			auto h = std::make_unique<ClientHandle>();
+			el3_error err;
+			if (client::connect(("unix:" + t.el3d_socket).c_str(), p == FastPeer::FastPath, &h->c, &err) != EL3_OK)
+				throw std::runtime_error("el3_connect(unix:" + t.el3d_socket + "): " + err.message);
+			// The stream's CPUs first (0 .. cpus-1, CPU 0 the cold boot), then the fast path's.
+			const unsigned first = p == FastPeer::Stream ? 0 : cpus;
+			for (unsigned k = 0; k < cpus; ++k)
+				s.cpus.push_back(std::make_unique<ShimCaller>(h->c, first + k));
+			clients.push_back(std::move(h));
+		}
+		for (auto& v : s.ns)
+			v.reserve(calls);
+		series.push_back(std::move(s));
+	}
+	for (Series& s : series) {
+		check_interrupted();
+		run_block(s, warmup, false);
+	}
+	std::vector<const Child*> servers;
+	for (const Series& s : series)
+		servers.push_back(s.server);
+	const std::vector<TurnTotals> totals =
+	    take_turns(servers, calls, block, [&](std::size_t k, uint64_t n) { run_block(series[k], n, true); });
+
+	std::vector<SessionRun> runs;
+	for (std::size_t k = 0; k < series.size(); ++k) {
+		std::vector<int64_t> all;
+		for (auto& v : series[k].ns)
+			all.insert(all.end(), v.begin(), v.end());
+		SessionRun run;
+		run.cpus = cpus;
+		const auto n = static_cast<double>(all.size());
+		run.client_cpu_us = totals[k].client_cpu / n * 1e6;
+		run.server_cpu_us = totals[k].server_cpu / n * 1e6;
+		run.calls_per_s = totals[k].seconds > 0 ? n / totals[k].seconds : 0;
+		run.latency = summarize(std::move(all));
+		runs.push_back(run);
+	}
+	series.clear();
+	return runs;
+}
+
+}  // namespace el3d::bench
