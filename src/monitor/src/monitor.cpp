@@ -347,6 +347,8 @@ MonitorStatus Monitor::status() const
 	s.sign_done = sc.done;
 	s.mec_refreshes = m.mec_refreshes;
 	s.boot_config_json = manifest::to_json(m.boot_config);
+	s.durability = m.carveout->durability();
+	s.flushes = m.carveout->flush_stats();
 	return s;
 }
 
