@@ -217,6 +217,8 @@ private:
 
 }  // namespace
 
+namespace {
+
 // An SMC's writes form one batch of the carveout's group commit (Carveout::begin_batch()): opened and
 // closed under the monitor lock, made durable after it is released.
 class BatchScope {
