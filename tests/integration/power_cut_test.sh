@@ -38,7 +38,7 @@ attach() {  # attach FILE MOUNTPOINT
 }
 
 start_el3d() {  # start_el3d CARVEOUT SOCKET DURABILITY
-	"$EL3D" --carveout "$1" --socket "$2" --durability "$3" --log-level warn 2>>"$work/el3d.log" &
+	"$EL3D" --carveout "$1" --socket "$2" --durability "$3" --region-slots 16 --log-level warn 2>>"$work/el3d.log" &
 	pid=$!
 	EL3D_SOCKET=$2 "$EL3CTL" wait --timeout 20 >/dev/null
 }

@@ -118,6 +118,8 @@ TEST(GroupCommit, ProcessDurabilityHasNothingToFlush)
 	c->commit_state({{"v", 1}});
 	EXPECT_EQ(c->end_batch(), 0u);
 	EXPECT_EQ(c->flush_stats().flushes, 0u);
+	EXPECT_EQ(c->flush_stats().grouped, 0u);
+	EXPECT_EQ(c->flush_stats().batches, 0u);
 	EXPECT_EQ(durability_from_name("power"), Durability::Power);
 	EXPECT_EQ(durability_from_name("process"), Durability::Process);
 	EXPECT_FALSE(durability_from_name("disk"));
