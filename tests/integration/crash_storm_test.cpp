@@ -53,7 +53,7 @@ std::string lines(const std::vector<std::string>& failures)
 class CrashStorm : public ::testing::TestWithParam<std::string> {};
 
 INSTANTIATE_TEST_SUITE_P(Durability, CrashStorm, ::testing::Values("process", "power"),
-                         [](const auto& info) { return info.param; });
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 TEST_P(CrashStorm, SigkillDuringEveryKindOfOperationLosesNothingAcknowledged)
 {
@@ -131,7 +131,7 @@ TEST_P(CrashStorm, SigkillDuringEveryKindOfOperationLosesNothingAcknowledged)
 		}
 		// The daemon says which level it runs; at power, the check's own state changes took at most one
 		// flush each.
-		v1::State s;
+		el3d::v1::State s;
 		ASSERT_TRUE(stub->GetState(ctx().get(), {}, &s).ok());
 		EXPECT_EQ(s.durability(), durability);
 		if (durability == "power") {
