@@ -48,7 +48,9 @@ FlushStats Carveout::flush_stats() const
 	return stats_;
 }
 
-void Carveout::make_durable(uint64_t ticket)
+void Carveout::make_durable(uint64_t ticket) { wait_durable(ticket, true); }
+
+void Carveout::wait_durable(uint64_t ticket, bool batch)
 {
 	if (ticket == 0)
 		return;
@@ -58,7 +60,7 @@ void Carveout::make_durable(uint64_t ticket)
 		if (flush_errno_ != 0)
 			throw SystemError("flush " + path_ + " (the file is not written to again until el3d restarts)", flush_errno_);
 		if (flushed_ >= ticket) {
-			if (!led)
+			if (!led && batch)
 				++stats_.grouped;
 			return;
 		}
@@ -82,7 +84,8 @@ void Carveout::make_durable(uint64_t ticket)
 		}
 		lock.lock();
 		++stats_.flushes;
-		++stats_.batch_flushes;
+		if (batch)
+			++stats_.batch_flushes;
 		leader_ = false;
 		if (err != 0)
 			flush_errno_ = err;
@@ -135,7 +138,7 @@ unsigned Carveout::next_state_copy()
 			const std::lock_guard lock(gc_mu_);
 			upto = closed_;
 		}
-		make_durable(upto);
+		wait_durable(upto, false);  // not an SMC's wait: not counted as one
 		return other;
 	}
 	std::unique_lock lock(gc_mu_);

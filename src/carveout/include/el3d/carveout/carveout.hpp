@@ -235,6 +235,8 @@ private:
 	// The state copy the next commit writes (group_commit.cpp): the other one, unless the current one
 	// is not durable yet and no flush has started on it.
 	unsigned next_state_copy();
+	// make_durable(); `batch`: the caller is a batch's (its wait and flush count in flush_stats()).
+	void wait_durable(uint64_t ticket, bool batch);
 	struct Dirty {
 		uint8_t* addr;
 		uint64_t off, len;
