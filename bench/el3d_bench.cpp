@@ -2,13 +2,15 @@
 //
 //   (0) raw Unix socket ping-pong without gRPC: this machine's floor, comparable with perf-anchors.md
 //   (a) SMC round trip for an SMC that touches no disk, el3d and echo, same-cpu and unpinned
-//   (b) RMM_ALLOCATE_MEMORY round trip, which is durable (includes the carveout file's flush)
-//   (c) allocations per second from 1 and from 4 concurrent clients, checked against GetState
+//   (b) RMM_ALLOCATE_MEMORY round trip at each durability level (power includes the carveout file's flush)
+//   (c) allocations per second from 1 and from 4 concurrent clients at each level, checked against GetState
 //   (d) daemon start time with the qemu-sbsa geometry (a carveout image > 1 GiB), new and existing file
 //   (e) SMC round trip through el3client's CPU sessions (the shim), 1 and 2 CPUs, beside a bare gRPC
 //       bidirectional-stream echo with the same channel settings
 //   (f) SMC round trip through el3client's shared-memory fast path, beside the shim's gRPC stream (e) and a raw Unix
 //       socket ping-pong (0) in the same placement, 1 and 2 CPUs
+//   (g) delegating and undelegating 1 GiB (262144 granules) from 1 and 2 CPUs at each durability level, through
+//       el3client and through the core alone
 //   (w) RMI round trip through the world switch (caller -> el3d -> RMM -> el3d -> caller) beside the bare gRPC
 //       echo hops it is made of
 //
@@ -52,8 +54,10 @@ struct Config {
 	uint64_t starts = 5;
 	unsigned clients = 4;
 	std::string json;
-	std::string sections = "abcdefw";
+	std::string sections = "abcdefwg";
 	bool quick = false;
+	uint64_t granules = 262144;       // (g) at process durability
+	uint64_t power_granules = 32768;  // (g) at power: one flush per SMC makes 262144 take minutes
 };
 
 // The carveout's allocation log holds 65536 records; every run of (b) and (c) has a daemon of its own, so this
@@ -125,14 +129,17 @@ void measure_smc(const Config& c, Results& r)
 	place_this_process(Placement::Unpinned);
 }
 
-AllocRun alloc_run(const Config& c, unsigned clients, Results& r)
+const char* const kLevels[] = {"power", "process"};
+
+AllocRun alloc_run(const Config& c, const std::string& durability, unsigned clients, Results& r)
 {
 	TempDir dir;
-	auto d = spawn_el3d(c, dir, Placement::Unpinned, {"--rmm-size", kAllocRmmSize});
+	auto d = spawn_el3d(c, dir, Placement::Unpinned, {"--rmm-size", kAllocRmmSize, "--durability", durability});
 	const std::string sock = dir.file("s.sock");
 	wait_until_serving(*d, sock, Server::El3d);
 	// Fewer warm-up calls than (a): they only need to set up the connection and the daemon's threads.
 	AllocRun run = allocations(sock, clients, c.allocs, std::min<uint64_t>(c.warmup, 200));
+	run.durability = durability;
 	if (!run.regions_match())
 		r.notes.push_back(std::to_string(clients) + " client(s): GetState lists " + std::to_string(run.regions) +
 		                  " regions after " + std::to_string(run.fresh) + " successful allocations");
@@ -142,16 +149,19 @@ AllocRun alloc_run(const Config& c, unsigned clients, Results& r)
 
 void measure_alloc_latency(const Config& c, Results& r)
 {
-	progress("(b) allocation latency, 1 client");
-	r.alloc_latency = alloc_run(c, 1, r);
+	for (const char* level : kLevels) {
+		progress(std::string("(b) allocation latency, 1 client, durability ") + level);
+		r.alloc_latency.push_back(alloc_run(c, level, 1, r));
+	}
 }
 
 void measure_alloc_rate(const Config& c, Results& r)
 {
-	for (unsigned n : {1u, c.clients}) {
-		progress("(c) allocation throughput, " + std::to_string(n) + " client(s)");
-		r.alloc_rate.push_back(alloc_run(c, n, r));
-	}
+	for (const char* level : kLevels)
+		for (unsigned n : {1u, c.clients}) {
+			progress("(c) allocation throughput, " + std::to_string(n) + " client(s), durability " + level);
+			r.alloc_rate.push_back(alloc_run(c, level, n, r));
+		}
 }
 
 void measure_start(const Config& c, Results& r)
@@ -255,6 +265,29 @@ void measure_world_switch(const Config& c, Results& r)
 	s.stop(r);
 }
 
+// (g): each level through the shim (a daemon of its own per row) and through the core alone, 1 and 2 CPUs.
+void measure_delegations(const Config& c, Results& r)
+{
+	for (const char* level : {"process", "power"}) {
+		const uint64_t n = std::string(level) == "power" ? c.power_granules : c.granules;
+		for (unsigned cpus : {1u, 2u}) {
+			TempDir dir;
+			{
+				auto d = spawn_el3d(c, dir, Placement::Unpinned, {"--durability", level});
+				const std::string sock = dir.file("s.sock");
+				wait_until_serving(*d, sock, Server::El3d);
+				progress(std::string("(g) ") + std::to_string(n) + " delegations, " + std::to_string(cpus) +
+				         " CPU(s), durability " + level + ", " + shim_channel(sock));
+				r.delegations.push_back(shim_delegations(sock, level, cpus, n));
+				stop_checked(*d, r);
+			}
+			progress(std::string("(g) ") + std::to_string(n) + " delegations, " + std::to_string(cpus) +
+			         " CPU(s), durability " + level + ", core alone");
+			r.delegations.push_back(core_delegations(dir.path(), *durability_from_name(level), cpus, n));
+		}
+	}
+}
+
 int run(int argc, char** argv)
 {
 	Config c;
@@ -278,13 +311,19 @@ int run(int argc, char** argv)
 	app.add_option("--starts", c.starts, "daemon starts per case of (d)")
 	    ->capture_default_str()
 	    ->check(CLI::PositiveNumber);
+	app.add_option("--granules", c.granules, "granules delegated and undelegated per row of (g) at process durability")
+	    ->capture_default_str()
+	    ->check(CLI::Range(2, 262144));
+	app.add_option("--power-granules", c.power_granules, "granules per row of (g) at power durability")
+	    ->capture_default_str()
+	    ->check(CLI::Range(2, 262144));
 	app.add_option("--json", c.json, "also write the results to this file as JSON");
-	app.add_option("--sections", c.sections, "which of the sections a..f and w to run, e.g. \"ae\" ((0) always runs)")
+	app.add_option("--sections", c.sections, "which of the sections a..f, w and g to run, e.g. \"ae\" ((0) always runs)")
 	    ->capture_default_str()
 	    ->check([](const std::string& v) {
-		    return !v.empty() && v.find_first_not_of("abcdefw") == std::string::npos
+		    return !v.empty() && v.find_first_not_of("abcdefwg") == std::string::npos
 		               ? std::string()
-		               : std::string("letters from a to f, and w");
+		               : std::string("letters from a to f, w and g");
 	    });
 	app.add_flag("--quick", c.quick, "smoke run with small counts (figures not meaningful)");
 	try {
@@ -304,6 +343,10 @@ int run(int argc, char** argv)
 			c.allocs = 200;
 		if (app.count("--starts") == 0)
 			c.starts = 1;
+		if (app.count("--granules") == 0)
+			c.granules = 2048;
+		if (app.count("--power-granules") == 0)
+			c.power_granules = 256;
 	}
 	if (c.allocs < c.clients || c.allocs > kMaxAllocsPerRun) {
 		std::fprintf(stderr, "el3d_bench: --allocs must be between --clients (%u) and %llu\n", c.clients,
@@ -355,6 +398,7 @@ int run(int argc, char** argv)
 		section("e", measure_sessions);
 		section("f", measure_fastpath);
 		section("w", measure_world_switch);
+		section("g", measure_delegations);
 	} catch (const Interrupted&) {
 		std::fprintf(stderr, "el3d_bench: interrupted; servers stopped, temp dirs removed\n");
 		return 130;

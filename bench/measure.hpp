@@ -63,6 +63,7 @@ std::vector<SmcRun> smc_round_trips(const std::vector<SmcTarget>& targets, uint6
 // and its own CPU number, `total` allocations in all. Each client first makes `warmup` unknown-FID SMCs, which
 // warm the connection without using up the allocation log.
 struct AllocRun {
+	std::string durability;  // el3d --durability of the daemon measured
 	unsigned clients = 0;
 	uint64_t attempted = 0;
 	uint64_t fresh = 0;   // x0 == 1: a new region

@@ -67,7 +67,7 @@ nlohmann::json latency_json(const Latency& l)
 
 nlohmann::json alloc_json(const AllocRun& a)
 {
-	return {{"clients", a.clients},     {"attempted", a.attempted}, {"fresh", a.fresh},
+	return {{"durability", a.durability}, {"clients", a.clients}, {"attempted", a.attempted}, {"fresh", a.fresh},
 	        {"failed", a.failed},       {"first_error", a.first_error}, {"seconds", a.seconds},
 	        {"allocs_per_s", a.per_s},  {"latency", latency_json(a.latency)}, {"regions_in_state", a.regions},
 	        {"regions_match", a.regions_match()}};
@@ -105,17 +105,20 @@ void print_a(std::FILE* out, const Results& r)
 
 void print_b(std::FILE* out, const Results& r)
 {
-	const AllocRun& a = r.alloc_latency;
-	line(out, "(b) RMM_ALLOCATE_MEMORY round trip (FID 0xC40001B7, x1 = 64, x2 = 0: untagged), durable: the daemon");
-	line(out, "    msyncs (MS_SYNC) the allocation to the carveout file before it answers; 1 client, unpinned; us");
-	line(out, "  %11s %8s %8s %8s %8s %8s %9s   %s", "allocations", "p50", "p90", "p99", "mean", "max", "allocs/s",
-	     "regions in GetState");
-	line(out, "  %11llu %8.1f %8.1f %8.1f %8.1f %8.1f %9.0f   %llu%s", static_cast<unsigned long long>(a.fresh),
-	     a.latency.p50, a.latency.p90, a.latency.p99, a.latency.mean, a.latency.max, a.per_s,
-	     static_cast<unsigned long long>(a.regions), a.regions_match() ? " (= allocations)" : " (MISMATCH)");
-	if (a.failed > 0)
-		line(out, "  %llu allocations failed, first: %s", static_cast<unsigned long long>(a.failed),
-		     a.first_error.c_str());
+	line(out, "(b) RMM_ALLOCATE_MEMORY round trip (FID 0xC40001B7, x1 = 64, x2 = 0: untagged) at each durability");
+	line(out, "    level: power flushes the allocation to the carveout file (one msync) before it answers, process");
+	line(out, "    leaves it in the file's page cache; 1 client, unpinned; us");
+	line(out, "  %-10s %11s %8s %8s %8s %8s %8s %9s   %s", "durability", "allocations", "p50", "p90", "p99", "mean", "max",
+	     "allocs/s", "regions in GetState");
+	for (const AllocRun& a : r.alloc_latency) {
+		line(out, "  %-10s %11llu %8.1f %8.1f %8.1f %8.1f %8.1f %9.0f   %llu%s", a.durability.c_str(),
+		     static_cast<unsigned long long>(a.fresh), a.latency.p50, a.latency.p90, a.latency.p99, a.latency.mean,
+		     a.latency.max, a.per_s, static_cast<unsigned long long>(a.regions),
+		     a.regions_match() ? " (= allocations)" : " (MISMATCH)");
+		if (a.failed > 0)
+			line(out, "  %llu allocations failed, first: %s", static_cast<unsigned long long>(a.failed),
+			     a.first_error.c_str());
+	}
 }
 
 void print_c(std::FILE* out, const Results& r)
@@ -124,10 +127,11 @@ void print_c(std::FILE* out, const Results& r)
 	line(out, "(c) RMM_ALLOCATE_MEMORY throughput; unpinned; each client its own connection and CPU number;");
 	line(out, "    %llu allocations per run, a fresh daemon (--rmm-size 0x40000000) per run",
 	     static_cast<unsigned long long>(c.allocs));
-	line(out, "  %7s %11s %8s %9s %8s %8s   %s", "clients", "allocations", "seconds", "allocs/s", "p50 us", "p99 us",
-	     "regions in GetState");
+	line(out, "  %-10s %7s %11s %8s %9s %8s %8s   %s", "durability", "clients", "allocations", "seconds", "allocs/s",
+	     "p50 us", "p99 us", "regions in GetState");
 	for (const AllocRun& t : r.alloc_rate) {
-		line(out, "  %7u %11llu %8.2f %9.0f %8.1f %8.1f   %llu%s", t.clients, static_cast<unsigned long long>(t.fresh),
+		line(out, "  %-10s %7u %11llu %8.2f %9.0f %8.1f %8.1f   %llu%s", t.durability.c_str(), t.clients,
+		     static_cast<unsigned long long>(t.fresh),
 		     t.seconds, t.per_s, t.latency.p50, t.latency.p99, static_cast<unsigned long long>(t.regions),
 		     t.regions_match() ? " (= allocations)" : " (MISMATCH)");
 		if (t.failed > 0)
@@ -202,12 +206,16 @@ void print_report(std::FILE* out, const Results& r)
 		print_a(out, r);
 		std::fputc('\n', out);
 	}
-	if (r.alloc_latency.attempted > 0) {
+	if (!r.alloc_latency.empty()) {
 		print_b(out, r);
 		std::fputc('\n', out);
 	}
 	if (!r.alloc_rate.empty()) {
 		print_c(out, r);
+		std::fputc('\n', out);
+	}
+	if (!r.delegations.empty()) {
+		print_g(out, r.delegations);
 		std::fputc('\n', out);
 	}
 	if (!r.start.created_ms.empty()) {
@@ -273,10 +281,13 @@ nlohmann::json to_json(const Results& r)
 		j["p50_ratio_el3d_to_echo"][name(p)] = p50_ratio(r, p, kQuietUnknownFid);
 		j["p50_ratio_el3d_warning_to_echo"][name(p)] = p50_ratio(r, p, kWarnedUnknownFid);
 	}
-	j["alloc_latency"] = alloc_json(r.alloc_latency);
+	auto& lat = j["alloc_latency"] = nlohmann::json::array();
+	for (const auto& a : r.alloc_latency)
+		lat.push_back(alloc_json(a));
 	auto& rate = j["alloc_throughput"] = nlohmann::json::array();
 	for (const auto& t : r.alloc_rate)
 		rate.push_back(alloc_json(t));
+	j["delegations"] = delegations_json(r.delegations);
 	const StartRun& s = r.start;
 	j["start"] = {{"platform", s.platform},
 	              {"image_size", s.image_size},

@@ -1,6 +1,7 @@
 #pragma once
 // What one run of el3d_bench measured, as the printed table and as JSON (--json).
 #include "calibrate.hpp"
+#include "delegations.hpp"
 #include "fastpath.hpp"
 #include "measure.hpp"
 #include "process.hpp"
@@ -65,8 +66,9 @@ struct Results {
 	Counts counts;
 	RawUds raw_uds;
 	std::vector<SmcRow> smc;
-	AllocRun alloc_latency;
-	std::vector<AllocRun> alloc_rate;
+	std::vector<AllocRun> alloc_latency;  // one per durability level
+	std::vector<AllocRun> alloc_rate;     // per level, 1 and --clients clients
+	std::vector<DelegateRow> delegations;  // (g)
 	StartRun start;
 	std::vector<SessionRow> sessions;
 	RmiRun rmi;

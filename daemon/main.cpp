@@ -60,6 +60,7 @@ struct Options {
 	std::optional<uint64_t> seed;
 	bool fixed_clock = false;
 	bool no_fastpath = false;
+	std::string durability = "process";
 };
 
 std::optional<uint64_t> parse_opt(const std::string& s, const char* name)
@@ -155,6 +156,12 @@ int main(int argc, char** argv)
 	app.add_flag("--no-fastpath", o.no_fastpath,
 	             "sessions make their SMCs over their gRPC stream only, not through a shared-memory mailbox "
 	             "(docs/client.md)");
+	app.add_option("--durability", o.durability,
+	               "how far a state change is made durable before its SMC returns: process (in the file's shared "
+	               "page cache, survives kill -9 of el3d or the RMM; default) or power (also flushed to disk, one "
+	               "flush per SMC shared by concurrent CPUs; survives a power cut); docs/persistence.md")
+	    ->envname("EL3D_DURABILITY")
+	    ->check(CLI::IsMember({"process", "power"}));
 	app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error or off")
 	    ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
 
@@ -173,6 +180,7 @@ int main(int argc, char** argv)
 	req.overrides.payload_default = el3d::payload_default(*el3d::abi_from_name(o.abi));
 	req.platform = o.platform;
 	req.reset = o.reset;
+	req.durability = *el3d::durability_from_name(o.durability);
 	if (o.platform && !el3d::find_platform(*o.platform)) {
 		std::fprintf(stderr, "el3d: unknown platform '%s' (known: %s)\n", o.platform->c_str(),
 		             el3d::platform_names().c_str());
@@ -232,8 +240,9 @@ int main(int argc, char** argv)
 		auto carveout = el3d::Carveout::open(req);
 		created = carveout->created();
 		warn_if_other_abis_file(*carveout, o.abi, !o.payload_size.empty());
-		spdlog::info("{} carveout {} (id {}, epoch {}, {} regions)", carveout->created() ? "created" : "opened",
-		             carveout->path(), carveout->uuid_string(), carveout->epoch(), carveout->log().size());
+		spdlog::info("{} carveout {} (id {}, epoch {}, {} regions, durability {})",
+		             carveout->created() ? "created" : "opened", carveout->path(), carveout->uuid_string(),
+		             carveout->epoch(), carveout->log().size(), el3d::durability_name(carveout->durability()));
 		ns = el3d::NsMemory::open(*carveout, {o.ns_memory, o.reset});
 		if (!ns->created())  // a new one is logged as it is created
 			spdlog::info("opened NS memory file {} (id {}, {} windows)", ns->path(), ns->id_string(), ns->windows().size());

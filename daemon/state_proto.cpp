@@ -97,6 +97,12 @@ void to_proto(const MonitorStatus& s, v1::State& out)
 	out.set_activation(s.activation);
 	out.set_daemon_pid(static_cast<uint32_t>(::getpid()));
 	out.set_version(EL3D_VERSION);
+	out.set_durability(el3d::durability_name(s.durability));
+	auto* fl = out.mutable_flushes();
+	fl->set_flushes(s.flushes.flushes);
+	fl->set_smc_flushes(s.flushes.batch_flushes);
+	fl->set_state_changing_smcs(s.flushes.batches);
+	fl->set_grouped(s.flushes.grouped);
 }
 
 void to_proto(const NsMemoryInfo& ns, v1::NsMemoryMap& out)

@@ -110,6 +110,12 @@ nlohmann::json state_json(const v1::State& s)
 	                    {"activation", s.activation()},
 	                    {"log_capacity", s.log_capacity()},
 	                    {"smc_calls", s.smc_calls()},
+	                    {"durability", s.durability()},
+	                    {"flushes",
+	                     {{"flushes", s.flushes().flushes()},
+	                      {"smc_flushes", s.flushes().smc_flushes()},
+	                      {"state_changing_smcs", s.flushes().state_changing_smcs()},
+	                      {"grouped", s.flushes().grouped()}}},
 	                    {"daemon_pid", s.daemon_pid()},
 	                    {"version", s.version()},
 	                    {"interface_version", s.interface_version()},
@@ -150,7 +156,11 @@ std::string state_text(const v1::State& s, unsigned width)
 	     s.abi() + " ABI (interface " + std::to_string(s.interface_version() >> 16) + "." +
 	     std::to_string(s.interface_version() & 0xffff) + "), " + std::to_string(s.core_count()) + " CPUs, " +
 	     std::to_string(s.region_slots()) + " region slots" + (s.strict_boot() ? ", strict boot" : ""));
-	line("carveout file " + s.carveout_path() + " (epoch " + std::to_string(s.epoch()) + ")");
+	std::string durability = "durability " + s.durability();
+	if (s.durability() == "power")
+		durability += ": " + std::to_string(s.flushes().smc_flushes()) + " flushes for " +
+		              std::to_string(s.flushes().state_changing_smcs()) + " state-changing SMCs";
+	line("carveout file " + s.carveout_path() + " (epoch " + std::to_string(s.epoch()) + ", " + durability + ")");
 	if (s.has_ns_memory()) {
 		uint64_t total = 0;
 		for (const auto& w : s.ns_memory().windows())

@@ -68,7 +68,8 @@ struct Stats {
 
 // A daemon, its carveout file and the model of what it acknowledged.
 struct Rig {
-	Rig(const TempDir& dir, std::string profile, unsigned threads);
+	// `durability`: el3d --durability (the file names carry it, so both levels can share a directory).
+	Rig(const TempDir& dir, std::string profile, unsigned threads, const std::string& durability);
 	std::string profile;  // "seed" or "tfa"
 	unsigned threads;
 	Daemon daemon;

@@ -75,11 +75,11 @@ std::string Stats::summary() const
 	return o.str();
 }
 
-Rig::Rig(const TempDir& dir, std::string p, unsigned n)
-    : profile(std::move(p)), threads(n), daemon(dir, {}, profile + ".img"), pending(n)
+Rig::Rig(const TempDir& dir, std::string p, unsigned n, const std::string& durability)
+    : profile(std::move(p)), threads(n), daemon(dir, {}, profile + "-" + durability + ".img"), pending(n)
 {
-	daemon.socket = dir.file(profile + ".sock");
-	daemon.args = {"--abi", profile};
+	daemon.socket = dir.file(profile + "-" + durability + ".sock");
+	daemon.args = {"--abi", profile, "--durability", durability};
 	if (profile == "seed") {
 		daemon.args.insert(daemon.args.end(), {"--region-slots", "65536"});
 	} else {

@@ -5,7 +5,11 @@
 // acknowledged is checked against a model (crash_storm_check.cpp). Two daemons take turns: seed
 // (tagged RMM_ALLOCATE_MEMORY) and tfa (RMM_RESERVE_MEMORY, FIRME_GM_GPI_SET, pre-marked granules).
 //
-//   EL3D_CRASH_STORM_SECONDS  how long the storm runs (default 45; the test takes about a minute)
+// The storm runs at each durability level (el3d --durability process, then power), each for half the time.
+//
+//   EL3D_CRASH_STORM_SECONDS  how long the storm runs, both levels together (default 44; the test takes
+//                             about a minute)
+//   EL3D_CRASH_STORM_DURABILITY  process or power: run only that level, for the whole time
 //   EL3D_CRASH_STORM_SEED     the seed to replay (printed at the start)
 //   EL3D_CRASH_STORM_KEEP_GOING=1  count failing rounds instead of stopping at the first one (a
 //                             failing rig starts again on a new file)
@@ -46,18 +50,28 @@ std::string lines(const std::vector<std::string>& failures)
 
 }  // namespace
 
-TEST(CrashStorm, SigkillDuringEveryKindOfOperationLosesNothingAcknowledged)
+class CrashStorm : public ::testing::TestWithParam<std::string> {};
+
+INSTANTIATE_TEST_SUITE_P(Durability, CrashStorm, ::testing::Values("process", "power"),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
+
+TEST_P(CrashStorm, SigkillDuringEveryKindOfOperationLosesNothingAcknowledged)
 {
-	const uint64_t seconds = env_u64("EL3D_CRASH_STORM_SECONDS", 45);
+	const std::string durability = GetParam();
+	const char* only = std::getenv("EL3D_CRASH_STORM_DURABILITY");
+	if (only != nullptr && *only != '\0' && durability != only)
+		GTEST_SKIP() << "EL3D_CRASH_STORM_DURABILITY=" << only;
+	const bool alone = only != nullptr && *only != '\0';
+	const uint64_t seconds = env_u64("EL3D_CRASH_STORM_SECONDS", 44) / (alone ? 1 : 2);
 	const uint64_t seed = env_u64("EL3D_CRASH_STORM_SEED", std::random_device{}());
 	const bool keep_going = env_u64("EL3D_CRASH_STORM_KEEP_GOING", 0) != 0;
-	std::printf("crash storm: EL3D_CRASH_STORM_SEED=%llu EL3D_CRASH_STORM_SECONDS=%llu\n",
+	std::printf("crash storm (durability %s): EL3D_CRASH_STORM_SEED=%llu, %llu seconds\n", durability.c_str(),
 	            static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seconds));
 	std::fflush(stdout);
 	constexpr unsigned kThreads = 3;
 	TempDir dir;
-	std::array<std::unique_ptr<Rig>, 2> rigs = {std::make_unique<Rig>(dir, "seed", kThreads),
-	                                            std::make_unique<Rig>(dir, "tfa", kThreads)};
+	std::array<std::unique_ptr<Rig>, 2> rigs = {std::make_unique<Rig>(dir, "seed", kThreads, durability),
+	                                            std::make_unique<Rig>(dir, "tfa", kThreads, durability)};
 	std::mt19937_64 rng(seed);
 	Stats total;
 	const auto start = Clock::now();
@@ -86,9 +100,9 @@ TEST(CrashStorm, SigkillDuringEveryKindOfOperationLosesNothingAcknowledged)
 			rig.daemon.wait();
 			const std::string profile = rig.profile;
 			rigs[round % 2].reset();
-			::unlink(dir.file(profile + ".img").c_str());
-			::unlink(dir.file(profile + ".img.ns").c_str());
-			rigs[round % 2] = std::make_unique<Rig>(dir, profile, kThreads);
+			::unlink(dir.file(profile + "-" + durability + ".img").c_str());
+			::unlink(dir.file(profile + "-" + durability + ".img.ns").c_str());
+			rigs[round % 2] = std::make_unique<Rig>(dir, profile, kThreads, durability);
 			continue;
 		}
 		failures.clear();
@@ -115,12 +129,23 @@ TEST(CrashStorm, SigkillDuringEveryKindOfOperationLosesNothingAcknowledged)
 			ADD_FAILURE() << "final check, after the kill of round " << rig->kill_round << " (seed " << seed
 			              << "):" << lines(failures);
 		}
+		// The daemon says which level it runs; at power, the check's own state changes took at most one
+		// flush each.
+		el3d::v1::State s;
+		ASSERT_TRUE(stub->GetState(ctx().get(), {}, &s).ok());
+		EXPECT_EQ(s.durability(), durability);
+		if (durability == "power") {
+			EXPECT_GT(s.flushes().state_changing_smcs(), 0u);
+			EXPECT_LE(s.flushes().smc_flushes(), s.flushes().state_changing_smcs());
+		} else {
+			EXPECT_EQ(s.flushes().flushes(), 0u);
+		}
 		rig->daemon.signal(SIGTERM);
 		EXPECT_EQ(rig->daemon.wait(), 0);
 	}
 	const double secs = std::chrono::duration<double>(Clock::now() - start).count();
-	std::printf("crash storm: seed=%llu seconds=%.1f %s\n", static_cast<unsigned long long>(seed), secs,
-	            total.summary().c_str());
+	std::printf("crash storm (durability %s): seed=%llu seconds=%.1f %s\n", durability.c_str(),
+	            static_cast<unsigned long long>(seed), secs, total.summary().c_str());
 	if (!::testing::Test::HasFailure()) {
 		EXPECT_GE(total.kills, 10u) << "the storm did not run long enough to mean anything";
 	}

@@ -29,22 +29,32 @@ constexpr uint64_t kPage = 0x1000;
 Carveout::~Carveout()
 {
 	if (image_ != nullptr) {
-		flush(image_, geom_.image_size());
+		flush(image_, image_offset_, geom_.image_size());
 		::munmap(image_, geom_.image_size());
 	}
 	if (meta_ != nullptr)
 		::munmap(meta_, meta_len_);
 	if (gpt_ != nullptr) {
-		flush(gpt_, gpt_size_);
+		flush(gpt_, gpt_offset_, gpt_size_);
 		::munmap(gpt_, gpt_size_);
 	}
 	if (fd_ >= 0)
 		::close(fd_);  // releases the flock
 }
 
-int Carveout::flush(void* addr, uint64_t len) const
+int Carveout::flush(void* addr, uint64_t off, uint64_t len)
 {
-	return durability_ == Durability::Process ? 0 : ::msync(addr, len, MS_SYNC);
+	if (durability_ == Durability::Process)
+		return 0;
+	if (batching_) {
+		batch_.push_back({static_cast<uint8_t*>(addr), off, len});
+		return 0;
+	}
+	{
+		const std::lock_guard lock(gc_mu_);
+		++stats_.flushes;
+	}
+	return ::msync(addr, len, MS_SYNC);
 }
 
 std::string Carveout::uuid_string() const { return to_hex(uuid_.data(), uuid_.size()); }
@@ -82,7 +92,7 @@ std::error_code Carveout::sync(uint64_t pa, uint64_t len)
 		return std::make_error_code(std::errc::invalid_argument);
 	const uint64_t start = (pa - geom_.rmm_base) & ~(kPage - 1);
 	const uint64_t end = pa - geom_.rmm_base + len;
-	if (flush(image_ + start, std::max<uint64_t>(end - start, 1)) != 0)
+	if (flush(image_ + start, image_offset_ + start, std::max<uint64_t>(end - start, 1)) != 0)
 		return {errno, std::generic_category()};
 	return {};
 }
@@ -99,7 +109,7 @@ std::error_code Carveout::sync_gpt(uint64_t offset, uint64_t len)
 		gpt_dirty_hi_ = std::max(gpt_dirty_hi_, offset + len);
 	}
 	const uint64_t start = offset & ~(kPage - 1);
-	if (flush(gpt_ + start, std::max<uint64_t>(offset + len - start, 1)) != 0)
+	if (flush(gpt_ + start, gpt_offset_ + start, std::max<uint64_t>(offset + len - start, 1)) != 0)
 		return {errno, std::generic_category()};
 	return {};
 }
@@ -139,7 +149,7 @@ int Carveout::sync_meta(uint64_t rel, uint64_t len)
 		errno = EIO;
 		return -1;
 	}
-	return flush(meta_ + rel, len);
+	return flush(meta_ + rel, state_offset_ + rel, len);
 }
 
 void Carveout::write_state_copy(unsigned copy, uint64_t generation, uint64_t epoch, const nlohmann::json& doc)
@@ -166,6 +176,8 @@ void Carveout::write_state_copy(unsigned copy, uint64_t generation, uint64_t epo
 	const StateHeader none{};
 	write_metadata(buf.data(), buf.size(), off, rel, (buf.size() + kPage - 1) & ~(kPage - 1), &none, sizeof(none),
 	               false, 0);
+	// In a batch the copy is durable once the batch's ticket (the next one end_batch() hands out) is.
+	copy_ticket_[copy] = batching_ ? closed_ + 1 : 0;
 }
 
 void Carveout::write_metadata(const void* data, std::size_t n, uint64_t off, uint64_t rel, uint64_t sync_len,
@@ -211,7 +223,7 @@ void Carveout::write_metadata(const void* data, std::size_t n, uint64_t off, uin
 
 void Carveout::commit_state(const nlohmann::json& doc)
 {
-	const unsigned next = 1 - current_copy_;
+	const unsigned next = next_state_copy();
 	write_state_copy(next, generation_ + 1, epoch_, doc);
 	current_copy_ = next;
 	++generation_;
@@ -221,7 +233,7 @@ void Carveout::commit_state(const nlohmann::json& doc)
 
 void Carveout::commit_state(nlohmann::json&& doc)
 {
-	const unsigned next = 1 - current_copy_;
+	const unsigned next = next_state_copy();
 	write_state_copy(next, generation_ + 1, epoch_, doc);
 	current_copy_ = next;
 	++generation_;
@@ -233,7 +245,7 @@ void Carveout::reset(const nlohmann::json& fresh_state)
 {
 	nlohmann::json doc = fresh_state;
 	doc[kResetPendingKey] = true;
-	const unsigned next = 1 - current_copy_;
+	const unsigned next = next_state_copy();
 	write_state_copy(next, generation_ + 1, epoch_ + 1, doc);  // the commit point
 	current_copy_ = next;
 	++generation_;
@@ -252,7 +264,7 @@ void Carveout::clear_image_and_gpt()
 	const auto len = static_cast<off_t>(geom_.image_size());
 	if (::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len) != 0)
 		std::memset(image_, 0, geom_.image_size());
-	if (flush(image_, geom_.image_size()) != 0)
+	if (flush(image_, image_offset_, geom_.image_size()) != 0)
 		spdlog::warn("reset: cannot sync image of {}: {}", path_, std::strerror(errno));
 	crash_point("reset:image-cleared");
 	// Every granule back to its range's initial PAS. Only what may have been written since the last
@@ -266,7 +278,7 @@ void Carveout::clear_image_and_gpt()
 		if (std::memcmp(gpt_ + p, zeros, n) != 0)
 			std::memset(gpt_ + p, 0, n);
 	}
-	if (hi > lo && flush(gpt_ + lo, hi - lo) != 0)
+	if (hi > lo && flush(gpt_ + lo, gpt_offset_ + lo, hi - lo) != 0)
 		spdlog::warn("reset: cannot sync the GPT of {}: {}", path_, std::strerror(errno));
 	gpt_dirty_lo_ = UINT64_MAX;
 	gpt_dirty_hi_ = 0;

@@ -114,6 +114,7 @@ void Carveout::map_and_load(bool created)
 void Carveout::load_metadata()
 {
 	log_.clear();
+	copy_ticket_ = {};  // whatever is read here is what the file holds
 	// State block: the valid copy with the higher generation.
 	std::vector<uint8_t> copy[2];
 	StateHeader hdr[2]{};

@@ -230,10 +230,26 @@ private:
 
 }  // namespace
 
-bool Monitor::serve(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out, SmcRecord* rec,
-                    std::string& injected_by)
+namespace {
+
+// An SMC's writes form one batch of the carveout's group commit (Carveout::begin_batch()): opened and
+// closed under the monitor lock, made durable after it is released.
+class BatchScope {
+public:
+	BatchScope(Carveout& c, uint64_t& ticket) : c_(c), ticket_(ticket) { c_.begin_batch(); }
+	~BatchScope() { ticket_ = c_.end_batch(); }
+	BatchScope(const BatchScope&) = delete;
+	BatchScope& operator=(const BatchScope&) = delete;
+
+private:
+	Carveout& c_;
+	uint64_t& ticket_;
+};
+
+// The SMC itself, under the monitor lock (the caller holds it).
+bool serve_locked(Monitor::Impl& m, uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out, SmcRecord* rec,
+                  std::string& injected_by)
 {
-	Impl& m = *impl_;
 	m.calls.fetch_add(1, std::memory_order_relaxed);
 
 	// Registers the command does not define come back as the caller left them.
@@ -246,7 +262,6 @@ bool Monitor::serve(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out
 	const bool mbz_set = (f & kFastCall) != 0 && (f & kMbzBits) != 0;
 	f &= ~kSveHint;
 
-	std::lock_guard lock(m.mu);
 	const ReportOnExit report(m, rec, out, injected_by);
 	if (mbz_set) {
 		spdlog::warn("cpu{} SMC {} has bits [23:17] set: SMC_UNK", cpu, hex(fid));
@@ -282,6 +297,25 @@ bool Monitor::serve(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out
 		spdlog::debug("cpu{} smc {} x1={} x2={} x3={} x4={} -> x0={} ({}) x1={} x2={}", cpu, it->second.name, hex(x[0]),
 		              hex(x[1]), hex(x[2]), hex(x[3]), hex(out[0]), result_name(f, out[0]), hex(out[1]), hex(out[2]));
 	return true;
+}
+
+}  // namespace
+
+bool Monitor::serve(uint32_t cpu, uint64_t fid, const SmcArgs& x, SmcResult& out, SmcRecord* rec,
+                    std::string& injected_by)
+{
+	Impl& m = *impl_;
+	uint64_t ticket = 0;
+	bool served = false;
+	{
+		const std::lock_guard lock(m.mu);
+		const BatchScope batch(*m.carveout, ticket);
+		served = serve_locked(m, cpu, fid, x, out, rec, injected_by);
+	}
+	// At Power durability: one flush, shared with the SMCs of other CPUs waiting at the same time. Throws
+	// (the call fails, INTERNAL) if the flush fails.
+	m.carveout->make_durable(ticket);
+	return served;
 }
 
 }  // namespace el3d

@@ -349,6 +349,8 @@ MonitorStatus Monitor::status() const
 	if (!m.boot_config_json)
 		m.boot_config_json = manifest::to_json(m.boot_config);
 	s.boot_config_json = *m.boot_config_json;
+	s.durability = m.carveout->durability();
+	s.flushes = m.carveout->flush_stats();
 	return s;
 }
 

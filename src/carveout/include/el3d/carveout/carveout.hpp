@@ -13,7 +13,10 @@
 #include <memory>
 #include <optional>
 #include <stdexcept>
+#include <condition_variable>
+#include <mutex>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -43,6 +46,17 @@ enum class Durability {
 	Power,    // flushed to stable storage (msync / fsync): survives a power cut
 	Process,  // in the file's page cache only (no flush): survives the death of any process, not a power
 	          // cut; what fuzzing and fast tests use
+};
+// "process" / "power", and back (nullopt if unknown).
+const char* durability_name(Durability d);
+std::optional<Durability> durability_from_name(std::string_view name);
+
+// Flushes made and waited for (Carveout::flush_stats()).
+struct FlushStats {
+	uint64_t flushes = 0;        // flushes to stable storage (one msync(MS_SYNC) each), batched or not
+	uint64_t batch_flushes = 0;  // of those, made by make_durable() for batches
+	uint64_t batches = 0;   // batches that wrote something (with the monitor: state-changing SMCs)
+	uint64_t grouped = 0;   // batches made durable by a flush that another batch's caller made (group commit)
 };
 
 struct CarveoutOpenRequest {
@@ -167,6 +181,20 @@ public:
 	// caller reloads what it derived from them. Throws CarveoutError / SystemError.
 	void restore_from(const std::string& source);
 
+	// --- Group commit (Power durability; docs/persistence.md) ---------------------------------
+	// Whoever serialises the writers (the monitor, for an SMC) opens a batch under its lock, makes its
+	// changes, and closes it, still under the lock: the flushes those changes ask for are not made but
+	// remembered, and end_batch() returns a ticket for them (0: nothing to flush, or Process durability).
+	// After releasing its lock the caller waits with make_durable(ticket): one flush covers every batch
+	// closed before it started, so callers on several threads share flushes. A state commit never
+	// overwrites the last durable state copy before the copy after it is durable. A failed flush throws
+	// SystemError for every batch it covered and for every later one (the file is not trusted again
+	// until it is reopened). Writes outside a batch flush at once, as before.
+	void begin_batch();
+	uint64_t end_batch();
+	void make_durable(uint64_t ticket);
+	FlushStats flush_stats() const;
+
 	// For tests: called with the name of each step of a reset or restore as it is reached
 	// ("reset:committed", "reset:image-cleared", "reset:gpt-cleared", "restore:intent",
 	// "restore:copied", "restore:done", and the caller's own); a test that wants to see
@@ -201,8 +229,19 @@ private:
 	void write_metadata(const void* data, std::size_t n, uint64_t off, uint64_t rel, uint64_t sync_len,
 	                    const void* voided, std::size_t voided_n, bool log_record, uint64_t addr);
 
-	// msync(MS_SYNC) unless the durability is Process; -1 with errno on failure.
-	int flush(void* addr, uint64_t len) const;
+	// msync(MS_SYNC) of `len` bytes at `addr` (file offset `off`) unless the durability is Process; in a
+	// batch, remembered for make_durable() instead. -1 with errno on failure.
+	int flush(void* addr, uint64_t off, uint64_t len);
+	// The state copy the next commit writes (group_commit.cpp): the other one, unless the current one
+	// is not durable yet and no flush has started on it.
+	unsigned next_state_copy();
+	// make_durable(); `batch`: the caller is a batch's (its wait and flush count in flush_stats()).
+	void wait_durable(uint64_t ticket, bool batch);
+	struct Dirty {
+		uint8_t* addr;
+		uint64_t off, len;
+	};
+	void flush_ranges(std::vector<Dirty>& ranges);  // group_commit.cpp; throws SystemError
 
 	std::string path_;
 	int fd_ = -1;
@@ -231,6 +270,19 @@ private:
 	// sync_gpt() was told of since; a reset clears only these.
 	uint64_t gpt_dirty_lo_ = 0, gpt_dirty_hi_ = UINT64_MAX;
 	void (*crash_hook_)(const char*) = nullptr;
+	// Group commit: the batch open under the caller's lock, and what waits for a flush (under gc_mu_).
+	bool batching_ = false;
+	std::vector<Dirty> batch_;
+	mutable std::mutex gc_mu_;
+	std::condition_variable gc_cv_;
+	std::vector<Dirty> pending_;    // ranges of closed batches no flush has taken yet
+	uint64_t closed_ = 0;           // tickets handed out
+	uint64_t flushing_upto_ = 0;    // the flush in progress covers tickets up to this
+	uint64_t flushed_ = 0;          // tickets made durable
+	bool leader_ = false;           // a flush is in progress
+	int flush_errno_ = 0;           // a flush failed: every later ticket fails
+	std::array<uint64_t, 2> copy_ticket_{};  // the batch that last wrote each state copy
+	FlushStats stats_;
 };
 
 }  // namespace el3d

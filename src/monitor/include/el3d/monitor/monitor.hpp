@@ -151,6 +151,8 @@ struct MonitorStatus {
 	uint64_t sign_pending = 0, sign_ready = 0, sign_done = 0;
 	uint64_t mec_refreshes = 0;
 	std::string boot_config_json;
+	Durability durability = Durability::Power;  // how far a change is made durable before its SMC returns
+	FlushStats flushes;                         // flushes made so far (Carveout::flush_stats())
 };
 
 // Memory a call read (bytes) or wrote (a SHA-256 of them): the shared buffer of the attestation and
