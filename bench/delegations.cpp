@@ -7,6 +7,7 @@
 #include "process.hpp"
 
 #include <barrier>
+#include <cstdlib>
 #include <functional>
 #include <stdexcept>
 #include <thread>
@@ -72,9 +73,13 @@ void expect_ok(uint64_t x0, uint64_t fid, uint64_t pa)
 
 std::string shim_channel(const std::string& socket)
 {
-	// el3client reaches a daemon over its gRPC Session stream, one per entered CPU.
+	// el3client reaches a daemon over a gRPC Session stream per entered CPU, whose SMCs move to the shared-memory
+	// mailbox unless EL3D_FASTPATH turns that off (docs/client.md); el3d offers it on the same host.
 	(void)socket;
-	return "el3client, gRPC stream";
+	const char* fp = std::getenv("EL3D_FASTPATH");
+	const bool off = fp != nullptr && (std::string(fp) == "0" || std::string(fp) == "off" || std::string(fp) == "no" ||
+	                                   std::string(fp) == "false");
+	return off ? "el3client, gRPC stream" : "el3client, shared-memory fast path";
 }
 
 DelegateRow shim_delegations(const std::string& socket, const std::string& durability, unsigned cpus, uint64_t granules)
