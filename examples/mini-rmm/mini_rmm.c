@@ -246,14 +246,15 @@ static void *cpu_main(void *arg)
 				exit(4);
 			}
 		vmids[glob->instance / 8] |= (uint8_t)(1u << (glob->instance % 8));
-		if (opt.pause_ms)
-			sleep_ms(opt.pause_ms); /* a window for tests to kill us mid-boot */
 		token = glob_pa;
 		printf("mini-rmm: instance=%" PRIu64 " abi=%s granules=0x%" PRIx64 " fresh=%d vmids=0x%" PRIx64
 		       " vmids_fresh=%d entries=%" PRIu64 " identity=%d entry=%s activation=%" PRIu64 "\n",
 		       glob->instance, seed_abi ? "seed" : "tfa", glob_pa, fresh_g, vmids_pa, fresh_v, granules, identity,
 		       el3_cpu_entry_kind(cpu) == EL3_ENTRY_COLD ? "cold" : "warm", el3_cpu_activation(cpu));
 		fflush(stdout);
+		/* A window for tests to kill us mid-boot: reported, RMM_BOOT_COMPLETE not yet made. */
+		if (opt.pause_ms)
+			sleep_ms(opt.pause_ms);
 	}
 
 	/* Each CPU delegates granules of its own slice of the first DRAM bank and records them. */
