@@ -4,6 +4,7 @@
 #include "el3d/el3_client.h"
 #include "el3d/smc.h"
 #include "measure.hpp"
+#include "run_block.hpp"
 
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -109,35 +110,7 @@ struct Series {
 	std::vector<std::vector<int64_t>> ns;
 };
 
-void run_block(Series& s, uint64_t n, bool record)
-{
-	std::vector<std::exception_ptr> errors(s.cpus.size());
-	auto body = [&](std::size_t k) {
-		try {
-			for (uint64_t i = 0; i < n; ++i) {
-				const auto t0 = Clock::now();
-				s.cpus[k]->call();
-				const auto t1 = Clock::now();
-				if (record)
-					s.ns[k].push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
-			}
-		} catch (...) {
-			errors[k] = std::current_exception();
-		}
-	};
-	if (s.cpus.size() == 1) {
-		body(0);
-	} else {
-		std::vector<std::thread> threads;
-		for (std::size_t k = 0; k < s.cpus.size(); ++k)
-			threads.emplace_back(body, k);
-		for (auto& t : threads)
-			t.join();
-	}
-	for (auto& e : errors)
-		if (e)
-			std::rethrow_exception(e);
-}
+void run_block(Series& s, uint64_t n, bool record) { bench::run_block(s.cpus, s.ns, n, record); }
 
 }  // namespace
 
