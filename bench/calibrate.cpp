@@ -1,6 +1,7 @@
 #include "calibrate.hpp"
 
 #include "process.hpp"
+#include "transfer.hpp"
 
 #include <sched.h>
 #include <sys/prctl.h>
@@ -17,21 +18,7 @@ namespace el3d::bench {
 
 namespace {
 
-constexpr std::size_t kMessage = 64;
 
-bool transfer(int fd, char* buf, bool out)
-{
-	std::size_t done = 0;
-	while (done < kMessage) {
-		const ssize_t n = out ? ::write(fd, buf + done, kMessage - done) : ::read(fd, buf + done, kMessage - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		done += static_cast<std::size_t>(n);
-	}
-	return true;
-}
 
 void pin_self(int cpu)
 {
@@ -64,13 +51,13 @@ Latency ping_pong(int server_cpu, uint64_t warmup, uint64_t calls)
 		CPU_ZERO(&one);
 		CPU_SET(server_cpu, &one);
 		::sched_setaffinity(0, sizeof(one), &one);
-		char buf[kMessage];
+		char buf[kRawMessage];
 		while (transfer(sv[1], buf, false) && transfer(sv[1], buf, true)) {
 		}
 		::_exit(0);
 	}
 	::close(sv[1]);
-	char buf[kMessage] = {};
+	char buf[kRawMessage] = {};
 	std::vector<int64_t> ns;
 	ns.reserve(calls);
 	bool ok = true;

@@ -5,6 +5,7 @@
 #include "el3d/smc.h"
 #include "measure.hpp"
 #include "run_block.hpp"
+#include "transfer.hpp"
 
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -21,7 +22,6 @@ namespace el3d::bench {
 namespace {
 
 constexpr uint64_t kArg(unsigned i) { return 0x1000 + i; }
-constexpr std::size_t kRawMessage = 64;
 
 class Caller {
 public:
@@ -76,25 +76,11 @@ public:
 	~RawCaller() override { ::close(fd_); }
 	void call() override
 	{
-		if (!transfer(true) || !transfer(false))
+		if (!transfer(fd_, buf_, true) || !transfer(fd_, buf_, false))
 			throw std::runtime_error("the raw echo went away");
 	}
 
 private:
-	bool transfer(bool out)
-	{
-		std::size_t done = 0;
-		while (done < kRawMessage) {
-			const ssize_t n =
-			    out ? ::write(fd_, buf_ + done, kRawMessage - done) : ::read(fd_, buf_ + done, kRawMessage - done);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				return false;
-			done += static_cast<std::size_t>(n);
-		}
-		return true;
-	}
 	int fd_ = -1;
 	char buf_[kRawMessage];
 };

@@ -1,6 +1,8 @@
 // el3d_bench_raw_echo: the raw Unix socket echo of el3d_bench's section (f), no gRPC. Usage:
 // el3d_bench_raw_echo SOCKET_PATH. Each connection gets a thread that sends back every 64 bytes it
 // reads; serves until SIGTERM, SIGINT or SIGHUP, then exits 0.
+#include "transfer.hpp"
+
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -11,25 +13,8 @@
 #include <cstring>
 #include <thread>
 
-namespace {
-
-constexpr std::size_t kMessage = 64;
-
-bool transfer(int fd, char* buf, bool out)
-{
-	std::size_t done = 0;
-	while (done < kMessage) {
-		const ssize_t n = out ? ::write(fd, buf + done, kMessage - done) : ::read(fd, buf + done, kMessage - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		done += static_cast<std::size_t>(n);
-	}
-	return true;
-}
-
-}  // namespace
+using el3d::bench::kRawMessage;
+using el3d::bench::transfer;
 
 int main(int argc, char** argv)
 {
@@ -57,7 +42,7 @@ int main(int argc, char** argv)
 			if (c < 0)
 				continue;
 			std::thread([c] {
-				char buf[kMessage];
+				char buf[kRawMessage];
 				while (transfer(c, buf, false) && transfer(c, buf, true)) {
 				}
 				::close(c);
