@@ -5,6 +5,7 @@
 #include "el3d/smc.h"
 #include "measure.hpp"
 #include "run_block.hpp"
+#include "shim_caller.hpp"
 #include "transfer.hpp"
 
 #include <sys/socket.h>
@@ -20,45 +21,6 @@
 namespace el3d::bench {
 
 namespace {
-
-constexpr uint64_t kArg(unsigned i) { return 0x1000 + i; }
-
-class Caller {
-public:
-	virtual ~Caller() = default;
-	virtual void call() = 0;
-};
-
-// el3_smc() on a CPU session of a client connected with the fast path on or off.
-class ShimCaller final : public Caller {
-public:
-	ShimCaller(el3_client* c, unsigned cpu)
-	{
-		el3_regs entry;
-		el3_error err;
-		if (el3_cpu_enter(c, cpu, EL3_ENTRY_AUTO, &cpu_, &entry, &err) != EL3_OK)
-			throw std::runtime_error("el3_cpu_enter(cpu " + std::to_string(cpu) + "): " + err.message);
-		for (unsigned i = 0; i < 7; ++i)
-			args_[i] = kArg(i + 1);
-	}
-	~ShimCaller() override { el3_cpu_leave(cpu_); }
-	void call() override
-	{
-		el3_regs out;
-		el3_error err;
-		if (el3_smc(cpu_, kQuietUnknownFid, args_, &out, &err) != EL3_OK)
-			throw std::runtime_error(std::string("el3_smc: ") + err.message);
-		bool ok = out.x[0] == EL3_SMC_UNK;
-		for (unsigned i = 1; i < 8; ++i)
-			ok = ok && out.x[i] == kArg(i);
-		if (!ok)
-			throw std::runtime_error("el3d's answer to the unknown FID through the shim is not SMC_UNK with x1..x7");
-	}
-
-private:
-	el3_cpu* cpu_ = nullptr;
-	uint64_t args_[EL3_SMC_ARGS] = {};
-};
 
 // 64 bytes each way over its own connection to el3d_bench_raw_echo.
 class RawCaller final : public Caller {
