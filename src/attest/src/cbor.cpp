@@ -80,6 +80,12 @@ Writer& Writer::tag(uint64_t number)
 	return *this;
 }
 
+Writer& Writer::boolean(bool v)
+{
+	out_.push_back(v ? 0xF5 : 0xF4);
+	return *this;
+}
+
 Writer& Writer::raw(std::span<const uint8_t> encoded)
 {
 	out_.insert(out_.end(), encoded.begin(), encoded.end());

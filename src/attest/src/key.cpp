@@ -13,8 +13,13 @@
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 
+#include <algorithm>
+#include <array>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <stdexcept>
+#include <vector>
 
 namespace el3d::attest {
 namespace {
@@ -30,6 +35,47 @@ std::array<uint8_t, N> digest(const EVP_MD* md, std::span<const uint8_t> data)
 	if (len != N)
 		openssl_failure("unexpected digest length");
 	return out;
+}
+
+// Keys loaded from their scalars lately: a load is a scalar multiplication (Q = d*G), which a daemon that
+// reopens or restores a carveout file, and the tests and fuzz targets that reopen files all the time, would
+// otherwise repeat for the same few keys. Entries are copies (one more reference to an immutable key).
+class LoadedKeys {
+public:
+	std::optional<EcKey> find(std::span<const uint8_t> scalar)
+	{
+		std::lock_guard lock(mu_);
+		for (const Entry& e : entries_)
+			if (CRYPTO_memcmp(e.scalar.data(), scalar.data(), kP384ScalarSize) == 0)
+				return e.key;
+		return std::nullopt;
+	}
+	void add(std::span<const uint8_t> scalar, const EcKey& key)
+	{
+		std::lock_guard lock(mu_);
+		Entry e{{}, key};
+		std::copy(scalar.begin(), scalar.end(), e.scalar.begin());
+		if (entries_.size() < kCapacity)
+			entries_.push_back(std::move(e));
+		else
+			entries_[next_++ % kCapacity] = std::move(e);
+	}
+
+private:
+	static constexpr std::size_t kCapacity = 32;
+	struct Entry {
+		std::array<uint8_t, kP384ScalarSize> scalar;
+		EcKey key;
+	};
+	std::mutex mu_;
+	std::vector<Entry> entries_;
+	std::size_t next_ = 0;
+};
+
+LoadedKeys& loaded_keys()
+{
+	static LoadedKeys* keys = new LoadedKeys;  // never destroyed: keys may be loaded while the process exits
+	return *keys;
 }
 
 }  // namespace
@@ -69,6 +115,8 @@ EcKey EcKey::from_private_scalar(std::span<const uint8_t> scalar48)
 	if (scalar48.size() != kP384ScalarSize)
 		throw std::invalid_argument("attest: a P-384 private scalar is 48 bytes, got " +
 		                            std::to_string(scalar48.size()));
+	if (auto known = loaded_keys().find(scalar48))
+		return *known;
 
 	GroupPtr group(check(EC_GROUP_new_by_curve_name(NID_secp384r1), "EC_GROUP_new_by_curve_name"));
 	BnPtr d(check(BN_secure_new(), "BN_secure_new"));
@@ -97,7 +145,9 @@ EcKey EcKey::from_private_scalar(std::span<const uint8_t> scalar48)
 	check(EVP_PKEY_fromdata_init(ctx.get()), "EVP_PKEY_fromdata_init");
 	EVP_PKEY* pkey = nullptr;
 	check(EVP_PKEY_fromdata(ctx.get(), &pkey, EVP_PKEY_KEYPAIR, params.get()), "EVP_PKEY_fromdata");
-	return EcKey(pkey);
+	EcKey key(pkey);
+	loaded_keys().add(scalar48, key);
+	return key;
 }
 
 std::array<uint8_t, kP384ScalarSize> EcKey::private_scalar() const

@@ -87,6 +87,17 @@ TEST(AttestCbor, TakeMovesTheBuffer)
 	EXPECT_EQ(out, (Bytes{0x01}));
 }
 
+TEST(AttestCbor, BooleansAndClear)
+{
+	Writer w;
+	w.boolean(false).boolean(true);  // RFC 8949 Appendix A: false 0xf4, true 0xf5
+	EXPECT_EQ(w.data(), (Bytes{0xF4, 0xF5}));
+	w.clear();
+	EXPECT_TRUE(w.data().empty());
+	w.array(1).boolean(true);
+	EXPECT_EQ(w.data(), (Bytes{0x81, 0xF5}));
+}
+
 TEST(AttestCbor, TextMustBeUtf8)
 {
 	EXPECT_TRUE(valid_utf8(""));

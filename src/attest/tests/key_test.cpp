@@ -158,6 +158,28 @@ TEST(AttestKey, PemIsASubjectPublicKeyInfo)
 	EXPECT_EQ(pem.find("PRIVATE"), std::string::npos);
 }
 
+// Loading a scalar again gives the key loaded before (from_private_scalar() keeps the last 32), and never
+// another key's: more distinct scalars than it keeps, each loaded twice, the second time after the others.
+TEST(AttestKey, LoadingAScalarAgainGivesTheSameKey)
+{
+	std::vector<Bytes> scalars;
+	std::vector<std::array<uint8_t, kP384PublicSize>> pubs;
+	for (int i = 0; i < 40; ++i) {
+		const auto s = EcKey::generate().private_scalar();
+		scalars.emplace_back(s.begin(), s.end());
+		pubs.push_back(EcKey::from_private_scalar(scalars.back()).public_uncompressed());
+	}
+	for (int round = 0; round < 2; ++round)
+		for (std::size_t i = 0; i < scalars.size(); ++i) {
+			const EcKey k = EcKey::from_private_scalar(scalars[i]);
+			EXPECT_EQ(k.public_uncompressed(), pubs[i]) << i;
+			const auto back = k.private_scalar();
+			EXPECT_EQ(Bytes(back.begin(), back.end()), scalars[i]) << i;
+			const auto d = sha384(scalars[i]);
+			EXPECT_TRUE(EcKey::from_private_scalar(scalars[i]).verify_digest(d, k.sign_digest(d))) << i;
+		}
+}
+
 TEST(AttestKey, CopiesShareTheKey)
 {
 	EcKey a = EcKey::generate();

@@ -155,9 +155,21 @@ int Carveout::sync_meta(uint64_t rel, uint64_t len)
 void Carveout::write_state_copy(unsigned copy, uint64_t generation, uint64_t epoch, const nlohmann::json& doc)
 {
 	// The header's place, then the CBOR document appended behind it, in one buffer that each commit reuses.
+	state_buf_.assign(sizeof(StateHeader), 0);
+	nlohmann::json::to_cbor(doc, state_buf_);
+	write_state_buf(copy, generation, epoch);
+}
+
+void Carveout::write_state_copy(unsigned copy, uint64_t generation, uint64_t epoch, std::span<const uint8_t> cbor)
+{
+	state_buf_.assign(sizeof(StateHeader), 0);
+	state_buf_.insert(state_buf_.end(), cbor.begin(), cbor.end());
+	write_state_buf(copy, generation, epoch);
+}
+
+void Carveout::write_state_buf(unsigned copy, uint64_t generation, uint64_t epoch)
+{
 	std::vector<uint8_t>& buf = state_buf_;
-	buf.assign(sizeof(StateHeader), 0);
-	nlohmann::json::to_cbor(doc, buf);
 	const std::size_t cbor_size = buf.size() - sizeof(StateHeader);
 	if (cbor_size > state_copy_size_ - sizeof(StateHeader))
 		throw std::length_error("state document of " + std::to_string(cbor_size) +
@@ -228,6 +240,7 @@ void Carveout::commit_state(const nlohmann::json& doc)
 	current_copy_ = next;
 	++generation_;
 	state_ = doc;
+	state_stale_ = false;
 	reset_pending_ = doc.contains(kResetPendingKey);
 }
 
@@ -239,6 +252,28 @@ void Carveout::commit_state(nlohmann::json&& doc)
 	++generation_;
 	reset_pending_ = doc.contains(kResetPendingKey);
 	state_ = std::move(doc);
+	state_stale_ = false;
+}
+
+void Carveout::commit_state_cbor(std::span<const uint8_t> cbor)
+{
+	const unsigned next = next_state_copy();
+	write_state_copy(next, generation_ + 1, epoch_, cbor);
+	current_copy_ = next;
+	++generation_;
+	reset_pending_ = false;
+	// Decoded only when someone asks (state()): a commit builds no JSON tree.
+	state_cbor_.assign(cbor.begin(), cbor.end());
+	state_stale_ = true;
+}
+
+const nlohmann::json& Carveout::state() const
+{
+	if (state_stale_) {
+		state_ = nlohmann::json::from_cbor(state_cbor_);
+		state_stale_ = false;
+	}
+	return state_;
 }
 
 void Carveout::reset(const nlohmann::json& fresh_state)
@@ -247,10 +282,25 @@ void Carveout::reset(const nlohmann::json& fresh_state)
 	doc[kResetPendingKey] = true;
 	const unsigned next = next_state_copy();
 	write_state_copy(next, generation_ + 1, epoch_ + 1, doc);  // the commit point
-	current_copy_ = next;
+	state_ = std::move(doc);
+	state_stale_ = false;
+	reset_committed(next);
+}
+
+void Carveout::reset_cbor(std::span<const uint8_t> fresh_cbor)
+{
+	const unsigned next = next_state_copy();
+	write_state_copy(next, generation_ + 1, epoch_ + 1, fresh_cbor);  // the commit point
+	state_cbor_.assign(fresh_cbor.begin(), fresh_cbor.end());
+	state_stale_ = true;
+	reset_committed(next);
+}
+
+void Carveout::reset_committed(unsigned copy)
+{
+	current_copy_ = copy;
 	++generation_;
 	++epoch_;
-	state_ = std::move(doc);
 	reset_pending_ = true;
 	log_.clear();
 	crash_point("reset:committed");

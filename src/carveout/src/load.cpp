@@ -135,6 +135,7 @@ void Carveout::load_metadata()
 	unsigned cur = (valid[0] && valid[1]) ? (hdr[1].generation > hdr[0].generation ? 1u : 0u) : (valid[0] ? 0u : 1u);
 	try {
 		state_ = nlohmann::json::from_cbor(copy[cur]);
+		state_stale_ = false;
 	} catch (const nlohmann::json::exception& e) {
 		refuse(CarveoutRefusal::Corrupt, path_, std::string("corrupt metadata (state document): ") + e.what());
 	}

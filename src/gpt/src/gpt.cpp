@@ -93,6 +93,8 @@ void Gpt::reload()
 	device_realm_.clear();
 	for (const auto& d : device_)
 		counts_[static_cast<unsigned>(d.initial)] += d.size / kGranule;
+	if (clear)
+		return;  // a reset puts the device windows back to Non-secure too (the monitor's fresh document has none)
 	const auto& doc = carveout_.state();
 	const auto it = doc.find(kDeviceStateKey);
 	if (it == doc.end() || !it->is_array())

@@ -5,16 +5,6 @@
 namespace el3d {
 
 namespace {
-const char* state_name(CpuBootState s)
-{
-	switch (s) {
-	case CpuBootState::Off: return "off";
-	case CpuBootState::Booting: return "booting";
-	case CpuBootState::Booted: return "booted";
-	case CpuBootState::Failed: return "failed";
-	}
-	return "off";
-}
 CpuBootState state_from(const std::string& s)
 {
 	if (s == "booting") return CpuBootState::Booting;
@@ -61,27 +51,6 @@ void BootState::new_activation()
 		cpus_[i].state = CpuBootState::Off;
 		entered_[i] = false;
 	}
-}
-
-nlohmann::json BootState::to_json() const
-{
-	nlohmann::json cpus = nlohmann::json::array();
-	for (uint32_t i = 0; i < cpus_.size(); ++i) {
-		const auto& c = cpus_[i];
-		if (c.state == CpuBootState::Off && c.completions == 0 && c.token == 0 && c.entries == 0)
-			continue;
-		cpus.push_back({{"cpu", i},
-		                {"state", state_name(c.state)},
-		                {"result", c.boot_result},
-		                {"completions", c.completions},
-		                {"token", c.token},
-		                {"entries", c.entries},
-		                {"entered", static_cast<bool>(entered_[i])}});
-	}
-	nlohmann::json j = {{"activation", activation_}, {"started", started_}, {"cpus", cpus}};
-	if (failure_)
-		j["failure"] = {{"cpu", failure_->cpu}, {"code", failure_->code}};
-	return j;
 }
 
 void BootState::load(const nlohmann::json& j)

@@ -32,7 +32,7 @@ attest::EcKey load_or_make_key(const nlohmann::json& keys, const char* name, boo
 	if (!keys.is_object())
 		throw std::invalid_argument("not an object");
 	if (auto it = keys.find(name); it != keys.end()) {
-		// What key_json() wrote: the 48-byte P-384 private scalar.
+		// What encode_state() wrote: the 48-byte P-384 private scalar.
 		if (!it->is_binary() || it->get_binary().size() != attest::kP384ScalarSize)
 			throw std::invalid_argument(std::string("'") + name + "' is not a 48-byte P-384 private scalar");
 		return attest::EcKey::from_private_scalar(it->get_binary());
@@ -62,12 +62,6 @@ const attest::EcKey& placeholder_key()
 {
 	static const attest::EcKey k = attest::EcKey::generate();
 	return k;
-}
-
-nlohmann::json key_json(const attest::EcKey& k)
-{
-	const auto s = k.private_scalar();
-	return nlohmann::json::binary(std::vector<uint8_t>(s.begin(), s.end()));
 }
 
 // The recorded [[gpt]] ranges back from the state document, each checked as a configuration's are.
@@ -178,6 +172,7 @@ Monitor::Impl::Impl(std::unique_ptr<Carveout> c, MonitorOptions o)
 		const nlohmann::json keys = doc.value("keys", nlohmann::json::object());
 		realm_key = nonces_for(load_or_make_key(keys, "realm", keys_made, options.seed), options.seed, "realm");
 		platform_key = nonces_for(load_or_make_key(keys, "platform", keys_made, options.seed), options.seed, "platform");
+		keys_changed();
 		field = "plat_token";
 		if (auto it = doc.find("plat_token"); it != doc.end() && it->is_object()) {
 			plat_token.active = it->value("active", false);
@@ -261,23 +256,6 @@ void Monitor::Impl::apply_premarks(const std::vector<manifest::PasRange>& ranges
 
 Monitor::Impl::~Impl() { signer.reset(); }
 
-nlohmann::json Monitor::Impl::state_document() const
-{
-	nlohmann::json doc = nlohmann::json::object();
-	doc["boot"] = boot.to_json();
-	doc["keys"] = {{"realm", key_json(realm_key)}, {"platform", key_json(platform_key)}};
-	doc["plat_token"] = {{"active", plat_token.active},
-	                     {"offset", plat_token.offset},
-	                     {"token", nlohmann::json::binary(plat_token.token)}};
-	doc["signer"] = signer->to_json();
-	doc["mec_refreshes"] = mec_refreshes;
-	doc["gpt_premarks"] = gpt_premarks;
-	doc[Gpt::kDeviceStateKey] = gpt.device_state();  // the device windows' Realm granules (the GPT commits them too)
-	return doc;
-}
-
-void Monitor::Impl::commit() { carveout->commit_state(state_document()); }
-
 int64_t Monitor::Impl::check_shared_buffer(uint64_t pa, uint64_t len) const
 {
 	const uint64_t page = carveout->geometry().shared_base();
@@ -337,10 +315,8 @@ MonitorStatus Monitor::status() const
 	s.gpt_ranges.insert(s.gpt_ranges.end(), m.gpt.fixed_ranges().begin(), m.gpt.fixed_ranges().end());
 	s.gpt_ranges.insert(s.gpt_ranges.end(), m.gpt.device_ranges().begin(), m.gpt.device_ranges().end());
 	std::sort(s.gpt_ranges.begin(), s.gpt_ranges.end(), [](const GptRange& a, const GptRange& b) { return a.base < b.base; });
-	const auto pk = m.platform_key.public_uncompressed();
-	s.platform_key.assign(pk.begin(), pk.end());
-	const auto rk = m.realm_key.public_uncompressed();
-	s.realm_key.assign(rk.begin(), rk.end());
+	s.platform_key = m.platform_pub;
+	s.realm_key = m.realm_pub;
 	const auto sc = m.signer->counts();
 	s.sign_pending = sc.pending;
 	s.sign_ready = sc.ready;

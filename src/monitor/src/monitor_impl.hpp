@@ -1,6 +1,7 @@
 #pragma once
 // Private to the monitor component: the state every handler works on, and the handler table.
 #include "el3d/alloc/allocator.hpp"
+#include "el3d/attest/cbor.hpp"
 #include "el3d/attest/key.hpp"
 #include "el3d/attest/platform_token.hpp"
 #include "el3d/gpt/gpt.hpp"
@@ -50,7 +51,8 @@ public:
 	void set_attached(uint32_t n, bool a) { attached_[n] = a; }
 	bool any_attached() const;
 
-	nlohmann::json to_json() const;
+	void encode(attest::cbor::Writer& w) const;  // the state document's "boot" (state_doc.cpp)
+	nlohmann::json to_json() const;               // the same, decoded
 	void load(const nlohmann::json& j);  // tolerant of a missing document (new file)
 	void clear();
 
@@ -132,6 +134,9 @@ struct Monitor::Impl {
 	void finish_reset();
 	// On open: a reset that passed its commit point but did not finish (Carveout::reset_pending()).
 	void complete_interrupted_reset(const std::vector<manifest::PasRange>& premarks);
+	// The state document as CBOR (state_doc.cpp), in a buffer the next call reuses; and decoded, as JSON.
+	// `for_reset`: the document a reset commits first (no device-window granules, marked unfinished).
+	const std::vector<uint8_t>& encode_state(bool for_reset) const;
 	nlohmann::json state_document() const;
 	// After Carveout::restore_from(): everything derived from the file, read again (restore.cpp).
 	void reload_after_restore();
@@ -158,6 +163,11 @@ struct Monitor::Impl {
 	std::unique_ptr<TokenSigner> signer;
 	uint64_t mec_refreshes = 0;
 	nlohmann::json gpt_premarks = nlohmann::json::array();  // [[gpt]] ranges the file was set up with
+	// Derived from the keys, which change only when a file is opened or restored (keys_changed()): the state
+	// document's "keys" encoded, and the public halves that status() reports.
+	std::vector<uint8_t> keys_cbor, realm_pub, platform_pub;
+	void keys_changed();
+	mutable attest::cbor::Writer state_writer;  // encode_state()'s buffer
 	mutable std::mutex mu;
 	std::atomic<uint64_t> calls{0};
 	std::atomic<SmcObserver*> observer{nullptr};

@@ -33,7 +33,9 @@ void Monitor::reset()
 	std::lock_guard lock(m.mu);
 	// If the commit point is not reached (the file refuses it), nothing changes, in memory either.
 	const BootState boot = m.boot;
-	const nlohmann::json signer = m.signer->to_json(), premarks = m.gpt_premarks;
+	attest::cbor::Writer signer;
+	m.signer->encode(signer);
+	const nlohmann::json premarks = m.gpt_premarks;
 	const PlatTokenState plat_token = m.plat_token;
 	const uint64_t mec_refreshes = m.mec_refreshes;
 	m.boot.clear();
@@ -41,13 +43,11 @@ void Monitor::reset()
 	m.plat_token = {};
 	m.mec_refreshes = 0;
 	m.gpt_premarks = premarks_json(m.boot_config.gpt);
-	nlohmann::json fresh = m.state_document();
-	fresh.erase(Gpt::kDeviceStateKey);  // every device-window granule back to Non-secure
 	try {
-		m.carveout->reset(fresh);  // the commit point, then the image and the GPT map cleared
+		m.carveout->reset_cbor(m.encode_state(true));  // the commit point, then the image and the GPT map cleared
 	} catch (...) {
 		m.boot = boot;
-		m.signer->load(signer);
+		m.signer->load(nlohmann::json::from_cbor(signer.data()));
 		m.plat_token = plat_token;
 		m.mec_refreshes = mec_refreshes;
 		m.gpt_premarks = premarks;

@@ -46,6 +46,7 @@ void Monitor::Impl::reload_after_restore()
 		if (auto k = keys->find("platform"); k != keys->end() && k->is_binary())
 			platform_key = nonces_for(attest::EcKey::from_private_scalar(k->get_binary()), options.seed, "platform");
 	}
+	keys_changed();
 	plat_token = {};
 	if (auto it = doc.find("plat_token"); it != doc.end() && it->is_object()) {
 		plat_token.active = it->value("active", false);

@@ -123,19 +123,34 @@ TokenSigner::Counts TokenSigner::counts() const
 	return {pending_.size(), ready_.size(), done_};
 }
 
-nlohmann::json TokenSigner::to_json() const
+void TokenSigner::encode(attest::cbor::Writer& w) const
 {
 	std::lock_guard lock(mu_);
-	nlohmann::json pending = nlohmann::json::array(), ready = nlohmann::json::array();
-	for (const auto& r : pending_)
-		pending.push_back({{"sig_alg", r->sig_alg_id},
-		                   {"granule", r->rec_granule},
-		                   {"ticket", r->req_ticket},
-		                   {"hash_alg", r->hash_alg_id},
-		                   {"hash", nlohmann::json::binary(std::vector<uint8_t>(r->hash.begin(), r->hash.end()))}});
-	for (const auto& r : ready_)
-		ready.push_back({{"granule", r.rec_granule}, {"ticket", r.req_ticket}, {"sig", nlohmann::json::binary(r.signature)}});
-	return {{"pending", pending}, {"ready", ready}, {"done", done_}};
+	w.map(3);
+	w.text("pending").array(pending_.size());
+	for (const auto& r : pending_) {
+		w.map(5);
+		w.text("sig_alg").uint(r->sig_alg_id);
+		w.text("granule").uint(r->rec_granule);
+		w.text("ticket").uint(r->req_ticket);
+		w.text("hash_alg").uint(r->hash_alg_id);
+		w.text("hash").bytes(r->hash);
+	}
+	w.text("ready").array(ready_.size());
+	for (const auto& r : ready_) {
+		w.map(3);
+		w.text("granule").uint(r.rec_granule);
+		w.text("ticket").uint(r.req_ticket);
+		w.text("sig").bytes(r.signature);
+	}
+	w.text("done").uint(done_);
+}
+
+nlohmann::json TokenSigner::to_json() const
+{
+	attest::cbor::Writer w;
+	encode(w);
+	return nlohmann::json::from_cbor(w.data());
 }
 
 void TokenSigner::load(const nlohmann::json& j)

@@ -2,6 +2,7 @@
 // The emulated EL3 token signer behind RMM_EL3_TOKEN_SIGN: requests are pushed into a bounded
 // queue, signed on a background worker after a configurable delay (so that an RMM meets
 // E_RMM_AGAIN for real), and pulled back in the order they completed.
+#include "el3d/attest/cbor.hpp"
 #include "el3d/attest/key.hpp"
 #include "el3d/attest/platform_token.hpp"
 
@@ -62,7 +63,8 @@ public:
 	Counts counts() const;
 
 	// Requests not yet pulled; on load, requests not yet signed are queued again.
-	nlohmann::json to_json() const;
+	void encode(attest::cbor::Writer& w) const;  // the state document's "signer" (state_doc.cpp)
+	nlohmann::json to_json() const;               // the same, decoded
 	void load(const nlohmann::json& j);
 	void clear();
 

@@ -168,3 +168,72 @@ TEST_F(Attestation, TokenSignIsAsynchronousAndVerifies)
 	EXPECT_EQ(s.sign_done, 2u);
 	EXPECT_EQ(s.sign_pending + s.sign_ready, 0u);
 }
+
+// The state document a commit writes (as CBOR, without a JSON tree: state_doc.cpp) holds every part, and a
+// reopened file reads back to the same document: boot progress and failure, both keys, a platform token in
+// the middle of its retrieval, and signing requests still pending.
+TEST_F(Attestation, TheStateDocumentHoldsEveryPartAndReadsBackTheSame)
+{
+	MonitorOptions o;
+	o.sign_delay = std::chrono::seconds(30);  // the requests stay pending
+	o.sign_queue_depth = 2;
+	open_with(o);
+	ASSERT_GE(x0(alloc(0x1000, 12, 1)), 0);
+	ASSERT_EQ(smc(EL3_FID_RMM_BOOT_COMPLETE, {0}, 1)[0], 0u);
+	put(S, std::vector<uint8_t>(32, 0xC5));
+	ASSERT_EQ(smc(EL3_FID_RMM_ATTEST_GET_PLAT_TOKEN, {S, 0x40, 32})[0], 0u);  // the first hunk of several
+	std::vector<uint8_t> req(0x60, 0);
+	const uint64_t granule = 0x88000000, ticket = 0x5151;
+	std::memcpy(&req[0x08], &granule, 8);
+	std::memcpy(&req[0x10], &ticket, 8);
+	req[0x18] = 1;
+	std::fill(req.begin() + 0x20, req.end(), 0xAB);
+	put(S, req);
+	ASSERT_EQ(smc(EL3_FID_RMM_EL3_TOKEN_SIGN, {1, S, 0x60})[0], 0u);
+
+	const nlohmann::json doc = monitor->carveout().state();  // decoded from what the last commit wrote
+	ASSERT_TRUE(doc.is_object());
+	EXPECT_EQ(doc["boot"]["activation"], 1u);
+	ASSERT_EQ(doc["boot"]["cpus"].size(), 2u) << doc.dump();  // cpu0 (its SMCs) and cpu1 (its report)
+	EXPECT_EQ(doc["boot"]["cpus"][1]["cpu"], 1u);
+	EXPECT_EQ(doc["boot"]["cpus"][1]["state"], "booted");
+	EXPECT_EQ(doc["boot"]["cpus"][1]["completions"], 1u);
+	EXPECT_FALSE(doc["boot"].contains("failure"));
+	EXPECT_EQ(doc["keys"]["realm"].get_binary().size(), 48u);
+	EXPECT_EQ(doc["keys"]["platform"].get_binary().size(), 48u);
+	EXPECT_NE(doc["keys"]["realm"], doc["keys"]["platform"]);
+	EXPECT_EQ(doc["plat_token"]["active"], true);
+	EXPECT_EQ(doc["plat_token"]["offset"], 0x40u);
+	EXPECT_GT(doc["plat_token"]["token"].get_binary().size(), 0x40u);
+	ASSERT_EQ(doc["signer"]["pending"].size(), 1u);
+	EXPECT_EQ(doc["signer"]["pending"][0]["ticket"], ticket);
+	EXPECT_EQ(doc["signer"]["pending"][0]["hash"].get_binary().size(), 64u);
+	EXPECT_EQ(doc["signer"]["done"], 0u);
+	EXPECT_EQ(doc["mec_refreshes"], 0u);
+	EXPECT_TRUE(doc["gpt_premarks"].is_array());
+	EXPECT_TRUE(doc["gpt_device_realm"].is_array());
+	EXPECT_FALSE(doc.contains("reset_pending"));
+
+	const auto before = monitor->status();
+	open_with(o);
+	EXPECT_EQ(monitor->carveout().state(), doc);  // read from the file
+	const auto after = monitor->status();
+	EXPECT_EQ(after.realm_key, before.realm_key);
+	EXPECT_EQ(after.sign_pending, 1u);
+	// The next commit writes the same document but for what it changed: here a boot failure.
+	ASSERT_EQ(smc(EL3_FID_RMM_BOOT_COMPLETE, {static_cast<uint64_t>(-3)}, 2)[0], 0u);
+	const nlohmann::json failed = monitor->carveout().state();
+	EXPECT_EQ(failed["boot"]["failure"]["cpu"], 2u);
+	EXPECT_EQ(failed["boot"]["failure"]["code"], -3);
+	ASSERT_EQ(failed["boot"]["cpus"].size(), 3u);
+	EXPECT_EQ(failed["boot"]["cpus"][2]["state"], "failed");
+	EXPECT_EQ(failed["boot"]["cpus"][2]["result"], -3);
+	nlohmann::json back = failed;
+	back["boot"].erase("failure");
+	back["boot"]["cpus"].erase(2);
+	EXPECT_EQ(back, doc);
+	open_with(o);
+	EXPECT_EQ(monitor->carveout().state(), failed);
+	ASSERT_TRUE(monitor->status().boot_failure.has_value());
+	EXPECT_EQ(monitor->status().boot_failure->code, -3);
+}

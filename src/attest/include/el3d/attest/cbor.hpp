@@ -1,6 +1,6 @@
 #pragma once
-// A minimal CBOR (RFC 8949) encoder that emits only what the CCA platform token needs: unsigned and
-// negative integers, byte and text strings, arrays, maps and tags.
+// A minimal CBOR (RFC 8949) encoder that emits only what the CCA platform token and the monitor's state
+// document need: unsigned and negative integers, byte and text strings, arrays, maps, tags and booleans.
 //
 // Why our own rather than libcbor: a token must be byte-for-byte reproducible (the signature covers
 // the exact bytes, and tests compare tokens), and RFC 8949 §4.2.1 "core deterministic encoding"
@@ -44,11 +44,15 @@ public:
 	Writer& array(uint64_t count);
 	Writer& map(uint64_t pairs);
 	Writer& tag(uint64_t number);
+	// The simple values false and true (major 7, 20 and 21).
+	Writer& boolean(bool v);
 	// An item encoded elsewhere, copied verbatim.
 	Writer& raw(std::span<const uint8_t> encoded);
 
 	const std::vector<uint8_t>& data() const& { return out_; }
 	std::vector<uint8_t> take() && { return std::move(out_); }
+	// Empty again, keeping the buffer's capacity for the next item.
+	void clear() { out_.clear(); }
 
 private:
 	// The shortest head for (major, argument): 1, 2, 3, 5 or 9 bytes.

@@ -33,6 +33,8 @@ public:
 	static EcKey generate();
 	// The key whose private scalar is `scalar48`, big-endian (the form get_realm_key hands out and the
 	// form el3d persists). Throws std::invalid_argument unless it is exactly 48 bytes and in [1, n-1].
+	// A scalar loaded lately (the last 32 kept) gives a copy of the key loaded then, without the scalar
+	// multiplication a load costs: reopening or restoring a carveout file loads the same keys again.
 	static EcKey from_private_scalar(std::span<const uint8_t> scalar48);
 	// The key a seed gives (el3d --seed): its scalar is derived from `seed` and `label` with SHA-384, so
 	// the same seed and label always give the same key and different labels unrelated ones. For

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <condition_variable>
 #include <mutex>
@@ -141,12 +142,15 @@ public:
 
 	// --- State block ------------------------------------------------------------------------
 	// The JSON document committed last (an empty object for a new file).
-	const nlohmann::json& state() const { return state_; }
+	const nlohmann::json& state() const;
 	// Durably replace the state document. Throws SystemError / std::length_error; on either the
 	// committed document stays the current one, in memory and on disk. The rvalue form keeps `doc`
 	// itself as the current document instead of a copy (left unchanged if the commit throws).
 	void commit_state(const nlohmann::json& doc);
 	void commit_state(nlohmann::json&& doc);
+	// commit_state() of the document `cbor` encodes (a CBOR map, without kResetPendingKey), for a caller that
+	// commits on every state change (the monitor) and builds no JSON tree; state() decodes it when asked.
+	void commit_state_cbor(std::span<const uint8_t> cbor);
 	uint64_t epoch() const { return epoch_; }
 	uint64_t state_generation() const { return generation_; }
 
@@ -159,6 +163,8 @@ public:
 	// not finish: its opener calls clear_image_and_gpt() again, redoes its own part and commits.
 	static constexpr const char* kResetPendingKey = "reset_pending";
 	void reset(const nlohmann::json& fresh_state);
+	// The same with the document as CBOR (a map that holds kResetPendingKey: true), as commit_state_cbor().
+	void reset_cbor(std::span<const uint8_t> fresh_cbor);
 	bool reset_pending() const { return reset_pending_; }
 	// Zero the image and the GPT map: the part of a reset after its commit point (idempotent).
 	// Costs what was used: holes are punched, and only non-zero words of the map are written.
@@ -220,6 +226,9 @@ private:
 	void apply_restore_intent(int intent_fd);
 	// `doc` as CBOR behind a state header, written as state copy `copy` (write_metadata()).
 	void write_state_copy(unsigned copy, uint64_t generation, uint64_t epoch, const nlohmann::json& doc);
+	void write_state_copy(unsigned copy, uint64_t generation, uint64_t epoch, std::span<const uint8_t> cbor);
+	void write_state_buf(unsigned copy, uint64_t generation, uint64_t epoch);  // state_buf_: header's room, CBOR
+	void reset_committed(unsigned copy);  // reset() after its commit point
 	// msync(MS_SYNC) of [rel, rel + len) of the metadata mapping; -1 with errno on failure.
 	int sync_meta(uint64_t rel, uint64_t len);
 	// pwrite `n` bytes at file offset `off` and flush metadata pages [rel, rel + sync_len); if either fails,
@@ -261,7 +270,10 @@ private:
 	uint8_t* image_ = nullptr;  // mapping of the image
 	std::vector<AllocRecord> log_;
 	std::vector<uint8_t> state_buf_;  // a state copy as written (header and CBOR), reused by each commit
-	nlohmann::json state_ = nlohmann::json::object();
+	// The state document committed last; after commit_state_cbor() it is state_cbor_, decoded on demand.
+	mutable nlohmann::json state_ = nlohmann::json::object();
+	mutable bool state_stale_ = false;
+	std::vector<uint8_t> state_cbor_;
 	uint64_t epoch_ = 0, generation_ = 0;
 	unsigned current_copy_ = 0;
 	unsigned failing_syncs_ = 0;
