@@ -55,7 +55,7 @@ struct TokenSigner::Worker {
 };
 
 TokenSigner::TokenSigner(const attest::EcKey& key, unsigned depth, std::chrono::milliseconds delay, bool synchronous)
-    : worker_(std::make_unique<Worker>()), key_(key), depth_(depth == 0 ? 1 : depth), delay_(delay),
+    : key_(key), depth_(depth == 0 ? 1 : depth), delay_(delay),
       synchronous_(synchronous)
 {
 }
@@ -73,6 +73,10 @@ void TokenSigner::schedule(std::shared_ptr<SignRequest> req)
 		ready_.push_back(std::move(resp));
 		return;
 	}
+	// The worker thread starts with the first request that needs it: a monitor that never signs has none
+	// (and a process with one thread flushes its TLB on a hole punched in the image without an IPI).
+	if (!worker_)
+		worker_ = std::make_unique<Worker>();
 	auto timer = std::make_shared<asio::steady_timer>(worker_->io, delay_);
 	const uint64_t gen = generation_;
 	timer->async_wait([this, timer, req, gen](const std::error_code& ec) {

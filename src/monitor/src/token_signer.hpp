@@ -71,7 +71,7 @@ public:
 private:
 	void schedule(std::shared_ptr<SignRequest> req);
 	struct Worker;
-	std::unique_ptr<Worker> worker_;
+	std::unique_ptr<Worker> worker_;  // started by the first request signed in the background
 	const attest::EcKey& key_;
 	unsigned depth_;
 	std::chrono::milliseconds delay_;
