@@ -52,7 +52,6 @@ public:
 	bool any_attached() const;
 
 	void encode(attest::cbor::Writer& w) const;  // the state document's "boot" (state_doc.cpp)
-	nlohmann::json to_json() const;               // the same, decoded
 	void load(const nlohmann::json& j);  // tolerant of a missing document (new file)
 	void clear();
 
@@ -134,10 +133,9 @@ struct Monitor::Impl {
 	void finish_reset();
 	// On open: a reset that passed its commit point but did not finish (Carveout::reset_pending()).
 	void complete_interrupted_reset(const std::vector<manifest::PasRange>& premarks);
-	// The state document as CBOR (state_doc.cpp), in a buffer the next call reuses; and decoded, as JSON.
-	// `for_reset`: the document a reset commits first (no device-window granules, marked unfinished).
+	// The state document as CBOR (state_doc.cpp), in a buffer the next call reuses. `for_reset`: the
+	// document a reset commits first (no device-window granules, marked unfinished).
 	const std::vector<uint8_t>& encode_state(bool for_reset) const;
-	nlohmann::json state_document() const;
 	// After Carveout::restore_from(): everything derived from the file, read again (restore.cpp).
 	void reload_after_restore();
 

@@ -65,13 +65,6 @@ void BootState::encode(attest::cbor::Writer& w) const
 	}
 }
 
-nlohmann::json BootState::to_json() const
-{
-	attest::cbor::Writer w;
-	encode(w);
-	return nlohmann::json::from_cbor(w.data());
-}
-
 void Monitor::Impl::keys_changed()
 {
 	attest::cbor::Writer k;
@@ -110,8 +103,6 @@ const std::vector<uint8_t>& Monitor::Impl::encode_state(bool for_reset) const
 		w.text(Carveout::kResetPendingKey).boolean(true);
 	return w.data();
 }
-
-nlohmann::json Monitor::Impl::state_document() const { return nlohmann::json::from_cbor(encode_state(false)); }
 
 void Monitor::Impl::commit() { carveout->commit_state_cbor(encode_state(false)); }
 

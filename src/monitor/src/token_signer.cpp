@@ -150,13 +150,6 @@ void TokenSigner::encode(attest::cbor::Writer& w) const
 	w.text("done").uint(done_);
 }
 
-nlohmann::json TokenSigner::to_json() const
-{
-	attest::cbor::Writer w;
-	encode(w);
-	return nlohmann::json::from_cbor(w.data());
-}
-
 void TokenSigner::load(const nlohmann::json& j)
 {
 	clear();

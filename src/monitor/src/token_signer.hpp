@@ -64,7 +64,6 @@ public:
 
 	// Requests not yet pulled; on load, requests not yet signed are queued again.
 	void encode(attest::cbor::Writer& w) const;  // the state document's "signer" (state_doc.cpp)
-	nlohmann::json to_json() const;               // the same, decoded
 	void load(const nlohmann::json& j);
 	void clear();
 
