@@ -299,9 +299,8 @@ MonitorStatus Monitor::status() const
 	for (const auto& r : s.regions)
 		s.allocations_after_boot += (r.flags & kAllocAfterBootComplete) ? 1 : 0;
 	for (uint32_t i = 0; i < m.boot.core_count(); ++i) {
-		const CpuStatus& c = m.boot.cpu(i);
-		if (c.state != CpuBootState::Off || c.completions != 0 || c.entries != 0 || c.token != 0) {
-			s.cpus.push_back(c);
+		if (m.boot.recorded(i)) {
+			s.cpus.push_back(m.boot.cpu(i));
 			s.cpus.back().cpu = i;
 			s.cpus.back().session = m.boot.attached(i);
 		}

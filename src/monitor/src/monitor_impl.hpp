@@ -51,6 +51,13 @@ public:
 	void set_attached(uint32_t n, bool a) { attached_[n] = a; }
 	bool any_attached() const;
 
+	// A CPU with anything to show (status() lists it, the state document keeps it): not off, or it booted,
+	// entered or got a token before.
+	bool recorded(uint32_t n) const
+	{
+		const CpuStatus& c = cpus_[n];
+		return c.state != CpuBootState::Off || c.completions != 0 || c.entries != 0 || c.token != 0;
+	}
 	void encode(attest::cbor::Writer& w) const;  // the state document's "boot" (state_doc.cpp)
 	void load(const nlohmann::json& j);  // tolerant of a missing document (new file)
 	void clear();

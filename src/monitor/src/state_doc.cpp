@@ -27,8 +27,6 @@ const char* state_name(CpuBootState s)
 	return "off";
 }
 
-bool listed(const CpuStatus& c) { return !(c.state == CpuBootState::Off && c.completions == 0 && c.token == 0 && c.entries == 0); }
-
 void key_scalar(attest::cbor::Writer& w, const attest::EcKey& k)
 {
 	const auto s = k.private_scalar();
@@ -42,13 +40,13 @@ void BootState::encode(attest::cbor::Writer& w) const
 	w.text("activation").uint(activation_);
 	w.text("started").boolean(started_);
 	std::size_t n = 0;
-	for (const auto& c : cpus_)
-		n += listed(c) ? 1 : 0;
+	for (uint32_t i = 0; i < cpus_.size(); ++i)
+		n += recorded(i) ? 1 : 0;
 	w.text("cpus").array(n);
 	for (uint32_t i = 0; i < cpus_.size(); ++i) {
-		const CpuStatus& c = cpus_[i];
-		if (!listed(c))
+		if (!recorded(i))
 			continue;
+		const CpuStatus& c = cpus_[i];
 		w.map(7);
 		w.text("cpu").uint(i);
 		w.text("state").text(state_name(c.state));
