@@ -14,18 +14,39 @@ CpuBootState state_from(const std::string& s)
 }
 }  // namespace
 
+BootState::Cpu& BootState::record(uint32_t n)
+{
+	auto [it, added] = cpus_.try_emplace(n);
+	if (added)
+		it->second.status.cpu = n;
+	return it->second;
+}
+
+const CpuStatus& BootState::cpu(uint32_t n) const
+{
+	static const CpuStatus off{};
+	const auto it = cpus_.find(n);
+	return it == cpus_.end() ? off : it->second.status;
+}
+
+bool BootState::entered(uint32_t n) const
+{
+	const auto it = cpus_.find(n);
+	return it != cpus_.end() && it->second.entered;
+}
+
 bool BootState::any_entered() const
 {
-	for (bool e : entered_)
-		if (e)
+	for (const auto& [n, c] : cpus_)
+		if (c.entered)
 			return true;
 	return false;
 }
 
 bool BootState::any_ran() const
 {
-	for (const auto& c : cpus_)
-		if (c.state != CpuBootState::Off)
+	for (const auto& [n, c] : cpus_)
+		if (c.status.state != CpuBootState::Off)
 			return true;
 	return false;
 }
@@ -40,16 +61,16 @@ bool BootState::any_attached() const
 
 void BootState::end_activation()
 {
-	for (uint32_t i = 0; i < cpus_.size(); ++i)
-		entered_[i] = false;
+	for (auto& [n, c] : cpus_)
+		c.entered = false;
 }
 
 void BootState::new_activation()
 {
 	++activation_;
-	for (uint32_t i = 0; i < cpus_.size(); ++i) {
-		cpus_[i].state = CpuBootState::Off;
-		entered_[i] = false;
+	for (auto& [n, c] : cpus_) {
+		c.status.state = CpuBootState::Off;
+		c.entered = false;
 	}
 }
 
@@ -69,15 +90,15 @@ void BootState::load(const nlohmann::json& j)
 			if (!c.is_object())
 				throw std::invalid_argument("a 'cpus' entry is not an object");
 			const auto n = c.value("cpu", uint32_t{0});
-			if (n >= cpus_.size())
+			if (n >= core_count_)
 				continue;
-			auto& s = cpus_[n];
+			auto& [s, entered] = record(n);
 			s.state = state_from(c.value("state", std::string("off")));
 			s.boot_result = c.value("result", int64_t{0});
 			s.completions = c.value("completions", uint64_t{0});
 			s.token = c.value("token", uint64_t{0});
 			s.entries = c.value("entries", uint64_t{0});
-			entered_[n] = c.value("entered", false);
+			entered = c.value("entered", false);
 		}
 	}
 	if (auto it = j.find("failure"); it != j.end() && !it->is_null()) {
@@ -89,10 +110,7 @@ void BootState::load(const nlohmann::json& j)
 
 void BootState::clear()
 {
-	for (uint32_t i = 0; i < cpus_.size(); ++i) {
-		cpus_[i] = CpuStatus{.cpu = i};
-		entered_[i] = false;
-	}
+	cpus_.clear();
 	failure_.reset();
 	activation_ = 1;
 	started_ = false;

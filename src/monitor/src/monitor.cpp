@@ -298,13 +298,11 @@ MonitorStatus Monitor::status() const
 	s.log_capacity = m.carveout->log_capacity();
 	for (const auto& r : s.regions)
 		s.allocations_after_boot += (r.flags & kAllocAfterBootComplete) ? 1 : 0;
-	for (uint32_t i = 0; i < m.boot.core_count(); ++i) {
-		if (m.boot.recorded(i)) {
-			s.cpus.push_back(m.boot.cpu(i));
-			s.cpus.back().cpu = i;
-			s.cpus.back().session = m.boot.attached(i);
-		}
-	}
+	m.boot.for_each_recorded([&](uint32_t i, const CpuStatus& c, bool) {
+		s.cpus.push_back(c);
+		s.cpus.back().cpu = i;
+		s.cpus.back().session = m.boot.attached(i);
+	});
 	s.boot_failure = m.boot.failure();
 	s.epoch = m.carveout->epoch();
 	s.activation = m.boot.activation();

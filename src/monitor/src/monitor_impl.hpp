@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -23,19 +24,20 @@ namespace el3d {
 // carveout's state block.
 class BootState {
 public:
-	explicit BootState(uint32_t core_count) : cpus_(core_count), entered_(core_count, false), attached_(core_count, false) {}
+	explicit BootState(uint32_t core_count) : core_count_(core_count), attached_(core_count, false) {}
 
-	CpuStatus& cpu(uint32_t n) { return cpus_[n]; }
-	const CpuStatus& cpu(uint32_t n) const { return cpus_[n]; }
-	uint32_t core_count() const { return static_cast<uint32_t>(cpus_.size()); }
+	// A CPU's boot progress; one that has done nothing since the last reset reads as off, with nothing recorded.
+	CpuStatus& cpu(uint32_t n) { return record(n).status; }
+	const CpuStatus& cpu(uint32_t n) const;
+	uint32_t core_count() const { return core_count_; }
 	const std::optional<BootFailure>& failure() const { return failure_; }
 	void set_failure(BootFailure f) { failure_ = f; }
 	uint64_t activation() const { return activation_; }
 
 	// A CPU entered in the current activation.
-	bool entered(uint32_t n) const { return entered_[n]; }
+	bool entered(uint32_t n) const;
 	bool any_entered() const;
-	void mark_entered(uint32_t n) { entered_[n] = true; }
+	void mark_entered(uint32_t n) { record(n).entered = true; }
 	// A cold boot happened in the current activation (the next one starts a new activation).
 	bool started() const { return started_; }
 	// Some CPU ran RMM code in this activation (entered it, or made SMCs without a boot entry).
@@ -51,20 +53,34 @@ public:
 	void set_attached(uint32_t n, bool a) { attached_[n] = a; }
 	bool any_attached() const;
 
-	// A CPU with anything to show (status() lists it, the state document keeps it): not off, or it booted,
-	// entered or got a token before.
-	bool recorded(uint32_t n) const
+	// Each CPU with anything to show (status() lists it, the state document keeps it), in CPU order: not off,
+	// or it booted, entered or got a token before. Proportional to the CPUs used, not to the platform's count.
+	template <class F>
+	void for_each_recorded(F&& f) const
 	{
-		const CpuStatus& c = cpus_[n];
-		return c.state != CpuBootState::Off || c.completions != 0 || c.entries != 0 || c.token != 0;
+		for (const auto& [n, c] : cpus_)
+			if (recorded(c.status))
+				f(n, c.status, c.entered);
 	}
 	void encode(attest::cbor::Writer& w) const;  // the state document's "boot" (state_doc.cpp)
 	void load(const nlohmann::json& j);  // tolerant of a missing document (new file)
 	void clear();
 
 private:
-	std::vector<CpuStatus> cpus_;
-	std::vector<bool> entered_;
+	struct Cpu {
+		CpuStatus status;
+		bool entered = false;
+	};
+	static bool recorded(const CpuStatus& c)
+	{
+		return c.state != CpuBootState::Off || c.completions != 0 || c.entries != 0 || c.token != 0;
+	}
+	Cpu& record(uint32_t n);
+
+	uint32_t core_count_;
+	// Only the CPUs touched since the last reset (a platform has up to 4 096, a run uses a few): what a reset
+	// clears, a commit encodes and status() lists grows with the CPUs used.
+	std::map<uint32_t, Cpu> cpus_;
 	std::vector<bool> attached_;
 	bool started_ = false;
 	std::optional<BootFailure> failure_;

@@ -40,13 +40,9 @@ void BootState::encode(attest::cbor::Writer& w) const
 	w.text("activation").uint(activation_);
 	w.text("started").boolean(started_);
 	std::size_t n = 0;
-	for (uint32_t i = 0; i < cpus_.size(); ++i)
-		n += recorded(i) ? 1 : 0;
+	for_each_recorded([&](uint32_t, const CpuStatus&, bool) { ++n; });
 	w.text("cpus").array(n);
-	for (uint32_t i = 0; i < cpus_.size(); ++i) {
-		if (!recorded(i))
-			continue;
-		const CpuStatus& c = cpus_[i];
+	for_each_recorded([&](uint32_t i, const CpuStatus& c, bool entered) {
 		w.map(7);
 		w.text("cpu").uint(i);
 		w.text("state").text(state_name(c.state));
@@ -54,8 +50,8 @@ void BootState::encode(attest::cbor::Writer& w) const
 		w.text("completions").uint(c.completions);
 		w.text("token").uint(c.token);
 		w.text("entries").uint(c.entries);
-		w.text("entered").boolean(entered_[i]);
-	}
+		w.text("entered").boolean(entered);
+	});
 	if (failure_) {
 		w.text("failure").map(2);
 		w.text("cpu").uint(failure_->cpu);
