@@ -6,6 +6,7 @@
 // each input starts from a reset Monitor.
 #include "dispatch_model.hpp"
 #include "dispatch_pick.hpp"
+#include "dispatch_shadow.hpp"
 #include "fuzz_common.hpp"
 
 #include "el3d/monitor/monitor.hpp"
@@ -13,10 +14,9 @@
 #include "el3d/smc.h"
 #include "el3d/util/numbers.hpp"
 
+#include <algorithm>
 #include <iterator>
-#include <map>
 #include <memory>
-#include <memory_resource>
 #include <string>
 #include <utility>
 #include <vector>
@@ -42,6 +42,7 @@ struct Slot {
 	std::unique_ptr<Monitor> monitor;
 };
 Slot g_slots[std::size(kAbis) * std::size(kPlatforms)];
+Shadow g_shadow;  // its arrays are as large as an image: kept for every input
 
 std::unique_ptr<Monitor> open_monitor(const Slot& s, bool create)
 {
@@ -73,7 +74,11 @@ std::string regs_str(const SmcResult& r)
 
 class Run {
 public:
-	Run(Slot& s, Input& in) : slot_(s), in_(in), model_(s.monitor->geometry(), s.abi, kLogCapacity) {}
+	Run(Slot& s, Input& in) : slot_(s), in_(in), model_(s.monitor->geometry(), s.abi, kLogCapacity)
+	{
+		// Bytes written below the shared page, as they must read (SMCs write the shared page: not tracked).
+		shadow_.cover(geo().rmm_base, geo().shared_base() - geo().rmm_base);
+	}
 
 	void run()
 	{
@@ -112,7 +117,7 @@ public:
 		mon().reset();
 		model_.reset();
 		check_status("after the reset that ends the input");
-		check_bytes(shadow_, true, [&](uint64_t pa) {
+		check_written(true, [&](uint64_t pa) {
 			fail_op("after the reset that ends the input, the byte written at " + hex(pa) + " does not read zero");
 		});
 	}
@@ -165,23 +170,26 @@ private:
 			fresh_region(call(), model_.regions().back(), top);
 	}
 
-	// A new region: aligned, inside the allocatable range, below every earlier one, and reading as zero.
+	// A new region: aligned, inside the allocatable range, below every earlier one, and reading as zero (its first
+	// and last page, and every byte this input wrote there before).
 	void fresh_region(const std::string& call, const AllocRecord& r, uint64_t old_top)
 	{
 		if (!((r.addr & ((uint64_t{1} << r.align_bits) - 1)) == 0))
 			fail_op(call + ": region not aligned");
 		if (!(r.addr >= geo().payload_limit && r.size <= old_top - r.addr))
 			fail_op(call + ": region outside [payload limit, top of the previous region)");
-		shadow_.erase(shadow_.lower_bound(r.addr), shadow_.lower_bound(r.addr + r.size));
-		const uint64_t head = std::min<uint64_t>(r.size, 0x2000);
-		std::vector<uint8_t>& bytes = buf_;
-		for (uint64_t at : {r.addr, r.addr + r.size - head}) {
-			if (!(mon().read_memory(at, head, bytes)))
+		auto zero = [&](uint64_t at, uint64_t len) {
+			if (!(mon().read_memory(at, len, buf_)))
 				fail_op(call + ": cannot read the new region");
-			for (std::size_t i = 0; i < bytes.size(); ++i)
-				if (!(bytes[i] == 0))
-					fail_op(call + ": new region reads non-zero at " + hex(at + i));
-		}
+			const auto nz = std::find_if(buf_.begin(), buf_.end(), [](uint8_t b) { return b != 0; });
+			if (nz != buf_.end())
+				fail_op(call + ": new region reads non-zero at " + hex(at + static_cast<uint64_t>(nz - buf_.begin())));
+		};
+		const uint64_t head = std::min<uint64_t>(r.size, 0x1000);
+		zero(r.addr, head);
+		zero(r.addr + r.size - head, head);
+		shadow_.each_run_in(r.addr, r.addr + r.size, [&](Shadow::Run w) { zero(w.lo, w.hi - w.lo); });
+		shadow_.forget(r.addr, r.addr + r.size);
 	}
 
 	void alloc()
@@ -275,22 +283,17 @@ private:
 		return pa >= geo().rmm_base && pa <= geo().image_end() && len <= geo().image_end() - pa;
 	}
 
-	// Each byte of `bytes` (address order) read back through read_memory: zero if `zero`, else the value written;
-	// `mismatch(pa)` fails. One read per run of bytes less than a page apart, not one per byte.
-	template <class Bytes, class Fail>
-	void check_bytes(const Bytes& bytes, bool zero, Fail mismatch)
+	// Each byte the input wrote (and the shadow still holds) read back through read_memory, one read per run
+	// written: zero if `zero`, else the value written; `mismatch(pa)` fails.
+	template <class Fail>
+	void check_written(bool zero, Fail mismatch)
 	{
-		for (auto it = bytes.begin(); it != bytes.end();) {
-			const uint64_t start = it->first;
-			auto end = std::next(it);
-			uint64_t last = start;
-			for (; end != bytes.end() && end->first - last < 0x1000; ++end)
-				last = end->first;
-			if (!mon().read_memory(start, last - start + 1, buf_))
-				fail_op("cannot read " + hex(start) + "+" + hex(last - start + 1));
-			for (; it != end; ++it)
-				if (!(buf_[it->first - start] == (zero ? 0 : it->second)))
-					mismatch(it->first);
+		for (const Shadow::Run& r : shadow_.runs()) {
+			if (!mon().read_memory(r.lo, r.hi - r.lo, buf_))
+				fail_op("cannot read " + hex(r.lo) + "+" + hex(r.hi - r.lo));
+			for (uint64_t pa = r.lo; pa < r.hi; ++pa)
+				if (shadow_.written(pa) && buf_[pa - r.lo] != (zero ? 0 : shadow_.value(pa)))
+					mismatch(pa);
 		}
 	}
 
@@ -307,9 +310,11 @@ private:
 			return;
 		if (!(out.size() == len))
 			fail_op("read_memory returned the wrong length");
-		for (auto it = shadow_.lower_bound(pa); it != shadow_.end() && it->first - pa < len; ++it)
-			if (!(out[it->first - pa] == it->second))
-				fail_op("read_memory: byte at " + hex(it->first) + " is not what was written");
+		shadow_.each_run_in(pa, pa + len, [&](Shadow::Run w) {
+			for (uint64_t a = w.lo; a < w.hi; ++a)
+				if (shadow_.written(a) && out[a - pa] != shadow_.value(a))
+					fail_op("read_memory: byte at " + hex(a) + " is not what was written");
+		});
 	}
 
 	void write()
@@ -323,9 +328,7 @@ private:
 			fail_op("write_memory(" + hex(pa) + ", " + std::to_string(data.size()) + " bytes) returned " + (ok ? "true" : "false"));
 		if (!ok)
 			return;
-		for (std::size_t i = 0; i < data.size(); ++i)
-			if (pa + i < geo().shared_base())  // SMCs write the shared page: not tracked
-				shadow_[pa + i] = data[i];
+		shadow_.write(pa, data.data(), data.size());
 	}
 
 	void reset()
@@ -333,7 +336,7 @@ private:
 		mon().reset();
 		model_.reset();
 		check_status("after reset");
-		check_bytes(shadow_, true, [&](uint64_t pa) {
+		check_written(true, [&](uint64_t pa) {
 			fail_op("after reset, the byte written at " + hex(pa) + " does not read zero");
 		});
 		std::vector<uint8_t>& page = buf_;
@@ -353,7 +356,7 @@ private:
 		slot_.monitor = open_monitor(slot_, false);
 		model_.reopen();
 		check_status("after reopening the carveout file");
-		check_bytes(shadow_, false, [&](uint64_t pa) {
+		check_written(false, [&](uint64_t pa) {
 			fail_op("after reopening, the byte written at " + hex(pa) + " changed");
 		});
 	}
@@ -403,16 +406,7 @@ private:
 	Slot& slot_;
 	Input& in_;
 	Model model_;
-	// The shadow's nodes in one buffer every input reuses (then the heap): a heap node per written byte made
-	// ASan's allocator the largest cost of a write.
-	static std::byte* shadow_buffer()
-	{
-		static std::byte* buf = new std::byte[kShadowBuffer];  // never freed: every input uses it
-		return buf;
-	}
-	static constexpr std::size_t kShadowBuffer = 1 << 20;
-	std::pmr::monotonic_buffer_resource pool_{shadow_buffer(), kShadowBuffer};
-	std::pmr::map<uint64_t, uint8_t> shadow_{&pool_};  // bytes written below the shared page, as they must read
+	Shadow& shadow_ = g_shadow;
 	unsigned op_ = 0;
 	unsigned reopens_ = 0;
 	std::vector<uint8_t> buf_;  // what read_memory returns, reused (read_memory resizes it)
