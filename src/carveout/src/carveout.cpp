@@ -114,6 +114,37 @@ std::error_code Carveout::sync_gpt(uint64_t offset, uint64_t len)
 	return {};
 }
 
+std::vector<std::pair<uint64_t, uint64_t>> Carveout::gpt_map_extents(uint64_t offset, uint64_t len) const
+{
+	std::vector<std::pair<uint64_t, uint64_t>> out;
+	if (offset > gpt_size_ || len > gpt_size_ - offset || len == 0)
+		return out;
+	// SEEK_DATA / SEEK_HOLE on the file: a hole reads as zero on every file system that reports one.
+	const auto base = static_cast<off_t>(gpt_offset_);
+	const auto end = static_cast<off_t>(gpt_offset_ + offset + len);
+	off_t at = static_cast<off_t>(gpt_offset_ + offset);
+	while (at < end) {
+		const off_t data = ::lseek(fd_, at, SEEK_DATA);
+		if (data < 0) {
+			if (errno == ENXIO)
+				break;  // no data from here to the end of the file
+			out.assign(1, {offset, offset + len});  // cannot tell: look at all of it
+			return out;
+		}
+		if (data >= end)
+			break;
+		off_t hole = ::lseek(fd_, data, SEEK_HOLE);
+		if (hole < 0) {
+			out.assign(1, {offset, offset + len});
+			return out;
+		}
+		hole = std::min(hole, end);
+		out.emplace_back(static_cast<uint64_t>(data - base), static_cast<uint64_t>(hole - base));
+		at = hole;
+	}
+	return out;
+}
+
 bool Carveout::append(const AllocRecord& rec)
 {
 	const uint64_t idx = log_.size();
@@ -318,15 +349,19 @@ void Carveout::clear_image_and_gpt()
 		spdlog::warn("reset: cannot sync image of {}: {}", path_, std::strerror(errno));
 	crash_point("reset:image-cleared");
 	// Every granule back to its range's initial PAS. Only what may have been written since the last
-	// reset is looked at (all of it once after an open), a page at a time, and only pages that are not
-	// zero are written, so that a reset costs what was used.
+	// reset is cleared (all of it once after an open), so that a reset costs what was used: punched, so
+	// that the next open skips it as a hole (gpt_map_extents()); where the file system cannot punch, the
+	// pages that are not zero are written.
 	const uint64_t lo = std::min(gpt_dirty_lo_, gpt_size_) & ~(kPage - 1);
 	const uint64_t hi = std::min(gpt_dirty_hi_, gpt_size_);
-	static const uint8_t zeros[kPage] = {};
-	for (uint64_t p = lo; p < hi; p += kPage) {
-		const uint64_t n = std::min<uint64_t>(kPage, gpt_size_ - p);
-		if (std::memcmp(gpt_ + p, zeros, n) != 0)
-			std::memset(gpt_ + p, 0, n);
+	if (hi > lo && ::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(gpt_offset_ + lo),
+	                           static_cast<off_t>(hi - lo)) != 0) {
+		static const uint8_t zeros[kPage] = {};
+		for (uint64_t p = lo; p < hi; p += kPage) {
+			const uint64_t n = std::min<uint64_t>(kPage, gpt_size_ - p);
+			if (std::memcmp(gpt_ + p, zeros, n) != 0)
+				std::memset(gpt_ + p, 0, n);
+		}
 	}
 	if (hi > lo && flush(gpt_ + lo, gpt_offset_ + lo, hi - lo) != 0)
 		spdlog::warn("reset: cannot sync the GPT of {}: {}", path_, std::strerror(errno));

@@ -51,6 +51,31 @@ Gpt::Gpt(Carveout& carveout)
 	reload();
 }
 
+// Granules [2 * from, 2 * to) of a range of `n` granules whose map starts at `off`: each non-zero nibble moves its
+// granule from the range's initial PAS to the one it encodes. Whole zero pages (as the platform started) at memory
+// speed, then a word at a time.
+void Gpt::scan(const uint8_t* map, uint64_t off, uint64_t from, uint64_t to, uint64_t n, uint8_t initial)
+{
+	static const uint8_t zeros[4096] = {};
+	for (uint64_t w = from & ~uint64_t{7}; w < to; w += 8) {
+		if (w % sizeof(zeros) == 0 && to - w >= sizeof(zeros) && std::memcmp(map + off + w, zeros, sizeof(zeros)) == 0) {
+			w += sizeof(zeros) - 8;
+			continue;
+		}
+		uint64_t word = 0;
+		std::memcpy(&word, map + off + w, std::min<uint64_t>(8, to - w));
+		if (word == 0)
+			continue;
+		for (uint64_t g = 2 * w; g < std::min(n, 2 * w + 16); ++g) {
+			const auto nib = static_cast<uint8_t>((word >> (4 * (g - 2 * w))) & 0xf);
+			if (nib == 0)
+				continue;
+			--counts_[initial];
+			++counts_[initial ^ nib];
+		}
+	}
+}
+
 void Gpt::reload()
 {
 	std::lock_guard lock(mu_);
@@ -58,11 +83,10 @@ void Gpt::reload()
 	offsets_.clear();
 	counts_.fill(0);
 	// Every granule starts as its range's initial PAS; only the map's non-zero words (granules that
-	// changed since the platform started) are looked at granule by granule, so that a reload costs a
-	// scan of the map at memory speed plus what was used.
+	// changed since the platform started) are looked at granule by granule, and only where the file has
+	// data, so that a reload costs what was used since the last reset.
 	const uint8_t* map = carveout_.gpt_map();
 	const bool clear = carveout_.gpt_map_clear();  // just reset: nothing to look at
-	static const uint8_t zeros[4096] = {};
 	for (std::size_t i = 0; i < ranges.size(); ++i) {
 		const uint64_t off = gpt_map_offset(ranges, i);
 		offsets_.push_back(off);
@@ -70,23 +94,10 @@ void Gpt::reload()
 		const auto initial = static_cast<uint8_t>(ranges[i].initial);
 		counts_[initial] += n;
 		const uint64_t bytes = clear ? 0 : (n + 1) / 2;
-		for (uint64_t w = 0; w < bytes; w += 8) {
-			if (w % sizeof(zeros) == 0 && bytes - w >= sizeof(zeros) && std::memcmp(map + off + w, zeros, sizeof(zeros)) == 0) {
-				w += sizeof(zeros) - 8;  // a whole zero page: every granule in it as the platform started
-				continue;
-			}
-			uint64_t word = 0;
-			std::memcpy(&word, map + off + w, std::min<uint64_t>(8, bytes - w));
-			if (word == 0)
-				continue;
-			for (uint64_t g = 2 * w; g < std::min(n, 2 * w + 16); ++g) {
-				const auto nib = static_cast<uint8_t>((word >> (4 * (g - 2 * w))) & 0xf);
-				if (nib == 0)
-					continue;
-				--counts_[initial];
-				++counts_[initial ^ nib];
-			}
-		}
+		// Holes in the file (never written, or punched by a reset) are skipped unread: reading them through the
+		// mapping would also give them pages.
+		for (const auto& [lo, hi] : carveout_.gpt_map_extents(off, bytes))
+			scan(map, off, lo - off, hi - off, n, initial);
 	}
 	for (const auto& f : fixed_)
 		counts_[static_cast<unsigned>(f.initial)] += f.size / kGranule;

@@ -93,6 +93,59 @@ TEST_F(GptTest, StatePersistsAndResets)
 	EXPECT_EQ(gpt->lookup(kDram + 0x9000), Gpi::NonSecure);
 }
 
+// A reopen reads the map only where the file holds data (a reset punches what was used): granules changed in
+// pages far apart, at the ends of a page and of a range, all come back, and a reset leaves no data to read.
+TEST_F(GptTest, AReopenReadsOnlyTheFilesDataAndAResetPunchesIt)
+{
+	const auto& ranges = carveout->gpt_ranges();
+	std::vector<uint64_t> pas = {kDram, kDram + 0x2000, kDram + 0x1FFE000, kDram + 0x2000000, kDram + 0x40000000};
+	const GptRange& last = ranges.back();
+	pas.push_back(last.base + last.size - 0x1000);  // the last granule of the last range
+	for (uint64_t pa : pas)
+		ASSERT_EQ(gpt->delegate(pa), Gpt::Result::Ok) << std::hex << pa;
+	const auto before = gpt->counts();
+	open();
+	EXPECT_EQ(gpt->counts(), before);
+	for (uint64_t pa : pas)
+		EXPECT_EQ(gpt->lookup(pa), Gpi::Realm) << std::hex << pa;
+	EXPECT_EQ(gpt->lookup(kDram + 0x1000), Gpi::NonSecure);  // the other half of kDram's byte
+
+	// Every changed granule is inside what the file reports as data; the rest of the map need not be.
+	const uint64_t size = carveout->gpt_map_size();
+	const auto extents = carveout->gpt_map_extents(0, size);
+	ASSERT_FALSE(extents.empty());
+	uint64_t covered = 0, prev = 0;
+	for (const auto& [lo, hi] : extents) {
+		EXPECT_LE(prev, lo);
+		EXPECT_LT(lo, hi);
+		EXPECT_LE(hi, size);
+		covered += hi - lo;
+		prev = hi;
+	}
+	const bool holes = covered < size;  // a file system that reports holes (tmpfs, ext4, xfs, btrfs)
+	std::size_t found = 0;
+	for (std::size_t i = 0; i < size; ++i)
+		if (carveout->gpt_map()[i] != 0) {
+			++found;
+			bool inside = false;
+			for (const auto& [lo, hi] : extents)
+				inside = inside || (i >= lo && i < hi);
+			EXPECT_TRUE(inside) << "map byte " << i << " is not in a data extent";
+		}
+	EXPECT_EQ(found, pas.size());  // no two of them share a byte
+
+	carveout->reset({});
+	gpt->reload();
+	EXPECT_EQ(gpt->lookup(kDram + 0x2000), Gpi::NonSecure);
+	if (holes) {
+		EXPECT_TRUE(carveout->gpt_map_extents(0, size).empty()) << "the reset left data in the map";
+	}
+	open();
+	for (uint64_t pa : pas)
+		EXPECT_EQ(gpt->lookup(pa), Gpi::NonSecure) << std::hex << pa;
+	EXPECT_EQ(gpt->counts()[static_cast<unsigned>(Gpi::Realm)], before[static_cast<unsigned>(Gpi::Realm)] - pas.size());
+}
+
 TEST_F(GptTest, ConcurrentCallersNeverLoseATransition)
 {
 	// Four threads toggle interleaved granules that share bytes of the map.

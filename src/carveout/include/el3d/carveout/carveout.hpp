@@ -19,6 +19,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 namespace el3d {
@@ -129,6 +130,10 @@ public:
 	uint8_t* gpt_map() const { return gpt_; }
 	uint64_t gpt_map_size() const { return gpt_size_; }
 	std::error_code sync_gpt(uint64_t offset, uint64_t len);
+	// The parts of [offset, offset + len) of the map that may hold non-zero bytes, in order: the rest are holes
+	// in the file (never written, or cleared by a reset), which read as zero. All of it where the file system
+	// cannot tell.
+	std::vector<std::pair<uint64_t, uint64_t>> gpt_map_extents(uint64_t offset, uint64_t len) const;
 	// True when the map is known to be all zero (every granule as the platform started): after a reset,
 	// until the next write to it. Writers call sync_gpt() for what they wrote, which is how it is known.
 	bool gpt_map_clear() const { return gpt_dirty_lo_ >= gpt_dirty_hi_; }

@@ -84,6 +84,7 @@ private:
 	std::optional<std::pair<Loc, Loc>> checked_range(uint64_t base, uint64_t size, Gpi gpi) const;
 	Gpi get(const Loc& l) const;
 	std::error_code put(const Loc& l, Gpi g);
+	void scan(const uint8_t* map, uint64_t off, uint64_t from, uint64_t to, uint64_t n, uint8_t initial);  // reload()'s
 
 	Carveout& carveout_;
 	const std::vector<GptRange> fixed_;
