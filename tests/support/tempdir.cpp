@@ -11,10 +11,14 @@
 namespace el3d::test {
 
 TempDir::TempDir()
+    // Keep socket paths short: sun_path holds 108 bytes.
+    : TempDir(std::getenv("TMPDIR") && *std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp")
 {
-	// Keep socket paths short: sun_path holds 108 bytes.
-	const char* base = std::getenv("TMPDIR");
-	std::string tmpl = std::string(base && *base ? base : "/tmp") + "/el3d-t-XXXXXX";
+}
+
+TempDir::TempDir(const std::string& base)
+{
+	std::string tmpl = base + "/el3d-t-XXXXXX";
 	if (::mkdtemp(tmpl.data()) == nullptr)
 		throw std::runtime_error("mkdtemp failed");
 	path_ = tmpl;

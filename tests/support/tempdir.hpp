@@ -7,6 +7,7 @@ namespace el3d::test {
 class TempDir {
 public:
 	TempDir();
+	explicit TempDir(const std::string& base);  // under `base` instead of $TMPDIR (e.g. a tmpfs)
 	~TempDir();
 	TempDir(const TempDir&) = delete;
 	TempDir& operator=(const TempDir&) = delete;

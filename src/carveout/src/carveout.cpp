@@ -75,8 +75,11 @@ std::error_code Carveout::zero(uint64_t pa, uint64_t len)
 	if (::fallocate(fd_, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, off, l) != 0) {
 		if (errno != EOPNOTSUPP && errno != EINVAL)
 			return {errno, std::generic_category()};
-		// Filesystems without ZERO_RANGE (tmpfs): punch, then reserve; else write zeros.
-		if (::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, l) == 0) {
+		// Filesystems without ZERO_RANGE (tmpfs): punch, then reserve; else write zeros. A range with no data
+		// (all holes, as after a reset) already reads as zero: only reserved.
+		const off_t data = ::lseek(fd_, off, SEEK_DATA);
+		const bool holes = (data < 0 && errno == ENXIO) || (data >= 0 && data >= off + l);
+		if (holes || ::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, l) == 0) {
 			if (::fallocate(fd_, FALLOC_FL_KEEP_SIZE, off, l) != 0 && errno != EOPNOTSUPP)
 				return {errno, std::generic_category()};
 		} else {
@@ -340,22 +343,27 @@ void Carveout::reset_committed(unsigned copy)
 
 void Carveout::clear_image_and_gpt()
 {
-	// Give the image's blocks back; it reads as zero.
-	const auto off = static_cast<off_t>(image_offset_);
-	const auto len = static_cast<off_t>(geom_.image_size());
-	if (::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len) != 0)
+	// The image reads as zero with its blocks given back, and every granule is back to its range's initial
+	// PAS. Of the GPT map, only what may have been written since the last reset is cleared (all of it once
+	// after an open), so that a reset costs what was used; punched, so that the next open skips it as a hole
+	// (gpt_map_extents()). The map and the image are neighbours in the file (only padding that is never
+	// written between them): one punch clears both, and a punch costs about the same whatever its length.
+	const uint64_t lo = std::min(gpt_dirty_lo_, gpt_size_) & ~(kPage - 1);
+	const uint64_t hi = std::min(gpt_dirty_hi_, gpt_size_);
+	const uint64_t end = image_offset_ + geom_.image_size();
+	const bool neighbours = image_offset_ == format::align_up(gpt_offset_ + gpt_size_, format::kAreaAlign);
+	const uint64_t from = hi > lo && neighbours ? gpt_offset_ + lo : image_offset_;
+	const bool image_punched =
+	    ::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(from), static_cast<off_t>(end - from)) == 0;
+	if (!image_punched)
 		std::memset(image_, 0, geom_.image_size());
 	if (flush(image_, image_offset_, geom_.image_size()) != 0)
 		spdlog::warn("reset: cannot sync image of {}: {}", path_, std::strerror(errno));
 	crash_point("reset:image-cleared");
-	// Every granule back to its range's initial PAS. Only what may have been written since the last
-	// reset is cleared (all of it once after an open), so that a reset costs what was used: punched, so
-	// that the next open skips it as a hole (gpt_map_extents()); where the file system cannot punch, the
-	// pages that are not zero are written.
-	const uint64_t lo = std::min(gpt_dirty_lo_, gpt_size_) & ~(kPage - 1);
-	const uint64_t hi = std::min(gpt_dirty_hi_, gpt_size_);
-	if (hi > lo && ::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(gpt_offset_ + lo),
-	                           static_cast<off_t>(hi - lo)) != 0) {
+	const bool gpt_punched =
+	    hi <= lo || (image_punched && from == gpt_offset_ + lo) ||
+	    ::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(gpt_offset_ + lo), static_cast<off_t>(hi - lo)) == 0;
+	if (!gpt_punched) {
 		static const uint8_t zeros[kPage] = {};
 		for (uint64_t p = lo; p < hi; p += kPage) {
 			const uint64_t n = std::min<uint64_t>(kPage, gpt_size_ - p);

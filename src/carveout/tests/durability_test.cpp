@@ -1,6 +1,8 @@
 // How a carveout file keeps its changes: torn writes, I/O errors, reset, process death.
 #include "carveout_test_util.hpp"
 
+#include <linux/magic.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 
 using namespace el3d;
@@ -86,6 +88,30 @@ TEST(Carveout, ZeroClearsOnlyTheRange)
 	EXPECT_EQ(c->ptr(base + 0x27ff)[0], 0);
 	EXPECT_EQ(c->ptr(base + 0x2800)[0], 0x11);
 	EXPECT_TRUE(c->zero(c->geometry().image_end() - 0x10, 0x20));  // out of range
+}
+
+// On tmpfs (no FALLOC_FL_ZERO_RANGE) zero() punches a range that holds data, and only reserves one that is all
+// holes: both read as zero afterwards, with their pages reserved, and nothing outside the range changes.
+TEST(Carveout, ZeroOnTmpfsClearsDataAndReservesHoles)
+{
+	struct statfs fs {};
+	if (::statfs("/dev/shm", &fs) != 0 || fs.f_type != TMPFS_MAGIC)
+		GTEST_SKIP() << "no tmpfs at /dev/shm: the ZERO_RANGE fallback is for file systems such as tmpfs";
+	TempDir d("/dev/shm");
+	const auto path = d.file("c.img");
+	auto c = Carveout::open(req(path));
+	const uint64_t base = c->geometry().rmm_limit - 0x10000;
+	std::memset(c->ptr(base), 0x22, 0x4000);  // data in [base, base + 16 KiB); holes above
+	const uint64_t before = allocated_bytes(path);
+	ASSERT_FALSE(c->zero(base + 0x1000, 0x2000));   // data: punched and reserved
+	ASSERT_FALSE(c->zero(base + 0x8000, 0x8000));   // holes: reserved
+	EXPECT_EQ(c->ptr(base + 0xfff)[0], 0x22);
+	for (uint64_t o = 0x1000; o < 0x3000; o += 0x100)
+		EXPECT_EQ(c->ptr(base + o)[0], 0) << std::hex << o;
+	EXPECT_EQ(c->ptr(base + 0x3000)[0], 0x22);
+	for (uint64_t o = 0x8000; o < 0x10000; o += 0x100)
+		EXPECT_EQ(c->ptr(base + o)[0], 0) << std::hex << o;
+	EXPECT_GE(allocated_bytes(path), before + 0x8000) << "the holes were not reserved";
 }
 
 TEST(Carveout, LogFullIsReported)
