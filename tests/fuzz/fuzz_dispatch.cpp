@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -40,9 +41,11 @@ struct Slot {
 	Abi abi = Abi::Seed;
 	const char* platform = "";
 	std::unique_ptr<Monitor> monitor;
+	std::optional<Model> fresh;  // the model of a reset Monitor, copied by every input (cheaper than built)
 };
 Slot g_slots[std::size(kAbis) * std::size(kPlatforms)];
 Shadow g_shadow;  // its arrays are as large as an image: kept for every input
+MonitorStatus g_status;  // status() into storage every check reuses
 
 std::unique_ptr<Monitor> open_monitor(const Slot& s, bool create)
 {
@@ -74,7 +77,7 @@ std::string regs_str(const SmcResult& r)
 
 class Run {
 public:
-	Run(Slot& s, Input& in) : slot_(s), in_(in), model_(s.monitor->geometry(), s.abi, kLogCapacity)
+	Run(Slot& s, Input& in) : slot_(s), in_(in), model_(*s.fresh)
 	{
 		// Bytes written below the shared page, as they must read (SMCs write the shared page: not tracked).
 		shadow_.cover(geo().rmm_base, geo().shared_base() - geo().rmm_base);
@@ -363,7 +366,8 @@ private:
 
 	void check_status(const std::string& when)
 	{
-		const MonitorStatus s = mon().status();
+		MonitorStatus& s = g_status;
+		mon().status(s);
 		const auto& want = model_.regions();
 		if (!(s.top == model_.top()))
 			fail_op(when + ": top " + hex(s.top) + ", model " + hex(model_.top()));
@@ -435,6 +439,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
 	if (!s.monitor) {
 		s.monitor = open_monitor(s, true);
 		s.monitor->reset();  // as every other input finds it
+		s.fresh.emplace(s.monitor->geometry(), s.abi, kLogCapacity);
 	}
 	Run run(s, in);
 	run.run();

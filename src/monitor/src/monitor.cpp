@@ -283,9 +283,15 @@ const MonitorOptions& Monitor::options() const { return impl_->options; }
 
 MonitorStatus Monitor::status() const
 {
+	MonitorStatus s;
+	status(s);
+	return s;
+}
+
+void Monitor::status(MonitorStatus& s) const
+{
 	const Impl& m = *impl_;
 	std::lock_guard lock(m.mu);
-	MonitorStatus s;
 	s.geometry = m.carveout->geometry();
 	s.carveout_path = m.carveout->path();
 	s.carveout_uuid = m.carveout->uuid_string();
@@ -296,8 +302,10 @@ MonitorStatus Monitor::status() const
 	s.top = m.allocator.top();
 	s.regions = m.allocator.records();
 	s.log_capacity = m.carveout->log_capacity();
+	s.allocations_after_boot = 0;
 	for (const auto& r : s.regions)
 		s.allocations_after_boot += (r.flags & kAllocAfterBootComplete) ? 1 : 0;
+	s.cpus.clear();
 	m.boot.for_each_recorded([&](uint32_t i, const CpuStatus& c, bool) {
 		s.cpus.push_back(c);
 		s.cpus.back().cpu = i;
@@ -312,8 +320,8 @@ MonitorStatus Monitor::status() const
 	s.gpt_ranges.insert(s.gpt_ranges.end(), m.gpt.fixed_ranges().begin(), m.gpt.fixed_ranges().end());
 	s.gpt_ranges.insert(s.gpt_ranges.end(), m.gpt.device_ranges().begin(), m.gpt.device_ranges().end());
 	std::sort(s.gpt_ranges.begin(), s.gpt_ranges.end(), [](const GptRange& a, const GptRange& b) { return a.base < b.base; });
-	s.platform_key = m.platform_pub;
-	s.realm_key = m.realm_pub;
+	s.platform_key.assign(m.platform_pub.begin(), m.platform_pub.end());
+	s.realm_key.assign(m.realm_pub.begin(), m.realm_pub.end());
 	const auto sc = m.signer->counts();
 	s.sign_pending = sc.pending;
 	s.sign_ready = sc.ready;
@@ -324,7 +332,6 @@ MonitorStatus Monitor::status() const
 	s.boot_config_json = *m.boot_config_json;
 	s.durability = m.carveout->durability();
 	s.flushes = m.carveout->flush_stats();
-	return s;
 }
 
 bool Monitor::read_memory(uint64_t pa, uint64_t len, std::vector<uint8_t>& out) const

@@ -49,3 +49,41 @@ TEST_F(BootComplete, RepeatIsRecordedWithoutError)
 	EXPECT_EQ(x0(smc(EL3_FID_RMM_BOOT_COMPLETE, {0}, 0)), EL3_E_RMM_OK);
 	EXPECT_EQ(monitor->status().cpus[0].completions, 2u);
 }
+
+// status(s) into a MonitorStatus that held an earlier, larger status gives what status() gives: every field
+// replaced, nothing left over (CPUs, regions, counts).
+TEST_F(BootComplete, StatusIntoAReusedObjectMatchesAFreshOne)
+{
+	smc(EL3_FID_RMM_BOOT_COMPLETE, {0, 0x77}, 0);
+	smc(EL3_FID_RMM_ALLOCATE_MEMORY, {0x10, 0}, 0);  // after CPU 0's boot: counted
+	smc(EL3_FID_RMM_ALLOCATE_MEMORY, {0x10, 0}, 5);
+	MonitorStatus reused;
+	monitor->status(reused);
+	ASSERT_EQ(reused.cpus.size(), 2u);
+	ASSERT_EQ(reused.regions.size(), 2u);
+	ASSERT_EQ(reused.allocations_after_boot, 1u);
+	for (int round = 0; round < 2; ++round) {
+		if (round == 0)
+			monitor->reset();
+		else
+			smc(EL3_FID_RMM_ALLOCATE_MEMORY, {0x10, 0}, 2);
+		monitor->status(reused);
+		const MonitorStatus fresh = monitor->status();
+		EXPECT_EQ(reused.cpus.size(), fresh.cpus.size());
+		for (std::size_t i = 0; i < std::min(reused.cpus.size(), fresh.cpus.size()); ++i) {
+			EXPECT_EQ(reused.cpus[i].cpu, fresh.cpus[i].cpu);
+			EXPECT_EQ(reused.cpus[i].state, fresh.cpus[i].state);
+		}
+		EXPECT_EQ(reused.regions.size(), fresh.regions.size());
+		EXPECT_EQ(reused.allocations_after_boot, fresh.allocations_after_boot);
+		EXPECT_EQ(reused.top, fresh.top);
+		EXPECT_EQ(reused.epoch, fresh.epoch);
+		EXPECT_EQ(reused.gpt_granules, fresh.gpt_granules);
+		EXPECT_EQ(reused.gpt_ranges.size(), fresh.gpt_ranges.size());
+		EXPECT_EQ(reused.realm_key, fresh.realm_key);
+		EXPECT_EQ(reused.boot_config_json, fresh.boot_config_json);
+		EXPECT_EQ(reused.carveout_uuid, fresh.carveout_uuid);
+	}
+	EXPECT_EQ(reused.cpus.size(), 1u);
+	EXPECT_EQ(reused.allocations_after_boot, 0u);
+}

@@ -218,6 +218,9 @@ public:
 	void detach(uint32_t cpu) noexcept;
 
 	MonitorStatus status() const;
+	// The same into `s`, every field replaced, reusing its storage: a caller that asks often (a poller, a
+	// fuzz target) allocates nothing once `s` has grown to size.
+	void status(MonitorStatus& s) const;
 	// Forget every region, delegation and CPU's boot state; the image reads as zero afterwards.
 	// Attestation keys are kept.
 	void reset();
