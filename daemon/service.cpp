@@ -270,8 +270,8 @@ Status MonitorService::ReadMemory(grpc::ServerContext*, const v1::ReadMemoryRequ
 	try {
 		if (ns)
 			ns_->read(req->address(), req->length(), data);
-		else
-			monitor_.read_memory(req->address(), req->length(), data);
+		else if (!monitor_.read_memory(req->address(), req->length(), data))
+			return {StatusCode::INTERNAL, "cannot read the carveout file"};
 	} catch (const std::exception& e) {
 		return {StatusCode::INTERNAL, e.what()};
 	}
@@ -289,7 +289,7 @@ Status MonitorService::WriteMemory(grpc::ServerContext*, const v1::WriteMemoryRe
 		if (ns)
 			ns_->write(req->address(), reinterpret_cast<const uint8_t*>(d.data()), d.size());
 		else if (!monitor_.write_memory(req->address(), reinterpret_cast<const uint8_t*>(d.data()), d.size()))
-			return {StatusCode::INTERNAL, "cannot flush the write to the carveout file"};
+			return {StatusCode::INTERNAL, "cannot write or flush the carveout file (see the daemon's log)"};
 	} catch (const std::exception& e) {
 		return {StatusCode::INTERNAL, e.what()};
 	}

@@ -89,6 +89,34 @@ std::error_code Carveout::zero(uint64_t pa, uint64_t len)
 	return sync(pa, len);
 }
 
+std::error_code Carveout::read_image(uint64_t pa, uint8_t* out, uint64_t len) const
+{
+	for (uint64_t done = 0; done < len;) {
+		const ssize_t n = ::pread(fd_, out + done, len - done, static_cast<off_t>(image_offset_ + (pa - geom_.rmm_base) + done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return {errno, std::generic_category()};
+		if (n == 0)
+			return std::make_error_code(std::errc::io_error);  // the file is shorter than its image: not ours to fix
+		done += static_cast<uint64_t>(n);
+	}
+	return {};
+}
+
+std::error_code Carveout::write_image(uint64_t pa, const uint8_t* data, uint64_t len)
+{
+	for (uint64_t done = 0; done < len;) {
+		const ssize_t n = ::pwrite(fd_, data + done, len - done, static_cast<off_t>(image_offset_ + (pa - geom_.rmm_base) + done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return {n < 0 ? errno : EIO, std::generic_category()};
+		done += static_cast<uint64_t>(n);
+	}
+	return {};
+}
+
 std::error_code Carveout::sync(uint64_t pa, uint64_t len)
 {
 	if (!in_image(pa, len))

@@ -343,8 +343,10 @@ bool Monitor::read_memory(uint64_t pa, uint64_t len, std::vector<uint8_t>& out) 
 		return false;
 	std::lock_guard lock(m.mu);
 	out.resize(len);
-	if (len != 0)
-		std::memcpy(out.data(), c.ptr(pa), len);
+	if (const auto ec = c.read_image(pa, out.data(), len)) {
+		spdlog::warn("read of {} bytes at {:#x}: {}", len, pa, ec.message());
+		return false;
+	}
 	return true;
 }
 
@@ -358,7 +360,10 @@ bool Monitor::write_memory(uint64_t pa, const uint8_t* data, uint64_t len)
 		return true;
 	std::lock_guard lock(m.mu);
 	m.finish_reset();
-	std::memcpy(c.ptr(pa), data, len);
+	if (const auto ec = c.write_image(pa, data, len)) {
+		spdlog::warn("write of {} bytes at {:#x}: {}", len, pa, ec.message());
+		return false;
+	}
 	return !c.sync(pa, len);
 }
 

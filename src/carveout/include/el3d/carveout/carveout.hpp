@@ -122,6 +122,11 @@ public:
 	std::error_code zero(uint64_t pa, uint64_t len);
 	// Flush [pa, pa+len) of the image to stable storage.
 	std::error_code sync(uint64_t pa, uint64_t len);
+	// Copy [pa, pa+len) of the image out, or in, through the file rather than the mapping: the process maps
+	// no pages for it (a reset then has none to unmap), a hole is read without giving it a page, and a file
+	// system that is full answers ENOSPC instead of SIGBUS. The caller must have checked in_image().
+	std::error_code read_image(uint64_t pa, uint8_t* out, uint64_t len) const;
+	std::error_code write_image(uint64_t pa, const uint8_t* data, uint64_t len);
 
 	// --- Granule protection table -------------------------------------------------------------
 	// The ranges the GPT tracks and their 4-bit-per-granule map (see gpt_map_offset()); the map

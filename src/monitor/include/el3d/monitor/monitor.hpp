@@ -241,7 +241,9 @@ public:
 	const MonitorOptions& options() const;
 
 	// Direct access to the emulated physical memory (the image), e.g. for a debugger view.
-	// False if [pa, pa+len) is not inside the image. Writes are flushed before returning.
+	// False if [pa, pa+len) is not inside the image, or if the file refuses the copy (an I/O error; a full
+	// file system for a write, which may have changed part of the range): logged. Writes are flushed
+	// before returning.
 	bool read_memory(uint64_t pa, uint64_t len, std::vector<uint8_t>& out) const;
 	bool write_memory(uint64_t pa, const uint8_t* data, uint64_t len);
 
