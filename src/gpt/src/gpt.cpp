@@ -132,9 +132,10 @@ const GptRange* Gpt::device_at(uint64_t pa) const
 	return nullptr;
 }
 
-nlohmann::json Gpt::device_runs() const
+std::vector<std::pair<uint64_t, uint64_t>> Gpt::device_runs_list() const
 {
-	nlohmann::json runs = nlohmann::json::array();
+	std::lock_guard lock(mu_);
+	std::vector<std::pair<uint64_t, uint64_t>> runs;
 	uint64_t first = 0, count = 0;
 	for (uint64_t pa : device_realm_) {
 		if (count != 0 && pa == first + count * kGranule) {
@@ -142,11 +143,19 @@ nlohmann::json Gpt::device_runs() const
 			continue;
 		}
 		if (count != 0)
-			runs.push_back({first, count});
+			runs.emplace_back(first, count);
 		first = pa;
 		count = 1;
 	}
 	if (count != 0)
+		runs.emplace_back(first, count);
+	return runs;
+}
+
+nlohmann::json Gpt::device_runs() const
+{
+	nlohmann::json runs = nlohmann::json::array();
+	for (const auto& [first, count] : device_runs_list())
 		runs.push_back({first, count});
 	return runs;
 }
@@ -155,6 +164,12 @@ nlohmann::json Gpt::device_state() const
 {
 	std::lock_guard lock(mu_);
 	return device_runs();
+}
+
+void Gpt::set_committer(std::function<void()> commit)
+{
+	std::lock_guard lock(mu_);
+	committer_ = std::move(commit);
 }
 
 // A device-window granule: its PAS is in device_realm_, and the state document keeps it.
@@ -171,9 +186,13 @@ Gpt::Result Gpt::set_device_gpi(uint64_t pa, Gpi to)
 	};
 	flip(to);
 	try {
-		nlohmann::json doc = carveout_.state();
-		doc[kDeviceStateKey] = device_runs();
-		carveout_.commit_state(doc);
+		if (committer_) {
+			committer_();
+		} else {
+			nlohmann::json doc = carveout_.state();
+			doc[kDeviceStateKey] = device_runs();
+			carveout_.commit_state(doc);
+		}
 	} catch (...) {
 		flip(cur);
 		throw;

@@ -144,6 +144,8 @@ Monitor::Impl::Impl(std::unique_ptr<Carveout> c, MonitorOptions o)
       platform_key(placeholder_key()),
       injector(abi_name(options.abi))
 {
+	// A device-window transition commits the whole state document, as every other change does.
+	gpt.set_committer([this] { commit(); });
 	if (options.inject_again != 0) {
 		// --inject-again N as a fault rule: N E_RMM_AGAIN answers, then the hunk, again and again, counted over the
 		// calls the command's own checks accept (TF-A checks the buffer before the platform can be busy).

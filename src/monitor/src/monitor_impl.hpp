@@ -189,6 +189,8 @@ struct Monitor::Impl {
 	std::vector<uint8_t> keys_cbor, realm_pub, platform_pub;
 	void keys_changed();
 	mutable attest::cbor::Writer state_writer;  // encode_state()'s buffer
+	mutable nlohmann::json premarks_encoded;    // gpt_premarks as premarks_cbor encodes them
+	mutable std::vector<uint8_t> premarks_cbor;
 	mutable std::mutex mu;
 	std::atomic<uint64_t> calls{0};
 	std::atomic<SmcObserver*> observer{nullptr};

@@ -80,11 +80,19 @@ const std::vector<uint8_t>& Monitor::Impl::encode_state(bool for_reset) const
 	w.text("boot");
 	boot.encode(w);
 	// A reset puts every device-window granule back to Non-secure.
-	if (for_reset)
+	if (for_reset) {
 		w.text(Gpt::kDeviceStateKey).array(0);
-	else
-		w.text(Gpt::kDeviceStateKey).raw(nlohmann::json::to_cbor(gpt.device_state()));
-	w.text("gpt_premarks").raw(nlohmann::json::to_cbor(gpt_premarks));
+	} else {
+		const auto runs = gpt.device_runs_list();
+		w.text(Gpt::kDeviceStateKey).array(runs.size());
+		for (const auto& [first, count] : runs)
+			w.array(2).uint(first).uint(count);
+	}
+	if (premarks_cbor.empty() || premarks_encoded != gpt_premarks) {  // they change on a reset or a restore
+		premarks_encoded = gpt_premarks;
+		premarks_cbor = nlohmann::json::to_cbor(gpt_premarks);
+	}
+	w.text("gpt_premarks").raw(premarks_cbor);
 	w.text("keys").raw(keys_cbor);
 	w.text("mec_refreshes").uint(mec_refreshes);
 	w.text("plat_token").map(3);

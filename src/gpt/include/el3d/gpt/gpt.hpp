@@ -12,11 +12,13 @@
 //     change them.
 // Everything else below 2^pa_bits is treated as block-mapped, as a GPT L0 block descriptor maps it.
 // Whoever else commits the carveout's state document must carry device_state() under
-// kDeviceStateKey (the monitor's state document does).
+// kDeviceStateKey (the monitor's state document does), and should then commit a device
+// transition itself (set_committer()).
 #include "el3d/carveout/carveout.hpp"
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <string>
@@ -61,6 +63,13 @@ public:
 	// The device windows' Realm granules as the state document keeps them: an array of
 	// [PA of the first granule, granule count] runs, ascending.
 	nlohmann::json device_state() const;
+	// The same runs, without building JSON.
+	std::vector<std::pair<uint64_t, uint64_t>> device_runs_list() const;
+	// How a device transition is made durable: `commit` writes the whole state document (with
+	// device_state()) and throws if the file refuses it. Called with the GPT's lock held, on the
+	// transition's thread; device_state() may be called from it. Without one, the GPT commits
+	// the carveout's current document with its own key replaced.
+	void set_committer(std::function<void()> commit);
 	static constexpr const char* kDeviceStateKey = "gpt_device_realm";
 
 	// Granules per PAS over all granule-mapped ranges, tracked and fixed (indexed by the GPI value).
@@ -91,7 +100,8 @@ private:
 	const std::vector<GptRange> device_;
 	std::set<uint64_t> device_realm_;  // PAs of the device windows' Realm granules
 	std::vector<uint64_t> offsets_;
-	mutable std::mutex mu_;
+	mutable std::recursive_mutex mu_;  // recursive: the committer reads device_state()
+	std::function<void()> committer_;
 	std::array<uint64_t, 16> counts_{};
 };
 
