@@ -264,7 +264,7 @@ bool serve_locked(Monitor::Impl& m, uint32_t cpu, uint64_t fid, const SmcArgs& x
 
 	const ReportOnExit report(m, rec, out, injected_by);
 	if (mbz_set) {
-		spdlog::warn("cpu{} SMC {} has bits [23:17] set: SMC_UNK", cpu, hex(fid));
+		spdlog::warn("cpu{} SMC {:#x} has bits [23:17] set: SMC_UNK", cpu, fid);
 		return true;
 	}
 	m.finish_reset();
@@ -285,17 +285,17 @@ bool serve_locked(Monitor::Impl& m, uint32_t cpu, uint64_t fid, const SmcArgs& x
 	auto it = m.commands.find(f);
 	if (it == m.commands.end()) {
 		if (is_rmm_el3(f) || is_firme(f))
-			spdlog::warn("cpu{} {} is not implemented by the {} ABI profile: SMC_UNK", cpu, hex(f), abi_name(m.options.abi));
+			spdlog::warn("cpu{} {:#x} is not implemented by the {} ABI profile: SMC_UNK", cpu, f, abi_name(m.options.abi));
 		else
-			spdlog::debug("cpu{} unknown SMC {}: SMC_UNK", cpu, hex(fid));
+			spdlog::debug("cpu{} unknown SMC {:#x}: SMC_UNK", cpu, fid);
 		return true;
 	}
 	SmcContext ctx{cpu, f, x, out, rec, &injected_by};
 	it->second.handler(m, ctx);
 	// Every SMC served, one line at debug (handlers log state changes at info on top of this).
 	if (spdlog::should_log(spdlog::level::debug))
-		spdlog::debug("cpu{} smc {} x1={} x2={} x3={} x4={} -> x0={} ({}) x1={} x2={}", cpu, it->second.name, hex(x[0]),
-		              hex(x[1]), hex(x[2]), hex(x[3]), hex(out[0]), result_name(f, out[0]), hex(out[1]), hex(out[2]));
+		spdlog::debug("cpu{} smc {} x1={:#x} x2={:#x} x3={:#x} x4={:#x} -> x0={:#x} ({}) x1={:#x} x2={:#x}", cpu, it->second.name, x[0],
+		              x[1], x[2], x[3], out[0], result_name(f, out[0]), out[1], out[2]);
 	return true;
 }
 

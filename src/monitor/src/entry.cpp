@@ -78,9 +78,9 @@ Entry Monitor::enter(uint32_t cpu, EntryKind kind, const manifest::BootConfig* c
 	m.boot.mark_entered(cpu);
 	e.activation = m.boot.activation();
 	m.commit();
-	spdlog::info("cpu{} {} boot entry, activation {}: x0={} x1={} x2={} x3={} x4={}", cpu,
-	             kind == EntryKind::Cold ? "cold" : "warm", e.activation, hex(e.regs[0]), hex(e.regs[1]),
-	             hex(e.regs[2]), hex(e.regs[3]), hex(e.regs[4]));
+	spdlog::info("cpu{} {} boot entry, activation {}: x0={:#x} x1={:#x} x2={:#x} x3={:#x} x4={:#x}", cpu,
+	             kind == EntryKind::Cold ? "cold" : "warm", e.activation, e.regs[0], e.regs[1],
+	             e.regs[2], e.regs[3], e.regs[4]);
 	if (SmcObserver* o = m.observer.load(std::memory_order_relaxed))
 		o->on_entry(cpu, e);
 	return e;

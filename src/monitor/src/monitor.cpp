@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <stdexcept>
 
 namespace el3d {
@@ -131,6 +133,21 @@ uint32_t interface_version(Abi a)
 			return n.version;
 	return 0;
 }
+
+namespace {
+// A platform's default boot configuration as status() shows it, built once per process: a daemon (or a
+// test) that opens its carveout again would otherwise build the same JSON again.
+const std::string& default_config_json(const std::string& platform)
+{
+	static std::mutex mu;
+	static std::map<std::string, std::string> cache;  // nodes are stable: the reference stays valid
+	std::lock_guard lock(mu);
+	auto it = cache.find(platform);
+	if (it == cache.end())
+		it = cache.emplace(platform, manifest::to_json(manifest::default_boot_config(platform))).first;
+	return it->second;
+}
+}  // namespace
 
 Monitor::Impl::Impl(std::unique_ptr<Carveout> c, MonitorOptions o)
     : carveout(std::move(c)),
@@ -330,7 +347,8 @@ void Monitor::status(MonitorStatus& s) const
 	s.sign_done = sc.done;
 	s.mec_refreshes = m.mec_refreshes;
 	if (!m.boot_config_json)
-		m.boot_config_json = manifest::to_json(m.boot_config);
+		m.boot_config_json = m.options.boot_config ? manifest::to_json(m.boot_config)
+		                                           : default_config_json(m.carveout->geometry().platform);
 	s.boot_config_json = *m.boot_config_json;
 	s.durability = m.carveout->durability();
 	s.flushes = m.carveout->flush_stats();

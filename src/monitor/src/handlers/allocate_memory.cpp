@@ -34,7 +34,7 @@ void handle_allocate_memory(Monitor::Impl& m, SmcContext& c)
 	const auto id = static_cast<uint32_t>(x2 & EL3_ALLOC_X2_ID_MASK);
 	const Geometry& g = m.carveout->geometry();
 	auto fail = [&](int64_t code, const std::string& why) {
-		spdlog::info("cpu{} RMM_ALLOCATE_MEMORY(size={}, x2={}) -> {}: {}", c.cpu, hex(size), hex(x2),
+		spdlog::info("cpu{} RMM_ALLOCATE_MEMORY(size={:#x}, x2={:#x}) -> {}: {}", c.cpu, size, x2,
 		             code == EL3_E_RMM_INVAL ? "E_RMM_INVAL" : code == EL3_E_RMM_UNK ? "E_RMM_UNK" : "E_RMM_NOMEM", why);
 		c.ret(code, x2);
 	};
@@ -45,10 +45,10 @@ void handle_allocate_memory(Monitor::Impl& m, SmcContext& c)
 	if (align_bits >= 64)
 		return fail(EL3_E_RMM_INVAL, "alignment of 2^" + std::to_string(align_bits) + " bytes is not representable");
 	if ((x2 & ~kDefinedX2Bits) != 0)
-		spdlog::warn("cpu{} RMM_ALLOCATE_MEMORY(size={}, x2={}): x2 bits {} are outside [31:24] and [15:0] and "
+		spdlog::warn("cpu{} RMM_ALLOCATE_MEMORY(size={:#x}, x2={:#x}): x2 bits {:#x} are outside [31:24] and [15:0] and "
 		             "ignored, as the seed does (an RMM built for RMM_RESERVE_MEMORY's encoding sends alignment in "
 		             "[63:56] and LOCAL_CPU in bit 0)",
-		             c.cpu, hex(size), hex(x2), hex(x2 & ~kDefinedX2Bits));
+		             c.cpu, size, x2, x2 & ~kDefinedX2Bits);
 
 	const bool after_boot = m.after_boot(c.cpu);
 	if (after_boot) {
@@ -67,13 +67,13 @@ void handle_allocate_memory(Monitor::Impl& m, SmcContext& c)
 	                                                         .after_boot_complete = after_boot});
 	switch (r.status) {
 	case AllocStatus::Fresh:
-		spdlog::info("cpu{} RMM_ALLOCATE_MEMORY(size={}, align=2^{}, id={}) -> new region at {}", c.cpu, hex(size),
-		             align_bits, id, hex(r.addr));
+		spdlog::info("cpu{} RMM_ALLOCATE_MEMORY(size={:#x}, align=2^{}, id={}) -> new region at {:#x}", c.cpu, size,
+		             align_bits, id, r.addr);
 		c.effect([&] { return "region id=" + std::to_string(id) + " " + hex(r.addr) + "+" + hex(size) + " fresh"; });
 		return c.ret(EL3_ALLOC_FRESH, r.addr);
 	case AllocStatus::Existing:
-		spdlog::info("cpu{} RMM_ALLOCATE_MEMORY(size={}, id={}) -> existing region at {}", c.cpu, hex(size), id,
-		             hex(r.addr));
+		spdlog::info("cpu{} RMM_ALLOCATE_MEMORY(size={:#x}, id={}) -> existing region at {:#x}", c.cpu, size, id,
+		             r.addr);
 		c.effect([&] { return "region id=" + std::to_string(id) + " " + hex(r.addr) + " handed back"; });
 		return c.ret(EL3_E_RMM_OK, r.addr);
 	case AllocStatus::StorageError:

@@ -78,7 +78,7 @@ void handle_firme_base_features(Monitor::Impl& m, SmcContext& c)
 		spdlog::debug("cpu{} FIRME_BASE_FEATURES(service {}, register {}) -> FIRME_NOT_SUPPORTED", c.cpu, service, index);
 		return c.ret(EL3_FIRME_NOT_SUPPORTED);
 	}
-	spdlog::debug("cpu{} FIRME_BASE_FEATURES(service {}, register {}) -> {}", c.cpu, service, index, hex(*reg));
+	spdlog::debug("cpu{} FIRME_BASE_FEATURES(service {}, register {}) -> {:#x}", c.cpu, service, index, *reg);
 	c.ret(EL3_FIRME_SUCCESS, *reg);
 }
 

@@ -69,7 +69,7 @@ void handle_firme_gm_gpi_set(Monitor::Impl& m, SmcContext& c)
 {
 	const uint64_t pa = c.x(1), count = c.x(2), target = c.x(3) & EL3_FIRME_GPI_SET_TARGET_MASK;
 	auto fail = [&](int64_t code, const char* name, const std::string& why) {
-		spdlog::info("cpu{} FIRME_GM_GPI_SET({}, count {}, GPI {}) -> {}: {}", c.cpu, hex(pa), count, hex(target), name,
+		spdlog::info("cpu{} FIRME_GM_GPI_SET({:#x}, count {}, GPI {:#x}) -> {}: {}", c.cpu, pa, count, target, name,
 		             why);
 		c.ret(code, 0);
 	};
@@ -80,7 +80,7 @@ void handle_firme_gm_gpi_set(Monitor::Impl& m, SmcContext& c)
 	switch (m.gpt.set_gpi(pa, static_cast<Gpi>(target))) {
 	case Gpt::Result::Ok:
 		// One line per transition, as for a failure: the GPT's history can be read from the log.
-		spdlog::info("cpu{} FIRME_GM_GPI_SET({}, count 1, GPI {}) -> FIRME_SUCCESS", c.cpu, hex(pa), hex(target));
+		spdlog::info("cpu{} FIRME_GM_GPI_SET({:#x}, count 1, GPI {:#x}) -> FIRME_SUCCESS", c.cpu, pa, target);
 		c.effect([&] { return "gpt " + hex(pa) + " ->" + gpi_name(static_cast<Gpi>(target)); });
 		return c.ret(EL3_FIRME_SUCCESS, 1);
 	case Gpt::Result::BadAddr:

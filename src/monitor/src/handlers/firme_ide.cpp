@@ -72,12 +72,12 @@ void handle_firme_ide_keyset(Monitor::Impl& m, SmcContext& c)
 		return c.ret(EL3_FIRME_INVALID_PARAMETERS);
 	}
 	if (ecam != p->ecam) {
-		spdlog::info("cpu{} {}: FIRME_INVALID_PARAMETERS, {} is not the ECAM of a root complex (the platform's is {})",
-		             c.cpu, name, hex(ecam), hex(p->ecam));
+		spdlog::info("cpu{} {}: FIRME_INVALID_PARAMETERS, {:#x} is not the ECAM of a root complex (the platform's is {:#x})",
+		             c.cpu, name, ecam, p->ecam);
 		return c.ret(EL3_FIRME_INVALID_PARAMETERS);
 	}
-	spdlog::info("cpu{} {}(ECAM {}, keyset id {}) -> FIRME_SUCCESS (no IDE key unit: nothing is programmed)", c.cpu,
-	             name, hex(ecam), hex(keyset_id));
+	spdlog::info("cpu{} {}(ECAM {:#x}, keyset id {:#x}) -> FIRME_SUCCESS (no IDE key unit: nothing is programmed)", c.cpu,
+	             name, ecam, keyset_id);
 	c.ret(EL3_FIRME_SUCCESS);
 }
 

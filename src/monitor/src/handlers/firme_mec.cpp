@@ -44,7 +44,7 @@ void handle_firme_mec_refresh(Monitor::Impl& m, SmcContext& c)
 		return c.ret(EL3_FIRME_NOT_SUPPORTED);
 	}
 	if (reserved != 0) {
-		spdlog::info("cpu{} FIRME_MEC_REFRESH(x1={}): FIRME_INVALID_PARAMETERS, reserved bits set", c.cpu, hex(x1));
+		spdlog::info("cpu{} FIRME_MEC_REFRESH(x1={:#x}): FIRME_INVALID_PARAMETERS, reserved bits set", c.cpu, x1);
 		return c.ret(EL3_FIRME_INVALID_PARAMETERS);
 	}
 	if (m.options.mecid_width < 16 && (mecid >> m.options.mecid_width) != 0) {  // the MECID field is 16 bits

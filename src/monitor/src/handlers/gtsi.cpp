@@ -24,11 +24,11 @@ void transition(Monitor::Impl& m, SmcContext& c, bool delegate)
 	const char* name = delegate ? "RMM_GTSI_DELEGATE" : "RMM_GTSI_UNDELEGATE";
 	switch (r) {
 	case Gpt::Result::Ok:
-		spdlog::debug("cpu{} {}({}) -> E_RMM_OK", c.cpu, name, hex(pa));
+		spdlog::debug("cpu{} {}({:#x}) -> E_RMM_OK", c.cpu, name, pa);
 		c.effect([&] { return "gpt " + hex(pa) + (delegate ? " ns->realm" : " realm->ns"); });
 		return c.ret(EL3_E_RMM_OK);
 	case Gpt::Result::BadAddr:
-		spdlog::info("cpu{} {}({}) -> E_RMM_BAD_ADDR: {}", c.cpu, name, hex(pa),
+		spdlog::info("cpu{} {}({:#x}) -> E_RMM_BAD_ADDR: {}", c.cpu, name, pa,
 		             (pa & (kGranule - 1)) != 0 ? "not 4 KiB aligned"
 		             : m.gpt.lookup(pa)         ? "the last granule of the PA space"
 		                                        : "not granule-mapped (outside the PA space, or not DRAM, the RMM "
@@ -36,7 +36,7 @@ void transition(Monitor::Impl& m, SmcContext& c, bool delegate)
 		return c.ret(EL3_E_RMM_BAD_ADDR);
 	case Gpt::Result::BadPas: {
 		auto cur = m.gpt.lookup(pa & ~(kGranule - 1));
-		spdlog::info("cpu{} {}({}) -> E_RMM_BAD_PAS: the granule is {}", c.cpu, name, hex(pa),
+		spdlog::info("cpu{} {}({:#x}) -> E_RMM_BAD_PAS: the granule is {}", c.cpu, name, pa,
 		             cur ? gpi_name(*cur) : "untracked");
 		return c.ret(EL3_E_RMM_BAD_PAS);
 	}

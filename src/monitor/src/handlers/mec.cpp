@@ -24,7 +24,7 @@ void refresh(Monitor::Impl& m, SmcContext& c, uint64_t mecid, bool reserved_ok, 
 		return c.ret(EL3_E_RMM_UNK);
 	}
 	if (!reserved_ok) {
-		spdlog::info("cpu{} {}(x1={}): E_RMM_INVAL, reserved bits set", c.cpu, name, hex(c.x(1)));
+		spdlog::info("cpu{} {}(x1={:#x}): E_RMM_INVAL, reserved bits set", c.cpu, name, c.x(1));
 		return c.ret(EL3_E_RMM_INVAL);
 	}
 	if (m.options.mecid_width < 64 && (mecid >> m.options.mecid_width) != 0) {

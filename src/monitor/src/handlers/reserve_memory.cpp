@@ -28,7 +28,7 @@ void handle_reserve_memory(Monitor::Impl& m, SmcContext& c)
 	const auto align_bits = static_cast<unsigned>(x2 >> 56);
 	const bool local_cpu = (x2 & 1) != 0;
 	auto fail = [&](int64_t code, const char* name, const std::string& why) {
-		spdlog::info("cpu{} RMM_RESERVE_MEMORY(size={}, x2={}) -> {}: {}", c.cpu, hex(size), hex(x2), name, why);
+		spdlog::info("cpu{} RMM_RESERVE_MEMORY(size={:#x}, x2={:#x}) -> {}: {}", c.cpu, size, x2, name, why);
 		c.ret(code, x2);
 	};
 
@@ -54,8 +54,8 @@ void handle_reserve_memory(Monitor::Impl& m, SmcContext& c)
 			spdlog::error("cpu{} RMM_RESERVE_MEMORY: {}", c.cpu, r.detail);
 		return fail(EL3_E_RMM_NOMEM, "E_RMM_NOMEM", r.detail);
 	}
-	spdlog::info("cpu{} RMM_RESERVE_MEMORY(size={}, align=2^{}{}) -> {}", c.cpu, hex(size), align_bits,
-	             local_cpu ? ", local" : "", hex(r.addr));
+	spdlog::info("cpu{} RMM_RESERVE_MEMORY(size={:#x}, align=2^{}{}) -> {:#x}", c.cpu, size, align_bits,
+	             local_cpu ? ", local" : "", r.addr);
 	c.effect([&] { return "region " + hex(r.addr) + "+" + hex(size) + " reserved"; });
 	c.ret(EL3_E_RMM_OK, r.addr);
 }

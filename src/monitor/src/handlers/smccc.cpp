@@ -89,11 +89,11 @@ void handle_smccc_feature_availability(Monitor::Impl& m, SmcContext& c)
 	case EL3_SYSREG_MDCR_EL3: mask = kMdcr; break;
 	case EL3_SYSREG_MPAM3_EL3: mask = kMpam3; break;
 	default:
-		spdlog::info("cpu{} SMCCC_ARCH_FEATURE_AVAILABILITY({}): SMC_INVALID_PARAM, not a register EL3 reports", c.cpu,
-		             hex(reg));
+		spdlog::info("cpu{} SMCCC_ARCH_FEATURE_AVAILABILITY({:#x}): SMC_INVALID_PARAM, not a register EL3 reports", c.cpu,
+		             reg);
 		return c.ret(EL3_SMCCC_INVALID_PARAMETER, 0);
 	}
-	spdlog::debug("cpu{} SMCCC_ARCH_FEATURE_AVAILABILITY({}) -> {}", c.cpu, hex(reg), hex(mask));
+	spdlog::debug("cpu{} SMCCC_ARCH_FEATURE_AVAILABILITY({:#x}) -> {:#x}", c.cpu, reg, mask);
 	c.ret(EL3_SMCCC_SUCCESS, mask);
 }
 
