@@ -12,5 +12,6 @@ if(NOT "${EL3D_SANITIZE}" MATCHES "^(OFF|off|Off|0|NO|no|FALSE|false|)$")
   message(FATAL_ERROR "EL3D_FUZZ already builds with AddressSanitizer and UndefinedBehaviorSanitizer: drop EL3D_SANITIZE")
 endif()
 add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
-                    -fno-omit-frame-pointer -gline-tables-only)
+                    -fno-omit-frame-pointer -gline-tables-only
+                    -fsanitize-coverage-ignorelist=${CMAKE_CURRENT_LIST_DIR}/fuzz-coverage-ignore.txt)
 add_link_options(-fsanitize=address,undefined)
