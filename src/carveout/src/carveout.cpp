@@ -77,8 +77,7 @@ std::error_code Carveout::zero(uint64_t pa, uint64_t len)
 			return {errno, std::generic_category()};
 		// Filesystems without ZERO_RANGE (tmpfs): punch, then reserve; else write zeros. A range with no data
 		// (all holes, as after a reset) already reads as zero: only reserved.
-		const off_t data = ::lseek(fd_, off, SEEK_DATA);
-		const bool holes = (data < 0 && errno == ENXIO) || (data >= 0 && data >= off + l);
+		const bool holes = data_extents(static_cast<uint64_t>(off), len).empty();
 		if (holes || ::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, l) == 0) {
 			if (::fallocate(fd_, FALLOC_FL_KEEP_SIZE, off, l) != 0 && errno != EOPNOTSUPP)
 				return {errno, std::generic_category()};
@@ -89,32 +88,14 @@ std::error_code Carveout::zero(uint64_t pa, uint64_t len)
 	return sync(pa, len);
 }
 
-std::error_code Carveout::read_image(uint64_t pa, uint8_t* out, uint64_t len) const
+void Carveout::read_image(uint64_t pa, uint8_t* out, uint64_t len) const
 {
-	for (uint64_t done = 0; done < len;) {
-		const ssize_t n = ::pread(fd_, out + done, len - done, static_cast<off_t>(image_offset_ + (pa - geom_.rmm_base) + done));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return {errno, std::generic_category()};
-		if (n == 0)
-			return std::make_error_code(std::errc::io_error);  // the file is shorter than its image: not ours to fix
-		done += static_cast<uint64_t>(n);
-	}
-	return {};
+	read_exact(fd_, out, len, image_offset_ + (pa - geom_.rmm_base), "read the image");
 }
 
-std::error_code Carveout::write_image(uint64_t pa, const uint8_t* data, uint64_t len)
+void Carveout::write_image(uint64_t pa, const uint8_t* data, uint64_t len)
 {
-	for (uint64_t done = 0; done < len;) {
-		const ssize_t n = ::pwrite(fd_, data + done, len - done, static_cast<off_t>(image_offset_ + (pa - geom_.rmm_base) + done));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return {n < 0 ? errno : EIO, std::generic_category()};
-		done += static_cast<uint64_t>(n);
-	}
-	return {};
+	write_exact(fd_, data, len, image_offset_ + (pa - geom_.rmm_base), "write the image");
 }
 
 std::error_code Carveout::sync(uint64_t pa, uint64_t len)
@@ -145,33 +126,34 @@ std::error_code Carveout::sync_gpt(uint64_t offset, uint64_t len)
 	return {};
 }
 
-std::vector<std::pair<uint64_t, uint64_t>> Carveout::gpt_map_extents(uint64_t offset, uint64_t len) const
+std::vector<std::pair<uint64_t, uint64_t>> Carveout::data_extents(uint64_t off, uint64_t len) const
 {
 	std::vector<std::pair<uint64_t, uint64_t>> out;
-	if (offset > gpt_size_ || len > gpt_size_ - offset || len == 0)
-		return out;
-	// SEEK_DATA / SEEK_HOLE on the file: a hole reads as zero on every file system that reports one.
-	const auto base = static_cast<off_t>(gpt_offset_);
-	const auto end = static_cast<off_t>(gpt_offset_ + offset + len);
-	off_t at = static_cast<off_t>(gpt_offset_ + offset);
-	while (at < end) {
+	// A hole reads as zero on every file system that reports one.
+	const auto end = static_cast<off_t>(off + len);
+	for (auto at = static_cast<off_t>(off); at < end;) {
 		const off_t data = ::lseek(fd_, at, SEEK_DATA);
-		if (data < 0) {
-			if (errno == ENXIO)
-				break;  // no data from here to the end of the file
-			out.assign(1, {offset, offset + len});  // cannot tell: look at all of it
-			return out;
-		}
-		if (data >= end)
-			break;
-		off_t hole = ::lseek(fd_, data, SEEK_HOLE);
+		if ((data < 0 && errno == ENXIO) || (data >= 0 && data >= end))
+			break;  // no data from here to the end of the range
+		const off_t hole = data < 0 ? -1 : ::lseek(fd_, data, SEEK_HOLE);
 		if (hole < 0) {
-			out.assign(1, {offset, offset + len});
-			return out;
+			out.assign(1, {off, off + len});  // cannot tell: all of it
+			break;
 		}
-		hole = std::min(hole, end);
-		out.emplace_back(static_cast<uint64_t>(data - base), static_cast<uint64_t>(hole - base));
+		out.emplace_back(static_cast<uint64_t>(data), static_cast<uint64_t>(std::min(hole, end)));
 		at = hole;
+	}
+	return out;
+}
+
+std::vector<std::pair<uint64_t, uint64_t>> Carveout::gpt_map_extents(uint64_t offset, uint64_t len) const
+{
+	if (offset > gpt_size_ || len > gpt_size_ - offset || len == 0)
+		return {};
+	auto out = data_extents(gpt_offset_ + offset, len);
+	for (auto& [lo, hi] : out) {
+		lo -= gpt_offset_;
+		hi -= gpt_offset_;
 	}
 	return out;
 }

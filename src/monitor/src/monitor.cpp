@@ -339,8 +339,8 @@ void Monitor::status(MonitorStatus& s) const
 	s.gpt_ranges.insert(s.gpt_ranges.end(), m.gpt.fixed_ranges().begin(), m.gpt.fixed_ranges().end());
 	s.gpt_ranges.insert(s.gpt_ranges.end(), m.gpt.device_ranges().begin(), m.gpt.device_ranges().end());
 	std::sort(s.gpt_ranges.begin(), s.gpt_ranges.end(), [](const GptRange& a, const GptRange& b) { return a.base < b.base; });
-	s.platform_key.assign(m.platform_pub.begin(), m.platform_pub.end());
-	s.realm_key.assign(m.realm_pub.begin(), m.realm_pub.end());
+	s.platform_key = m.platform_pub;
+	s.realm_key = m.realm_pub;
 	const auto sc = m.signer->counts();
 	s.sign_pending = sc.pending;
 	s.sign_ready = sc.ready;
@@ -363,8 +363,10 @@ bool Monitor::read_memory(uint64_t pa, uint64_t len, std::vector<uint8_t>& out) 
 		return false;
 	std::lock_guard lock(m.mu);
 	out.resize(len);
-	if (const auto ec = c.read_image(pa, out.data(), len)) {
-		spdlog::warn("read of {} bytes at {:#x}: {}", len, pa, ec.message());
+	try {
+		c.read_image(pa, out.data(), len);
+	} catch (const std::exception& e) {
+		spdlog::warn("read of {} bytes at {:#x}: {}", len, pa, e.what());
 		return false;
 	}
 	return true;
@@ -380,8 +382,10 @@ bool Monitor::write_memory(uint64_t pa, const uint8_t* data, uint64_t len)
 		return true;
 	std::lock_guard lock(m.mu);
 	m.finish_reset();
-	if (const auto ec = c.write_image(pa, data, len)) {
-		spdlog::warn("write of {} bytes at {:#x}: {}", len, pa, ec.message());
+	try {
+		c.write_image(pa, data, len);
+	} catch (const std::exception& e) {
+		spdlog::warn("write of {} bytes at {:#x}: {}", len, pa, e.what());
 		return false;
 	}
 	return !c.sync(pa, len);

@@ -124,9 +124,10 @@ public:
 	std::error_code sync(uint64_t pa, uint64_t len);
 	// Copy [pa, pa+len) of the image out, or in, through the file rather than the mapping: the process maps
 	// no pages for it (a reset then has none to unmap), a hole is read without giving it a page, and a file
-	// system that is full answers ENOSPC instead of SIGBUS. The caller must have checked in_image().
-	std::error_code read_image(uint64_t pa, uint8_t* out, uint64_t len) const;
-	std::error_code write_image(uint64_t pa, const uint8_t* data, uint64_t len);
+	// system that is full answers ENOSPC instead of SIGBUS. The caller must have checked in_image(). Throw
+	// SystemError (or std::runtime_error for a file shorter than its image).
+	void read_image(uint64_t pa, uint8_t* out, uint64_t len) const;
+	void write_image(uint64_t pa, const uint8_t* data, uint64_t len);
 
 	// --- Granule protection table -------------------------------------------------------------
 	// The ranges the GPT tracks and their 4-bit-per-granule map (see gpt_map_offset()); the map
@@ -179,6 +180,9 @@ public:
 	// Zero the image and the GPT map: the part of a reset after its commit point (idempotent).
 	// Costs what was used: holes are punched, and only non-zero words of the map are written.
 	void clear_image_and_gpt();
+	// The parts of the file's [off, off + len) that may hold data, in order (SEEK_DATA / SEEK_HOLE; the rest
+	// are holes, which read as zero): all of it where the file system cannot tell.
+	std::vector<std::pair<uint64_t, uint64_t>> data_extents(uint64_t off, uint64_t len) const;
 
 	// --- Restore from a snapshot (restore.cpp, docs/snapshots.md) ------------------------------
 	// Validate a carveout file with reads only (no lock taken, nothing written). Throws CarveoutError.
