@@ -1,14 +1,11 @@
 // The C interface of el3client (include/el3d/el3_client.h).
-#include "backend.hpp"
 #include "connect.hpp"
 #include "el3d/el3_client.h"
-#include "el3d/el3_tfrmm.h"
 #include "el3d/util/numbers.hpp"
 #include "el3d/util/paths.hpp"
-#include "memory.hpp"
+#include "sessions.hpp"
 
 #include <chrono>
-#include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -17,114 +14,28 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
-using el3d::client::Backend;
 using el3d::client::CarveoutMap;
-using el3d::client::CpuSession;
+using el3d::client::CpuEntry;
 using el3d::client::Error;
 using el3d::client::NsMemoryMap;
-
-struct el3_client {
-	std::unique_ptr<Backend> backend;
-	el3d::client::PhysMemory mem;  // the carveout and the NS memory, mapped
-};
+using el3d::client::Registry;
+using el3d::client::bind;
+using el3d::client::bound_id;
+using el3d::client::close_session;
+using el3d::client::ending;
+using el3d::client::find;
+using el3d::client::handle_of;
+using el3d::client::id_of;
+using el3d::client::ok;
+using el3d::client::registry;
+using el3d::client::set_error;
+using el3d::client::take;
 
 namespace {
 
-// An el3_cpu handle is the number of a CPU session in this process's registry, never reused:
-// a handle that has ended is simply not found, so a call through it (a stale binding, a CPU left
-// by another thread, a client disconnected) is an error, never a use-after-free.
-struct CpuEntry {
-	uint64_t id = 0;
-	el3_client* client = nullptr;
-	unsigned cpu = 0;
-	int kind = 0;
-	uint64_t activation = 0;
-	std::mutex mu;                        // one call at a time on a CPU; held to close it
-	std::unique_ptr<CpuSession> session;  // null once closed
-};
-
-struct Registry {
-	std::mutex mu;
-	uint64_t next = 1;
-	std::unordered_map<uint64_t, std::shared_ptr<CpuEntry>> cpus;
-};
-
-// Never destroyed: sessions still open when the process exits must not be torn down by static
-// destructors (the kernel closes their connections, el3d notices).
-Registry& registry()
-{
-	static Registry* r = new Registry;
-	return *r;
-}
-
-uint64_t id_of(const el3_cpu* h) { return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(h)); }
-el3_cpu* handle_of(uint64_t id) { return reinterpret_cast<el3_cpu*>(static_cast<uintptr_t>(id)); }
-
-std::shared_ptr<CpuEntry> find(const el3_cpu* h)
-{
-	Registry& r = registry();
-	std::lock_guard l(r.mu);
-	auto it = r.cpus.find(id_of(h));
-	return it == r.cpus.end() ? nullptr : it->second;
-}
-
-// Remove a session from the registry; null if it was not there (ended already).
-std::shared_ptr<CpuEntry> take(uint64_t id)
-{
-	Registry& r = registry();
-	std::lock_guard l(r.mu);
-	auto it = r.cpus.find(id);
-	if (it == r.cpus.end())
-		return nullptr;
-	auto e = std::move(it->second);
-	r.cpus.erase(it);
-	return e;
-}
-
-// Close a session taken from the registry. A thread in a call on it (an SMC can block as long as
-// EL3 takes) is woken with EL3_ERR_SESSION first.
-void close_session(CpuEntry& e)
-{
-	std::unique_lock l(e.mu, std::try_to_lock);
-	if (!l.owns_lock()) {
-		e.session->cancel();
-		l.lock();
-	}
-	e.session.reset();
-}
-
-// The calling thread's CPU for monitor_call(), and what it was told already.
-thread_local uint64_t t_bound = 0;
-thread_local unsigned t_bound_cpu = 0;
-thread_local uint64_t t_warned_stale = 0;
-thread_local bool t_warned_unbound = false;
-
-void bind(uint64_t id, unsigned cpu)
-{
-	t_bound = id;
-	t_bound_cpu = cpu;
-}
-
-int set_error(el3_error* err, int code, const std::string& msg)
-{
-	if (err != nullptr) {
-		err->code = code;
-		std::snprintf(err->message, sizeof(err->message), "%s", msg.c_str());
-	}
-	return code;
-}
-
-int ok(el3_error* err)
-{
-	if (err != nullptr) {
-		err->code = EL3_OK;
-		err->message[0] = '\0';
-	}
-	return EL3_OK;
-}
+constexpr const char* kEnding = "the process is ending after a failed boot";
 
 // What differs between the carveout a session handshake reports and the one a client mapped.
 std::string mapping_difference(const CarveoutMap& now, const CarveoutMap& mapped)
@@ -239,7 +150,7 @@ extern "C" {
 
 void el3_disconnect(el3_client* c)
 {
-	if (c == nullptr)
+	if (c == nullptr || ending())
 		return;
 	// Every CPU this client entered leaves: their handles end, bindings to them go stale.
 	std::vector<std::shared_ptr<CpuEntry>> mine;
@@ -256,7 +167,7 @@ void el3_disconnect(el3_client* c)
 		}
 	}
 	for (auto& e : mine) {
-		if (t_bound == e->id)
+		if (bound_id() == e->id)
 			bind(0, 0);
 		close_session(*e);
 	}
@@ -293,6 +204,8 @@ int el3_cpu_enter_flags(el3_client* c, unsigned cpu, enum el3_entry_kind kind, u
 	if (c == nullptr || out == nullptr)
 		return set_error(err, EL3_ERR_INVALID, "el3_cpu_enter: NULL argument");
 	*out = nullptr;
+	if (ending())
+		return set_error(err, EL3_ERR_SESSION, kEnding);
 	if (cpu >= c->backend->info().core_count)
 		return set_error(err, EL3_ERR_INVALID, "cpu " + std::to_string(cpu) + " is not a CPU of this platform (" +
 		                                           std::to_string(c->backend->info().core_count) + " cores)");
@@ -347,6 +260,8 @@ int el3_smc(el3_cpu* cpu, uint64_t fid, const uint64_t args[EL3_SMC_ARGS], el3_r
 {
 	if (cpu == nullptr || out == nullptr)
 		return set_error(err, EL3_ERR_INVALID, "el3_smc: NULL argument");
+	if (ending())
+		return set_error(err, EL3_ERR_SESSION, kEnding);
 	static const uint64_t zeros[EL3_SMC_ARGS] = {};
 	const auto e = find(cpu);
 	if (!e)
@@ -379,7 +294,7 @@ int el3_boot_complete(el3_cpu* cpu, int64_t result, uint64_t token, el3_regs* ou
 		             static_cast<int>(el3_cpu_index(cpu)), static_cast<long long>(result),
 		             rc == EL3_OK ? "" : " but el3d could not be told: ", rc == EL3_OK ? "" : e.message);
 		std::fflush(stderr);
-		std::exit(EXIT_FAILURE);
+		el3d::client::end_process_after_failed_boot();
 	}
 	if (out != nullptr)
 		*out = r;
@@ -410,12 +325,12 @@ uint64_t el3_cpu_activation(const el3_cpu* cpu)
 
 void el3_cpu_leave(el3_cpu* cpu)
 {
-	if (cpu == nullptr)
+	if (cpu == nullptr || ending())
 		return;
 	const auto e = take(id_of(cpu));
 	if (!e)
 		return;
-	if (t_bound == e->id)
+	if (bound_id() == e->id)
 		bind(0, 0);
 	close_session(*e);
 }
@@ -460,6 +375,8 @@ int el3_rmi(el3_client* c, unsigned cpu, uint64_t fid, const uint64_t args[EL3_S
 {
 	if (c == nullptr || out == nullptr)
 		return set_error(err, EL3_ERR_INVALID, "el3_rmi: NULL argument");
+	if (ending())
+		return set_error(err, EL3_ERR_SESSION, kEnding);
 	if ((flags & ~EL3_RMI_FAIL_FAST) != 0)
 		return set_error(err, EL3_ERR_INVALID, "el3_rmi: unknown flags " + el3d::hex(flags));
 	if (cpu >= c->backend->info().core_count)
@@ -493,100 +410,6 @@ const char* el3_strerror(int code)
 	case EL3_ERR_ABORTED: return "the RMM went away during the RMI";
 	default: return "unknown error";
 	}
-}
-
-void el3_tfrmm_bind(el3_cpu* cpu)
-{
-	const auto e = find(cpu);
-	bind(id_of(cpu), e ? e->cpu : ~0u);
-}
-
-el3_cpu* el3_tfrmm_bound(void) { return handle_of(t_bound); }
-
-int el3_tfrmm_select(unsigned cpu_index, el3_error* err)
-{
-	uint64_t id = 0;
-	unsigned n = 0;
-	{
-		Registry& r = registry();
-		std::lock_guard l(r.mu);
-		for (const auto& [k, e] : r.cpus)
-			if (e->cpu == cpu_index) {
-				id = k;
-				++n;
-			}
-	}
-	if (n == 0)
-		return set_error(err, EL3_ERR_INVALID, "el3_tfrmm_select(" + std::to_string(cpu_index) +
-		                                           "): this process has no session for that CPU (el3_cpu_enter it first)");
-	if (n > 1)
-		return set_error(err, EL3_ERR_INVALID,
-		                 "el3_tfrmm_select(" + std::to_string(cpu_index) + "): " + std::to_string(n) +
-		                     " clients of this process have a session for that CPU; bind one with el3_tfrmm_bind()");
-	bind(id, cpu_index);
-	return ok(err);
-}
-
-int el3_tfrmm_call(uint64_t fid, const uint64_t args[EL3_SMC_ARGS], el3_regs* out)
-{
-	el3_regs r{};
-	r.x[0] = EL3_SMC_UNK;
-	std::shared_ptr<CpuEntry> e;
-	std::size_t sessions = 0;
-	{
-		Registry& reg = registry();
-		std::lock_guard l(reg.mu);
-		if (t_bound != 0) {
-			if (auto it = reg.cpus.find(t_bound); it != reg.cpus.end())
-				e = it->second;
-		} else if (reg.cpus.size() == 1) {
-			e = reg.cpus.begin()->second;  // one CPU session in the process: it is this thread's CPU
-		}
-		sessions = reg.cpus.size();
-	}
-	int rc = EL3_ERR_INVALID;
-	if (!e && t_bound != 0) {
-		if (t_warned_stale != t_bound) {
-			t_warned_stale = t_bound;
-			std::fprintf(stderr,
-			             "el3client: SMC 0x%" PRIx64 " from a thread bound to cpu %d, whose session has ended "
-			             "(el3_cpu_leave or el3_disconnect): SMC_UNK. Bind a live CPU with el3_tfrmm_select() or "
-			             "el3_tfrmm_bind() (said once per thread)\n",
-			             fid, static_cast<int>(t_bound_cpu));
-		}
-	} else if (!e) {
-		if (!t_warned_unbound) {
-			t_warned_unbound = true;
-			if (sessions == 0)
-				std::fprintf(stderr,
-				             "el3client: SMC 0x%" PRIx64 " from a thread with no CPU session, and this process has "
-				             "none: SMC_UNK. Enter a CPU with el3_cpu_enter() first (said once per thread)\n",
-				             fid);
-			else
-				std::fprintf(stderr,
-				             "el3client: SMC 0x%" PRIx64 " from a thread bound to no CPU while this process has %zu CPU "
-				             "sessions: SMC_UNK. Call el3_tfrmm_select(n) (or el3_tfrmm_bind(cpu)) on this thread "
-				             "before it makes CPU n's calls, e.g. next to host_util_set_cpuid(n) in the boot driver "
-				             "(said once per thread)\n",
-				             fid, sessions);
-		}
-	} else {
-		el3_error err;
-		el3_regs got;
-		el3_cpu* h = handle_of(e->id);
-		if (fid == EL3_FID_RMM_BOOT_COMPLETE)  // a failed boot ends the process in there
-			rc = el3_boot_complete(h, args != nullptr ? static_cast<int64_t>(args[0]) : 0,
-			                       args != nullptr ? args[1] : 0, &got, &err);
-		else
-			rc = el3_smc(h, fid, args, &got, &err);
-		if (rc == EL3_OK)
-			r = got;
-		else
-			std::fprintf(stderr, "el3client: %s: SMC_UNK\n", err.message);
-	}
-	if (out != nullptr)
-		*out = r;
-	return rc;
 }
 
 }  // extern "C"

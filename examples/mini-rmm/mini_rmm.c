@@ -65,7 +65,18 @@ static uint64_t glob_pa;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t primary_done = PTHREAD_COND_INITIALIZER;
 static int primary_ready;
+static pthread_cond_t all_served = PTHREAD_COND_INITIALIZER;
+static unsigned served; /* CPUs that completed their boot and served */
 static int failures;
+
+/* exit() from a CPU thread. glibc's exit() must not run in two threads at once (both would run the
+ * exit handlers), so the first thread to stop the process takes this lock and the others wait. */
+static pthread_mutex_t exit_mu = PTHREAD_MUTEX_INITIALIZER;
+static void stop(int rc)
+{
+	pthread_mutex_lock(&exit_mu);
+	exit(rc);
+}
 
 static void sleep_ms(unsigned ms)
 {
@@ -92,7 +103,7 @@ static el3_regs smc(el3_cpu *cpu, uint64_t fid, uint64_t x1, uint64_t x2, uint64
 	el3_error err;
 	if (el3_smc(cpu, fid, a, &r, &err) != EL3_OK) {
 		fprintf(stderr, "mini-rmm: SMC 0x%" PRIx64 ": %s\n", fid, err.message);
-		exit(3);
+		stop(3);
 	}
 	return r;
 }
@@ -101,7 +112,7 @@ static void fail_boot(el3_cpu *cpu, int64_t code, const char *why)
 {
 	fprintf(stderr, "mini-rmm: cpu %u: %s\n", el3_cpu_index(cpu), why);
 	el3_boot_complete(cpu, code, 0, NULL, NULL); /* does not return */
-	exit(1);
+	stop(1);
 }
 
 /* The Boot Manifest checks this RMM relies on: version, DRAM banks, zero-sum checksums. */
@@ -178,7 +189,7 @@ static void *cpu_main(void *arg)
 	}
 	if (el3_cpu_enter(client, n, n == 0 ? EL3_ENTRY_AUTO : EL3_ENTRY_WARM, &cpu, &e, &err) != EL3_OK) {
 		fprintf(stderr, "mini-rmm: cpu %u cannot enter: %s\n", n, err.message);
-		exit(3);
+		stop(3);
 	}
 	uint64_t token = 0;
 	if (n == 0) {
@@ -218,7 +229,7 @@ static void *cpu_main(void *arg)
 			if (glob->magic != MAGIC || glob->granules != granules || glob->entry_bytes != opt.entry_bytes) {
 				fprintf(stderr, "mini-rmm: the previous instance's granule array at 0x%" PRIx64 " is not valid\n",
 				        glob_pa);
-				exit(4);
+				stop(4);
 			}
 			glob->instance += 1;
 		}
@@ -236,14 +247,14 @@ static void *cpu_main(void *arg)
 		uint8_t *vmids = pa_ptr(vmids_pa);
 		if (!fresh_v && glob->vmids_pa != vmids_pa) {
 			fprintf(stderr, "mini-rmm: the VMID bitmap moved\n");
-			exit(4);
+			stop(4);
 		}
 		glob->vmids_pa = vmids_pa;
 		/* Every instance owns one more VMID; all earlier ones must still be set. */
 		for (uint64_t v = 1; v < glob->instance; ++v)
 			if (!(vmids[v / 8] & (1u << (v % 8)))) {
 				fprintf(stderr, "mini-rmm: VMID %" PRIu64 " of an earlier instance is not set\n", v);
-				exit(4);
+				stop(4);
 			}
 		vmids[glob->instance / 8] |= (uint8_t)(1u << (glob->instance % 8));
 		token = glob_pa;
@@ -287,7 +298,7 @@ static void *cpu_main(void *arg)
 	}
 	if (el3_boot_complete(cpu, 0, token, NULL, &err) != EL3_OK) {
 		fprintf(stderr, "mini-rmm: cpu %u: %s\n", n, err.message);
-		exit(3);
+		stop(3);
 	}
 	if (n == 0) {
 		pthread_mutex_lock(&mu);
@@ -296,6 +307,14 @@ static void *cpu_main(void *arg)
 		pthread_mutex_unlock(&mu);
 	}
 	sleep_ms(opt.serve_ms); /* "serve" */
+	/* No CPU leaves before every CPU has booted: the last session to close ends the RMM instance, and
+	 * a secondary entering after that would be a warm boot of an instance that is gone. */
+	pthread_mutex_lock(&mu);
+	if (++served == opt.cpus)
+		pthread_cond_broadcast(&all_served);
+	while (served < opt.cpus)
+		pthread_cond_wait(&all_served, &mu);
+	pthread_mutex_unlock(&mu);
 	el3_cpu_leave(cpu);
 	return NULL;
 }

@@ -133,7 +133,9 @@ int el3_smc(el3_cpu *cpu, uint64_t fid, const uint64_t args[EL3_SMC_ARGS], el3_r
 /* RMM_BOOT_COMPLETE with x1 = result, x2 = token; el3d's x0..x7 into `out` (may be NULL). A
  * non-zero `result` (a failed boot: EL3 takes any non-zero x1 as one; the boot error codes are
  * negative) is reported to el3d and then ends the process with a message on stderr and exit
- * status 1 (an RMM that panics at boot would spin forever). */
+ * status 1 (an RMM that panics at boot would spin forever). The process's other CPUs get no more
+ * answers: a call in flight on one finishes (or is woken with EL3_ERR_SESSION), a later one never
+ * returns; then exit() runs, once, even when several CPUs fail at the same time. */
 int el3_boot_complete(el3_cpu *cpu, int64_t result, uint64_t token, el3_regs *out, el3_error *err);
 /* The CPU's index; (unsigned)-1 for NULL or a handle that has ended. */
 unsigned el3_cpu_index(const el3_cpu *cpu);
